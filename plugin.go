@@ -1,0 +1,13 @@
+// Package caddysoapaffinity is the import path that xcaddy and Caddy binaries use
+// to compile in the caddy-soap-affinity modules:
+//
+//	xcaddy build --with github.com/soap-affinity/caddy-soap-affinity
+//
+// The modules themselves live in package caddymodule; the domain logic lives in
+// the Caddy-free packages sessionaffinity and soapfault.
+package caddysoapaffinity
+
+import (
+	// Registers the Caddy modules and Caddyfile directives.
+	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule"
+)

@@ -1,0 +1,107 @@
+package sessionaffinity
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// Defaults for an IDSource, as in Synapse's simpleClientSession.
+const (
+	DefaultHeader      = "simpleClientSession"
+	DefaultSOAPHeader  = "{http://ws.apache.org/ns/synapse}ClientID"
+	DefaultPeekLimit   = 64 << 10
+	DefaultMaxIDLength = 256
+)
+
+// IDSource says where a request names its session: HTTP headers first (cheap),
+// then one SOAP header block.
+type IDSource struct {
+	headers     []string // canonical MIME header keys
+	soapHeader  xml.Name // zero: do not read the body
+	peekLimit   int
+	maxIDLength int
+}
+
+// NewIDSource validates and prepares an IDSource. soapHeader is a Clark-notation
+// QName ("{namespace}Local") or "" to never read the body.
+func NewIDSource(headers []string, soapHeader string, peekLimit, maxIDLength int) (*IDSource, error) {
+	src := &IDSource{peekLimit: peekLimit, maxIDLength: maxIDLength}
+	if peekLimit < 1 {
+		return nil, fmt.Errorf("peek limit must be at least 1 byte, got %d", peekLimit)
+	}
+	if maxIDLength < 1 {
+		return nil, fmt.Errorf("max id length must be at least 1 byte, got %d", maxIDLength)
+	}
+	for _, h := range headers {
+		if h == "" || strings.ContainsAny(h, " \t\r\n:") {
+			return nil, fmt.Errorf("invalid HTTP header name %q", h)
+		}
+		src.headers = append(src.headers, textproto.CanonicalMIMEHeaderKey(h))
+	}
+	if soapHeader != "" {
+		name, err := ParseQName(soapHeader)
+		if err != nil {
+			return nil, err
+		}
+		src.soapHeader = name
+	}
+	return src, nil
+}
+
+// ParseQName parses Clark notation, "{namespace}Local", as used in Synapse's
+// configuration. The namespace may be empty ("{}Local" or "Local").
+func ParseQName(s string) (xml.Name, error) {
+	var name xml.Name
+	local := s
+	if strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return name, fmt.Errorf("invalid SOAP header name %q: missing '}'", s)
+		}
+		name.Space, local = s[1:end], s[end+1:]
+	}
+	if local == "" || strings.ContainsAny(local, "{}: \t\r\n<>&\"'") {
+		return name, fmt.Errorf("invalid SOAP header name %q: want {namespace}LocalName", s)
+	}
+	name.Local = local
+	return name, nil
+}
+
+// ReadsBody reports whether the source may look into SOAP bodies.
+func (s *IDSource) ReadsBody() bool { return s.soapHeader.Local != "" }
+
+// FromHeaders returns the session id from the first configured HTTP header
+// that carries a usable one, or "". It does not allocate.
+func (s *IDSource) FromHeaders(h http.Header) string {
+	for _, key := range s.headers {
+		if vals := h[key]; len(vals) > 0 {
+			if id := s.usable(vals[0]); id != "" {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// usable trims an id and returns "" for one that is empty or too long: such an
+// id is treated as no session, never stored.
+func (s *IDSource) usable(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) > s.maxIDLength {
+		return ""
+	}
+	return id
+}
+
+// IsSOAPContentType reports whether a Content-Type may carry a SOAP envelope:
+// text/xml, application/soap+xml, application/xml or any other +xml type.
+func IsSOAPContentType(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	return strings.EqualFold(mediaType, "text/xml") ||
+		strings.EqualFold(mediaType, "application/xml") ||
+		(len(mediaType) > 4 && strings.EqualFold(mediaType[len(mediaType)-4:], "+xml"))
+}

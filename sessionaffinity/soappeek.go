@@ -1,0 +1,221 @@
+package sessionaffinity
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+)
+
+// SOAP envelope namespaces.
+const (
+	SOAP11Namespace = "http://schemas.xmlsoap.org/soap/envelope/"
+	SOAP12Namespace = "http://www.w3.org/2003/05/soap-envelope"
+)
+
+// PeekOutcome says what a look into a SOAP body found.
+type PeekOutcome int
+
+const (
+	// PeekFound: the configured header block held a usable id.
+	PeekFound PeekOutcome = iota
+	// PeekNoID: a SOAP envelope whose Header (if any) has no usable id.
+	PeekNoID
+	// PeekNotSOAP: well-formed so far, but the root is no SOAP envelope.
+	PeekNotSOAP
+	// PeekMalformed: the XML broke (or ended) before the Header was read; this
+	// includes encodings other than UTF-8, which are not decoded.
+	PeekMalformed
+	// PeekOverLimit: the Header did not end within the peek limit.
+	PeekOverLimit
+	// PeekReadError: reading the request body failed.
+	PeekReadError
+)
+
+var peekOutcomeNames = [...]string{"found", "no_id", "not_soap", "malformed", "over_limit", "read_error"}
+
+func (o PeekOutcome) String() string {
+	if int(o) < len(peekOutcomeNames) {
+		return peekOutcomeNames[o]
+	}
+	return "unknown"
+}
+
+// firstPeekChunk is the first read from the body: enough for a typical SOAP
+// Header, so that most peeks read once.
+const firstPeekChunk = 4 << 10
+
+var errOverLimit = errors.New("peek limit reached")
+
+// PeekSOAP reads body only as far as needed to find the session id in the
+// SOAP Header (it stops at the end of the Header or the start of the Body) and
+// never more than the peek limit. It returns a body that yields exactly the
+// bytes of the original, read or not, and that does not close the original
+// until something of it has been read (so a retry after a dial error still has
+// the whole body). The caller must use replay in place of body.
+func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
+	pr := &peekReader{src: body, limit: s.peekLimit}
+	id, outcome = s.scanHeader(xml.NewDecoder(pr))
+	return id, outcome, &replayBody{prefix: pr.buf, rest: body}
+}
+
+func (s *IDSource) scanHeader(dec *xml.Decoder) (string, PeekOutcome) {
+	var (
+		depth      int
+		envelopeNS string
+		inHeader   bool
+		inBlock    bool
+		text       []byte
+	)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", classifyPeekError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 1:
+				if t.Name.Local != "Envelope" || (t.Name.Space != SOAP11Namespace && t.Name.Space != SOAP12Namespace) {
+					return "", PeekNotSOAP
+				}
+				envelopeNS = t.Name.Space
+			case depth == 2:
+				if t.Name.Space != envelopeNS || t.Name.Local != "Header" {
+					return "", PeekNoID // the Body (or anything else) comes first: no Header
+				}
+				inHeader = true
+			case depth == 3 && inHeader && t.Name == s.soapHeader:
+				inBlock = true
+			}
+		case xml.CharData:
+			if inBlock && depth == 3 {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			if inBlock && depth == 3 {
+				// The first matching block decides, as in Synapse.
+				if id := s.usable(string(text)); id != "" {
+					return id, PeekFound
+				}
+				return "", PeekNoID
+			}
+			depth--
+			if depth == 1 && inHeader {
+				return "", PeekNoID
+			}
+		}
+	}
+}
+
+func classifyPeekError(err error) PeekOutcome {
+	var readErr *bodyReadError
+	switch {
+	case errors.Is(err, errOverLimit):
+		return PeekOverLimit
+	case errors.As(err, &readErr):
+		return PeekReadError
+	default:
+		return PeekMalformed
+	}
+}
+
+// bodyReadError marks a failure of the request body itself, as opposed to bad XML.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "reading request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// peekReader feeds the XML decoder from the body while keeping every byte it
+// read, so that they can be replayed. Being an io.ByteReader, it spares the
+// decoder its own bufio buffer, so buf is the only copy.
+type peekReader struct {
+	src   io.Reader
+	buf   []byte
+	pos   int
+	limit int
+	err   error
+}
+
+func (p *peekReader) ReadByte() (byte, error) {
+	if p.pos == len(p.buf) {
+		if err := p.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := p.buf[p.pos]
+	p.pos++
+	return b, nil
+}
+
+func (p *peekReader) Read(out []byte) (int, error) {
+	if p.pos == len(p.buf) {
+		if err := p.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(out, p.buf[p.pos:])
+	p.pos += n
+	return n, nil
+}
+
+// fill reads more of the body into buf, never beyond the limit.
+func (p *peekReader) fill() error {
+	if p.err != nil {
+		return p.err
+	}
+	if len(p.buf) >= p.limit {
+		p.err = errOverLimit
+		return p.err
+	}
+	if len(p.buf) == cap(p.buf) {
+		grown := make([]byte, len(p.buf), min(max(2*cap(p.buf), firstPeekChunk), p.limit))
+		copy(grown, p.buf)
+		p.buf = grown
+	}
+	for {
+		n, err := p.src.Read(p.buf[len(p.buf):cap(p.buf)])
+		p.buf = p.buf[:len(p.buf)+n]
+		switch {
+		case n > 0:
+			return nil
+		case err == io.EOF:
+			p.err = io.EOF
+			return p.err
+		case err != nil:
+			p.err = &bodyReadError{err}
+			return p.err
+		}
+	}
+}
+
+// replayBody yields the peeked prefix, then the rest of the original body.
+// Until any byte has been read from it, Close leaves the original open: the
+// HTTP transport closes request bodies on dial errors, and Caddy retries such
+// requests with the same body.
+type replayBody struct {
+	prefix  []byte
+	rest    io.ReadCloser
+	started bool
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		b.prefix = b.prefix[n:]
+		b.started = true
+		return n, nil
+	}
+	n, err := b.rest.Read(p)
+	if n > 0 {
+		b.started = true
+	}
+	return n, err
+}
+
+func (b *replayBody) Close() error {
+	if !b.started {
+		return nil
+	}
+	return b.rest.Close()
+}
