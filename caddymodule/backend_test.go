@@ -1,0 +1,279 @@
+package caddymodule
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// The address Caddy's test servers listen on (see testConfig).
+const proxyURL = "http://localhost:9080"
+
+// received is what a test backend saw of one request.
+type received struct {
+	Method           string
+	ContentLength    int64
+	TransferEncoding []string
+	Header           http.Header
+	BodyLen          int
+	BodySHA          string
+	Body             []byte // kept only for small bodies
+}
+
+// backend is a real HTTP server on a fixed loopback port that can be stopped
+// and started again on the same port, and records what it receives. It names
+// itself in the X-Backend response header.
+type backend struct {
+	t    testing.TB
+	name string
+	addr string
+
+	mu       sync.Mutex
+	srv      *http.Server
+	received []received
+}
+
+func newBackend(t testing.TB, name string) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reserving a port: %v", err)
+	}
+	b := &backend{t: t, name: name, addr: ln.Addr().String()}
+	b.serve(ln)
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// startBackends starts n backends named b1, b2, ...
+func startBackends(t testing.TB, n int) []*backend {
+	bs := make([]*backend, n)
+	for i := range bs {
+		bs[i] = newBackend(t, fmt.Sprintf("b%d", i+1))
+	}
+	return bs
+}
+
+func (b *backend) serve(ln net.Listener) {
+	srv := &http.Server{Handler: b, ReadHeaderTimeout: 5 * time.Second}
+	// Every request dials anew, so that a stopped backend refuses connections
+	// (a dial error, which Caddy retries) rather than breaking a pooled one.
+	srv.SetKeepAlivesEnabled(false)
+	b.mu.Lock()
+	b.srv = srv
+	b.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+}
+
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	sum := sha256.Sum256(body)
+	rec := received{
+		Method:           r.Method,
+		ContentLength:    r.ContentLength,
+		TransferEncoding: r.TransferEncoding,
+		Header:           r.Header.Clone(),
+		BodyLen:          len(body),
+		BodySHA:          hex.EncodeToString(sum[:]),
+	}
+	if len(body) <= 64<<10 {
+		rec.Body = body
+	}
+	b.mu.Lock()
+	b.received = append(b.received, rec)
+	b.mu.Unlock()
+	w.Header().Set("X-Backend", b.name)
+	_, _ = io.WriteString(w, "served by "+b.name)
+}
+
+// Stop closes the backend; connections to its port are refused until Start.
+func (b *backend) Stop() {
+	b.mu.Lock()
+	srv := b.srv
+	b.srv = nil
+	b.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// Start serves again on the same port.
+func (b *backend) Start() {
+	b.t.Helper()
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if ln, err = net.Listen("tcp", b.addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		b.t.Fatalf("restarting backend %s on %s: %v", b.name, b.addr, err)
+	}
+	b.serve(ln)
+}
+
+// Received returns what the backend has received so far.
+func (b *backend) Received() []received {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]received(nil), b.received...)
+}
+
+func addrs(bs []*backend) string {
+	list := make([]string, len(bs))
+	for i, b := range bs {
+		list[i] = b.addr
+	}
+	return strings.Join(list, " ")
+}
+
+// testConfig wraps a site block body for the in-process test Caddy.
+func testConfig(site string) string {
+	return `{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+:9080 {
+` + site + `
+}`
+}
+
+// proxyConfig is a reverse_proxy to the backends with the given policy block
+// and extra options.
+func proxyConfig(bs []*backend, policy, extra string) string {
+	return testConfig(fmt.Sprintf(`	reverse_proxy %s {
+		lb_policy simple_client_session %s
+		%s
+	}`, addrs(bs), policy, extra))
+}
+
+func initCaddy(t *testing.T, cfg string) *caddytest.Tester {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester
+}
+
+// request is one request to the proxy.
+type request struct {
+	method  string
+	path    string
+	header  map[string]string
+	body    []byte
+	chunked bool // send the body without Content-Length
+}
+
+// reply is what the client got.
+type reply struct {
+	status  int
+	backend string // X-Backend, "" if no backend answered
+	body    string
+	header  http.Header
+}
+
+func send(t testing.TB, req request) reply {
+	t.Helper()
+	rep, err := trySend(req)
+	if err != nil {
+		t.Fatalf("request to proxy: %v", err)
+	}
+	return rep
+}
+
+func trySend(req request) (reply, error) {
+	method := req.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+		if req.chunked {
+			body = io.MultiReader(body) // hides the length: sent chunked
+		}
+	}
+	r, err := http.NewRequest(method, proxyURL+req.path, body)
+	if err != nil {
+		return reply{}, err
+	}
+	for k, v := range req.header {
+		r.Header.Set(k, v)
+	}
+	resp, err := testClient.Do(r)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, backend: resp.Header.Get("X-Backend"), body: string(data), header: resp.Header}, nil
+}
+
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
+// withSession is a request naming its session in the HTTP header.
+func withSession(id string) request {
+	return request{header: map[string]string{"simpleClientSession": id}, body: []byte("<x/>")}
+}
+
+// soapRequest is a SOAP request naming its session in the ClientID header block.
+func soapRequest(version, clientID string) request {
+	ns, ct := "http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=UTF-8"
+	if version == "1.2" {
+		ns, ct = "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=UTF-8"
+	}
+	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="%s">
+   <soapenv:Header><syn:ClientID xmlns:syn="http://ws.apache.org/ns/synapse">%s</syn:ClientID></soapenv:Header>
+   <soapenv:Body><m0:placeOrder xmlns:m0="http://services.samples"><m0:order><m0:symbol>IBM</m0:symbol></m0:order></m0:placeOrder></soapenv:Body>
+</soapenv:Envelope>`, ns, clientID)
+	return request{header: map[string]string{"Content-Type": ct}, body: []byte(body)}
+}
+
+// servedBy sends req n times and returns the backends that answered, in order.
+func servedBy(t testing.TB, req request, n int) []string {
+	t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		rep := send(t, req)
+		if rep.status != http.StatusOK {
+			t.Fatalf("request %d: status %d, body %q", i, rep.status, rep.body)
+		}
+		out[i] = rep.backend
+	}
+	return out
+}
+
+func allSame(xs []string) bool {
+	for _, x := range xs {
+		if x != xs[0] {
+			return false
+		}
+	}
+	return len(xs) > 0
+}

@@ -1,0 +1,319 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+func init() {
+	caddy.RegisterModule(SimpleClientSession{})
+}
+
+// Defaults of the policy, as in Synapse's simpleClientSession where it has one.
+const (
+	defaultTimeout     = 2 * time.Minute
+	defaultMaxSessions = 1_000_000
+	soapHeaderOff      = "off"
+)
+
+// SimpleClientSession is a load-balancing selection policy with session
+// affinity, as Apache Synapse's "simpleClientSession": the client names its
+// session in an HTTP header or in the SOAP header block ClientID; the first
+// request of a session is placed by the fallback policy and binds the session
+// to that upstream; later requests of the session go to the same upstream while
+// it is available, and fail over (and rebind) to another when it is not.
+type SimpleClientSession struct {
+	// Name identifies the policy's session table in the admin API and across
+	// config reloads. Default: simple_client_session_N, N counting the unnamed
+	// policies of the config in order. Policies with the same name and table
+	// settings share one table.
+	Name string `json:"name,omitempty"`
+
+	// HTTP request headers that carry the session id, tried in order.
+	// Default: ["simpleClientSession"].
+	Headers []string `json:"headers,omitempty"`
+
+	// The SOAP header block that carries the session id, in Clark notation
+	// ({namespace}LocalName), read from SOAP 1.1 and 1.2 envelopes when no
+	// header names the session. "off" never reads the body.
+	// Default: {http://ws.apache.org/ns/synapse}ClientID.
+	SOAPHeader string `json:"soap_header,omitempty"`
+
+	// How long a session lives. Default: 2m.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// "sliding" (default) restarts the timeout on each request of the session;
+	// "fixed" counts it from the first request, as Synapse does.
+	Expiry string `json:"expiry,omitempty"`
+
+	// The most sessions kept; beyond it the least valuable are evicted.
+	// Default: 1000000.
+	MaxSessions int `json:"max_sessions,omitempty"`
+
+	// Longer session ids (in bytes) are treated as no session. Default: 256.
+	MaxIDLength int `json:"max_id_length,omitempty"`
+
+	// The most bytes of a body read to find the SOAP header block. Default: 65536.
+	PeekLimit int `json:"peek_limit,omitempty"`
+
+	// Strict answers "no upstream" for a session whose upstream is down,
+	// instead of failing it over (Synapse's behaviour).
+	Strict bool `json:"strict,omitempty"`
+
+	// LogSessionIDs adds session ids to the debug logs.
+	LogSessionIDs bool `json:"log_session_ids,omitempty"`
+
+	// The policy that places new sessions and requests without a session id.
+	// Default: round_robin.
+	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
+
+	fallback reverseproxy.Selector
+	ids      *sessionaffinity.IDSource
+	table    *sharedTable
+	tableKey string
+	logger   *zap.Logger
+	// Request variables that carry state across the retries of one request.
+	idVar, lastChoiceVar string
+}
+
+// CaddyModule returns the Caddy module information.
+func (SimpleClientSession) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.selection_policies.simple_client_session",
+		New: func() caddy.Module { return new(SimpleClientSession) },
+	}
+}
+
+// Provision sets up the policy and takes over its session table from an
+// earlier config, if any.
+func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	p.setDefaults(ctx)
+
+	if p.FallbackRaw == nil {
+		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.RoundRobinSelection{}, "policy", "round_robin", nil)
+	}
+	mod, err := ctx.LoadModule(p, "FallbackRaw")
+	if err != nil {
+		return fmt.Errorf("loading fallback selection policy: %w", err)
+	}
+	p.fallback = mod.(reverseproxy.Selector)
+
+	soapHeader := p.SOAPHeader
+	if soapHeader == soapHeaderOff {
+		soapHeader = ""
+	}
+	p.ids, err = sessionaffinity.NewIDSource(p.Headers, soapHeader, p.PeekLimit, p.MaxIDLength)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+
+	tableCfg := sessionaffinity.TableConfig{
+		MaxSessions: p.MaxSessions,
+		Timeout:     time.Duration(p.Timeout),
+		Expiry:      sessionaffinity.Expiry(p.Expiry),
+	}
+	if err := tableCfg.Validate(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	p.tableKey, p.table, err = loadTable(p.Name, tableCfg)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	p.table.logTo.Store(&tableLogger{logger: p.logger, logSessionIDs: p.LogSessionIDs})
+
+	p.idVar = "soap_affinity." + p.Name + ".session_id"
+	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
+	return nil
+}
+
+func (p *SimpleClientSession) setDefaults(ctx caddy.Context) {
+	if p.Name == "" {
+		p.Name = autoName(ctx)
+	}
+	if len(p.Headers) == 0 {
+		p.Headers = []string{sessionaffinity.DefaultHeader}
+	}
+	if p.SOAPHeader == "" {
+		p.SOAPHeader = sessionaffinity.DefaultSOAPHeader
+	}
+	if p.Timeout == 0 {
+		p.Timeout = caddy.Duration(defaultTimeout)
+	}
+	if p.Expiry == "" {
+		p.Expiry = string(sessionaffinity.ExpirySliding)
+	}
+	if p.MaxSessions == 0 {
+		p.MaxSessions = defaultMaxSessions
+	}
+	if p.MaxIDLength == 0 {
+		p.MaxIDLength = sessionaffinity.DefaultMaxIDLength
+	}
+	if p.PeekLimit == 0 {
+		p.PeekLimit = sessionaffinity.DefaultPeekLimit
+	}
+}
+
+// Validate checks that provisioning left the policy usable. The option values
+// themselves are checked in Provision, where they are turned into the ID
+// source and the table, so that each error names the offending value.
+func (p *SimpleClientSession) Validate() error {
+	if p.fallback == nil {
+		return fmt.Errorf("policy %s: no fallback selection policy", p.Name)
+	}
+	return nil
+}
+
+// Cleanup releases the policy's hold on its session table; the table goes when
+// no config uses it any more.
+func (p *SimpleClientSession) Cleanup() error {
+	if p.tableKey == "" {
+		return nil
+	}
+	_, err := tables.Delete(p.tableKey)
+	return err
+}
+
+// Select chooses the upstream for one attempt of a request. Caddy calls it
+// again for each retry of the same request, which means the previous choice
+// failed.
+func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
+	id := p.sessionID(r)
+	if id == "" {
+		return p.fallback.Select(pool, r, w)
+	}
+	failed, _ := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
+	chosen := p.route(pool, r, w, id, failed)
+	if chosen != nil {
+		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
+	}
+	return chosen
+}
+
+// sessionID returns the request's session id: an HTTP header first, else the
+// SOAP header block, which is read once per request and remembered for retries.
+func (p *SimpleClientSession) sessionID(r *http.Request) string {
+	if id := p.ids.FromHeaders(r.Header); id != "" {
+		return id
+	}
+	if !p.ids.ReadsBody() || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 ||
+		!sessionaffinity.IsSOAPContentType(r.Header.Get("Content-Type")) {
+		return ""
+	}
+	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
+		return id
+	}
+	id, outcome, replay := p.ids.PeekSOAP(r.Body)
+	r.Body = replay
+	caddyhttp.SetVar(r.Context(), p.idVar, id)
+	if ce := p.logger.Check(zap.DebugLevel, "looked for session id in SOAP header"); ce != nil {
+		ce.Write(sessionFields(p.LogSessionIDs, id, zap.Stringer("outcome", outcome))...)
+	}
+	return id
+}
+
+// Reasons a session moves to another upstream.
+const (
+	reasonUpstreamDown    = "upstream_down"
+	reasonRetry           = "retry_after_failure"
+	reasonUpstreamRemoved = "upstream_removed"
+)
+
+// route returns the upstream for session id, binding or rebinding it as needed.
+// failed is the upstream this request's previous attempt went to, if any.
+func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, id string, failed *reverseproxy.Upstream) *reverseproxy.Upstream {
+	bound, found := p.table.Lookup(id)
+	if !found {
+		chosen := p.pickAvoiding(pool, r, w, failed)
+		if chosen == nil {
+			return nil
+		}
+		if winner := p.table.Bind(id, chosen.String()); winner != chosen.String() {
+			// A concurrent request of the same session bound it first: follow it.
+			if u := upstreamByKey(pool, winner); u != nil && u != failed && u.Available() {
+				return u
+			}
+		}
+		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
+			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", chosen.String()))...)
+		}
+		return chosen
+	}
+
+	current := upstreamByKey(pool, bound)
+	var reason string
+	switch {
+	case current == nil:
+		reason = reasonUpstreamRemoved
+	case current == failed:
+		reason = reasonRetry
+	case !current.Available():
+		reason = reasonUpstreamDown
+	default:
+		return current
+	}
+	if p.Strict && reason != reasonUpstreamRemoved {
+		if ce := p.logger.Check(zap.DebugLevel, "session upstream unavailable; strict, not failing over"); ce != nil {
+			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", bound), zap.String("reason", reason))...)
+		}
+		return nil
+	}
+	chosen := p.pickAvoiding(pool, r, w, current)
+	if chosen == nil {
+		return nil
+	}
+	if now := p.table.Rebind(id, bound, chosen.String()); now != chosen.String() {
+		// A concurrent request of the same session failed over first: agree with it.
+		if u := upstreamByKey(pool, now); u != nil && u != failed && u.Available() {
+			return u
+		}
+	}
+	if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
+		ce.Write(sessionFields(p.LogSessionIDs, id,
+			zap.String("from", bound), zap.String("to", chosen.String()), zap.String("reason", reason))...)
+	}
+	return chosen
+}
+
+// pickAvoiding asks the fallback policy for an upstream, but not `avoid` (the
+// upstream that just failed) while another one is available.
+func (p *SimpleClientSession) pickAvoiding(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, avoid *reverseproxy.Upstream) *reverseproxy.Upstream {
+	chosen := p.fallback.Select(pool, r, w)
+	if chosen == nil || avoid == nil || chosen != avoid {
+		return chosen
+	}
+	for _, u := range pool {
+		if u != avoid && u.Available() {
+			return u
+		}
+	}
+	return chosen
+}
+
+// upstreamByKey finds the upstream whose dial address is key.
+func upstreamByKey(pool reverseproxy.UpstreamPool, key string) *reverseproxy.Upstream {
+	for _, u := range pool {
+		if u.String() == key {
+			return u
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ reverseproxy.Selector = (*SimpleClientSession)(nil)
+	_ caddy.Provisioner     = (*SimpleClientSession)(nil)
+	_ caddy.Validator       = (*SimpleClientSession)(nil)
+	_ caddy.CleanerUpper    = (*SimpleClientSession)(nil)
+)

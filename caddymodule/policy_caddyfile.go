@@ -1,0 +1,151 @@
+package caddymodule
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/dustin/go-humanize"
+)
+
+// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
+//
+//	lb_policy simple_client_session {
+//		name            <name>
+//		header          <field> [<field>...]
+//		soap_header     <{namespace}LocalName>|off
+//		timeout         <duration>
+//		expiry          sliding|fixed
+//		max_sessions    <count>
+//		max_id_length   <bytes>
+//		peek_limit      <size>
+//		strict
+//		log_session_ids
+//		fallback        <policy> [{
+//			<policy options>
+//		}]
+//	}
+//
+// Every option may be left out; the block too.
+func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the policy name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		option := d.Val()
+		var err error
+		switch option {
+		case "name":
+			err = oneArg(d, option, func(v string) error { p.Name = v; return nil })
+		case "header":
+			p.Headers = d.RemainingArgs()
+			if len(p.Headers) == 0 {
+				return d.ArgErr()
+			}
+		case "soap_header":
+			err = oneArg(d, option, func(v string) error { p.SOAPHeader = v; return nil })
+		case "timeout":
+			err = oneArg(d, option, func(v string) error {
+				dur, err := caddy.ParseDuration(v)
+				p.Timeout = caddy.Duration(dur)
+				return err
+			})
+		case "expiry":
+			err = oneArg(d, option, func(v string) error { p.Expiry = v; return nil })
+		case "max_sessions":
+			err = oneArg(d, option, func(v string) (err error) { p.MaxSessions, err = positiveInt(v); return err })
+		case "max_id_length":
+			err = oneArg(d, option, func(v string) (err error) { p.MaxIDLength, err = positiveInt(v); return err })
+		case "peek_limit":
+			err = oneArg(d, option, func(v string) error {
+				size, err := humanize.ParseBytes(v)
+				if err != nil || size < 1 || size > maxPeekLimit {
+					return errPeekLimit
+				}
+				p.PeekLimit = int(size)
+				return nil
+			})
+		case "strict":
+			p.Strict = true
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "log_session_ids":
+			p.LogSessionIDs = true
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "fallback":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if p.FallbackRaw != nil {
+				return d.Err("fallback selection policy already specified")
+			}
+			p.FallbackRaw, err = loadFallbackPolicy(d)
+			if err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized simple_client_session option '%s'", option)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument and hands it to set; an error from set
+// names the option and the value.
+func oneArg(d *caddyfile.Dispenser, option string, set func(string) error) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	if err := set(d.Val()); err != nil {
+		return d.Errf("invalid %s '%s': %v", option, d.Val(), err)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// maxPeekLimit keeps a misconfigured peek from buffering whole bodies.
+const maxPeekLimit = 1 << 30
+
+var (
+	errPositiveInt = errors.New("want a whole number of at least 1")
+	errPeekLimit   = errors.New("want a size from 1B to 1GiB, such as 64KiB")
+)
+
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errPositiveInt
+	}
+	return n, nil
+}
+
+// loadFallbackPolicy parses a nested selection policy, as Caddy's own
+// policies do for their fallback.
+func loadFallbackPolicy(d *caddyfile.Dispenser) ([]byte, error) {
+	name := d.Val()
+	modID := "http.reverse_proxy.selection_policies." + name
+	unm, err := caddyfile.UnmarshalModule(d, modID)
+	if err != nil {
+		return nil, err
+	}
+	sel, ok := unm.(reverseproxy.Selector)
+	if !ok {
+		return nil, d.Errf("module %s (%T) is not a reverseproxy.Selector", modID, unm)
+	}
+	return caddyconfig.JSONModuleObject(sel, "policy", name, nil), nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*SimpleClientSession)(nil)

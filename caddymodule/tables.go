@@ -1,0 +1,108 @@
+package caddymodule
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+// tables holds the session tables of every policy instance, keyed by the
+// instance's name and table settings, so that a config reload (which provisions
+// new instances before it cleans up the old ones) hands the same table over and
+// no session is lost.
+var tables = caddy.NewUsagePool()
+
+// sharedTable is a session table shared by the successive instances of one
+// policy across config reloads.
+type sharedTable struct {
+	*sessionaffinity.Table
+	name string
+	// logTo is the logger of the newest instance, used for expiry lines.
+	logTo atomic.Pointer[tableLogger]
+}
+
+type tableLogger struct {
+	logger        *zap.Logger
+	logSessionIDs bool
+}
+
+// Destruct implements caddy.Destructor: the last instance using the table is gone.
+func (t *sharedTable) Destruct() error {
+	t.Close()
+	return nil
+}
+
+// onRemove logs a session that left the table on its own.
+func (t *sharedTable) onRemove(id, upstream string, cause sessionaffinity.RemovalCause) {
+	l := t.logTo.Load()
+	if l == nil {
+		return
+	}
+	if ce := l.logger.Check(zap.DebugLevel, "session removed"); ce != nil {
+		ce.Write(sessionFields(l.logSessionIDs, id, zap.String("upstream", upstream), zap.String("cause", string(cause)))...)
+	}
+}
+
+// tableKey identifies a table across reloads: a policy keeps its sessions while
+// its name and table settings stay the same.
+func tableKey(name string, cfg sessionaffinity.TableConfig) string {
+	return fmt.Sprintf("%s|%d|%s|%s", name, cfg.MaxSessions, cfg.Timeout, cfg.Expiry)
+}
+
+// loadTable returns the table for name and cfg, creating it if no instance
+// holds it yet. The caller must release it with tables.Delete(key).
+func loadTable(name string, cfg sessionaffinity.TableConfig) (key string, t *sharedTable, err error) {
+	key = tableKey(name, cfg)
+	val, _, err := tables.LoadOrNew(key, func() (caddy.Destructor, error) {
+		st := &sharedTable{name: name}
+		cfg.OnRemove = st.onRemove
+		table, err := sessionaffinity.NewTable(cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.Table = table
+		return st, nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return key, val.(*sharedTable), nil
+}
+
+// autoNames numbers the unnamed policy instances of one config load in the
+// order Caddy provisions them (the order of the config), which stays the same
+// across reloads. Loads are provisioned one at a time, so one counter suffices;
+// a new load is recognised by its root module (the first in the context's
+// lineage), a new value for every load.
+var autoNames struct {
+	sync.Mutex
+	root  caddy.Module
+	count int
+}
+
+func autoName(ctx caddy.Context) string {
+	var root caddy.Module
+	if mods := ctx.Modules(); len(mods) > 0 {
+		root = mods[0]
+	}
+	autoNames.Lock()
+	defer autoNames.Unlock()
+	if root == nil || root != autoNames.root {
+		autoNames.root, autoNames.count = root, 0
+	}
+	autoNames.count++
+	return fmt.Sprintf("simple_client_session_%d", autoNames.count)
+}
+
+// sessionFields builds log fields, with the session id only if asked for.
+func sessionFields(logIDs bool, id string, fields ...zap.Field) []zap.Field {
+	if logIDs {
+		fields = append(fields, zap.String("session_id", id))
+	}
+	return fields
+}
