@@ -1,0 +1,129 @@
+// Package e2e runs the Caddy binary built from cmd/caddy, as a user would: the
+// demo Caddyfile, the README's commands, and tests that need a process
+// boundary.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// caddyBin is the binary built from cmd/caddy for this test run.
+var caddyBin string
+
+// repoRoot is the repository's top folder, where the README's commands run.
+var repoRoot string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "soap-affinity-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	repoRoot, err = filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	caddyBin = filepath.Join(dir, "caddy")
+	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building cmd/caddy: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// caddyProcess is a running Caddy.
+type caddyProcess struct {
+	cmd       *exec.Cmd
+	adminAddr string
+	log       *strings.Builder
+}
+
+// startCaddy runs `caddy run --config config` in the repository root and waits
+// until its admin endpoint answers. It is stopped when the test ends.
+func startCaddy(t *testing.T, config, adminAddr string, env ...string) *caddyProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", config)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	log := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = &syncWriter{w: log}, &syncWriter{w: log}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting caddy: %v", err)
+	}
+	p := &caddyProcess{cmd: cmd, adminAddr: adminAddr, log: log}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("caddy output:\n%s", p.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + adminAddr + "/config/")
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy did not start: %v\n%s", err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// bash runs a shell command in the repository root, as the README's readers do.
+func bash(t *testing.T, command string) string {
+	t.Helper()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", command)
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("command failed: %v\n$ %s\n%s", err, command, out)
+	}
+	return string(out)
+}
+
+// readme returns README.md.
+func readme(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// requireInReadme fails unless the README shows command exactly as the test runs it.
+func requireInReadme(t *testing.T, command string) {
+	t.Helper()
+	if !strings.Contains(readme(t), command) {
+		t.Fatalf("README.md does not show this command as the test runs it:\n%s", command)
+	}
+}
