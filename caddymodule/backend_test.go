@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +19,21 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
-// The address Caddy's test servers listen on (see testConfig).
-const proxyURL = "http://localhost:9080"
+// The ports of the in-process test Caddy: its admin endpoint and its site.
+// SOAP_AFFINITY_TEST_ADMIN_PORT and SOAP_AFFINITY_TEST_HTTP_PORT move them, so
+// that two checkouts can run their tests on one machine at the same time.
+var (
+	adminPort = envPort("SOAP_AFFINITY_TEST_ADMIN_PORT", 2999)
+	httpPort  = envPort("SOAP_AFFINITY_TEST_HTTP_PORT", 9080)
+	proxyURL  = fmt.Sprintf("http://localhost:%d", httpPort)
+)
+
+func envPort(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
 
 // received is what a test backend saw of one request.
 type received struct {
@@ -146,16 +161,16 @@ func addrs(bs []*backend) string {
 
 // testConfig wraps a site block body for the in-process test Caddy.
 func testConfig(site string) string {
-	return `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	return fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	https_port %d
 	grace_period 1ns
 	skip_install_trust
 }
-:9080 {
-` + site + `
-}`
+:%d {
+%s
+}`, adminPort, httpPort, httpPort+1, httpPort, site)
 }
 
 // proxyConfig is a reverse_proxy to the backends with the given policy block
@@ -169,7 +184,7 @@ func proxyConfig(bs []*backend, policy, extra string) string {
 
 func initCaddy(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
-	tester := caddytest.NewTester(t)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
