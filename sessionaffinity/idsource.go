@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"unicode"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults for an IDSource, as in Synapse's simpleClientSession.
@@ -36,7 +39,7 @@ func NewIDSource(headers []string, soapHeader string, peekLimit, maxIDLength int
 		return nil, fmt.Errorf("max id length must be at least 1 byte, got %d", maxIDLength)
 	}
 	for _, h := range headers {
-		if h == "" || strings.ContainsAny(h, " \t\r\n:") {
+		if !httpguts.ValidHeaderFieldName(h) {
 			return nil, fmt.Errorf("invalid HTTP header name %q", h)
 		}
 		src.headers = append(src.headers, textproto.CanonicalMIMEHeaderKey(h))
@@ -63,11 +66,24 @@ func ParseQName(s string) (xml.Name, error) {
 		}
 		name.Space, local = s[1:end], s[end+1:]
 	}
-	if local == "" || strings.ContainsAny(local, "{}: \t\r\n<>&\"'") {
+	if !isNCName(local) {
 		return name, fmt.Errorf("invalid SOAP header name %q: want {namespace}LocalName", s)
 	}
 	name.Local = local
 	return name, nil
+}
+
+// isNCName reports whether s is an XML local name (a name without a colon).
+func isNCName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ReadsBody reports whether the source may look into SOAP bodies.

@@ -203,7 +203,7 @@ func (b *replayBody) Read(p []byte) (int, error) {
 	if len(b.prefix) > 0 {
 		n := copy(p, b.prefix)
 		b.prefix = b.prefix[n:]
-		b.started = true
+		b.started = b.started || n > 0
 		return n, nil
 	}
 	n, err := b.rest.Read(p)

@@ -215,19 +215,23 @@ func (t *Table) DeleteUpstream(upstream string) int {
 		if s.upstream != upstream {
 			continue
 		}
-		if _, ok := t.cache.ComputeIfPresent(id, func(cur *session) (*session, otter.ComputeOp) {
+		removed := false
+		t.cache.ComputeIfPresent(id, func(cur *session) (*session, otter.ComputeOp) {
 			if cur.upstream != upstream {
-				return cur, otter.CancelOp
+				return cur, otter.CancelOp // rebound meanwhile: keep it
 			}
+			removed = true
 			return nil, otter.InvalidateOp
-		}); !ok {
+		})
+		if removed {
 			n++
 		}
 	}
 	return n
 }
 
-// DeleteAll removes every session and returns how many there were.
+// DeleteAll removes every session and returns about how many there were
+// (sessions bound while it runs may or may not be counted).
 func (t *Table) DeleteAll() int {
 	n := t.cache.EstimatedSize()
 	t.cache.InvalidateAll()
