@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -201,7 +201,7 @@ func (h *SOAPFault) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	if c := h.logger.Check(zapcore.ErrorLevel, "answering handler error with a SOAP fault"); c != nil {
 		c.Write(zap.Int("error_status", he.StatusCode), zap.String("error_id", he.ID), zap.Error(err))
 	}
-	if h.expandReason {
+	if _, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && h.expandReason {
 		// Make {http.error.*} available to the reason, as in handle_errors.
 		r = (*caddyhttp.HTTPErrorConfig)(nil).WithError(r, he)
 	}
