@@ -512,6 +512,11 @@ func TestSOAPFaultWalkthrough(t *testing.T) {
 	if resp.ContentLength != 330 {
 		t.Errorf("Content-Length %d, README says 330", resp.ContentLength)
 	}
+	// Now the upstreams are marked down (fail_duration): 503, the same fault.
+	resp, body2 := sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "text/xml;charset=UTF-8", sfSOAP11Request)
+	if resp.StatusCode != 500 || string(body2) != string(body) {
+		t.Errorf("second request: %d %s", resp.StatusCode, body2)
+	}
 	// The SOAP 1.2 default, as the README shows it.
 	tester = sfServe(t, strings.Replace(sfReadTestdata(t, "walkthrough.caddyfile"), "soap_fault\n", "soap_fault {\n\t\t\tversion soap12\n\t\t}\n", 1))
 	resp, body = sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "application/soap+xml", sfSOAP12Request)
