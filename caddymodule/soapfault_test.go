@@ -22,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
@@ -767,6 +768,7 @@ func BenchmarkSOAPFaultServeHTTP(b *testing.B) {
 			if err := h.Provision(ctx); err != nil {
 				b.Fatal(err)
 			}
+			h.logger = zap.NewNop() // measure the handler, not the error log
 			he := caddyhttp.Error(http.StatusServiceUnavailable, errors.New("no upstreams available"))
 			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return he })
 			r := sfRequest(context.Background())
