@@ -3,6 +3,7 @@ module github.com/soap-affinity/caddy-soap-affinity
 go 1.26.8
 
 require (
+	github.com/beevik/etree v1.8.1
 	github.com/caddyserver/caddy/v2 v2.11.9
 	github.com/dustin/go-humanize v1.1.0
 	github.com/maypok86/otter/v2 v2.4.0
