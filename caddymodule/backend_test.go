@@ -292,3 +292,28 @@ func allSame(xs []string) bool {
 	}
 	return len(xs) > 0
 }
+
+// assertLoadError loads cfg into the test Caddy (started by an earlier
+// initCaddy, or started here) and requires the load to fail with an error
+// that contains want. It is caddytest.AssertLoadError for the configured
+// admin port.
+func assertLoadError(t *testing.T, cfg, adapter, want string) {
+	t.Helper()
+	initCaddy(t, testConfig("\trespond 200")) // make sure a test Caddy runs
+	contentType := "application/json"
+	if adapter != "json" {
+		contentType = "text/" + adapter
+	}
+	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
+	if err != nil {
+		t.Fatalf("loading config: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		t.Fatalf("config loaded; want an error containing %q", want)
+	}
+	if !strings.Contains(string(body), want) {
+		t.Fatalf("load error %q does not contain %q", body, want)
+	}
+}

@@ -27,16 +27,20 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-// The Caddy-level tests share one in-process Caddy (admin localhost:2999) and
-// must not run in parallel with each other or with other packages' Caddy tests.
+// The Caddy-level tests share one in-process Caddy (see testConfig) and must
+// not run in parallel with each other or with other packages' Caddy tests.
+// The examples here are written for the default ports (admin 2999, sites on
+// :9080); sfServe and sfPost move them to the configured ones.
 
-const sfGlobals = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+func sfGlobals() string {
+	return fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	https_port %d
 	grace_period 1ns
 }
-`
+`, adminPort, httpPort, httpPort+1)
+}
 
 const (
 	sfNS11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -75,8 +79,9 @@ func sfRequireClosed(t *testing.T, addrs ...string) {
 // sfServe loads site (a Caddyfile without global options) into Caddy.
 func sfServe(t *testing.T, site string) *caddytest.Tester {
 	t.Helper()
-	tester := caddytest.NewTester(t)
-	tester.InitServer(sfGlobals+site, "caddyfile")
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	site = strings.ReplaceAll(site, ":9080 {", fmt.Sprintf(":%d {", httpPort))
+	tester.InitServer(sfGlobals()+site, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -85,6 +90,7 @@ func sfServe(t *testing.T, site string) *caddytest.Tester {
 
 func sfPost(t *testing.T, tester *caddytest.Tester, url, contentType, body string) (*http.Response, []byte) {
 	t.Helper()
+	url = strings.Replace(url, "http://localhost:9080", proxyURL, 1)
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -500,11 +506,30 @@ func TestSOAPFaultHandleErrors(t *testing.T) {
 		Reason: "Service unavailable (HTTP 502), please retry", StatusCode: 500, ContentType: "text/xml; charset=UTF-8"})
 }
 
+// sfProxyOnly is examples/proxy-only.Caddyfile, the demo's proxy without its
+// backends, which must be the proxy of Caddyfile.example to the letter.
+func sfProxyOnly(t *testing.T) string {
+	t.Helper()
+	proxy, err := os.ReadFile("../examples/proxy-only.Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := string(proxy[strings.Index(string(proxy), ":8290 {"):])
+	if !strings.Contains(string(demo), site) {
+		t.Fatalf("examples/proxy-only.Caddyfile is not the proxy of Caddyfile.example:\n%s", site)
+	}
+	return string(proxy)
+}
+
 // TestSOAPFaultWalkthrough runs the README walkthrough: the demo backends are
 // stopped, the client gets the default fault.
 func TestSOAPFaultWalkthrough(t *testing.T) {
 	sfRequireClosed(t, "localhost:9001", "localhost:9002", "localhost:9003")
-	tester := sfServe(t, sfReadTestdata(t, "walkthrough.caddyfile"))
+	tester := sfServe(t, sfProxyOnly(t))
 	resp, body := sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "text/xml;charset=UTF-8", sfSOAP11Request)
 	sfExpect(t, sfParseFault(t, resp, body), sfDefault11("COULDN'T SEND THE MESSAGE TO THE SERVER."))
 	if want := sfReadTestdata(t, "default_soap11.xml"); string(body) != want {
@@ -519,7 +544,7 @@ func TestSOAPFaultWalkthrough(t *testing.T) {
 		t.Errorf("second request: %d %s", resp.StatusCode, body2)
 	}
 	// The SOAP 1.2 default, as the README shows it.
-	tester = sfServe(t, strings.Replace(sfReadTestdata(t, "walkthrough.caddyfile"), "soap_fault\n", "soap_fault {\n\t\t\tversion soap12\n\t\t}\n", 1))
+	tester = sfServe(t, strings.Replace(sfProxyOnly(t), "version soap11", "version soap12", 1))
 	resp, body = sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "application/soap+xml", sfSOAP12Request)
 	if want := sfReadTestdata(t, "default_soap12.xml"); string(body) != want || resp.Header.Get("Content-Type") != "application/soap+xml; charset=UTF-8" {
 		t.Errorf("SOAP 1.2 default: %s %s\nwant\n%s", resp.Header.Get("Content-Type"), body, want)
@@ -558,7 +583,7 @@ func TestSOAPFaultConfigErrors(t *testing.T) {
 	}
 	for _, tc := range caddyfiles {
 		t.Run("caddyfile/"+tc.block, func(t *testing.T) {
-			caddytest.AssertLoadError(t, sfGlobals+":9080 {\n\tsoap_fault {\n\t\t"+tc.block+"\n\t}\n\trespond 200\n}\n", "caddyfile", sfJSONEscaped(tc.want))
+			assertLoadError(t, testConfig("\tsoap_fault {\n\t\t"+tc.block+"\n\t}\n\trespond 200"), "caddyfile", sfJSONEscaped(tc.want))
 		})
 	}
 	jsons := []struct{ handler, want string }{
@@ -570,8 +595,8 @@ func TestSOAPFaultConfigErrors(t *testing.T) {
 	}
 	for _, tc := range jsons {
 		t.Run("json/"+tc.handler, func(t *testing.T) {
-			cfg := `{"admin":{"listen":"localhost:2999"},"apps":{"http":{"http_port":9080,"servers":{"srv0":{"listen":[":9080"],"routes":[{"handle":[{"handler":"soap_fault",` + tc.handler + `}]}]}}}}}`
-			caddytest.AssertLoadError(t, cfg, "json", sfJSONEscaped(tc.want))
+			cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d"},"apps":{"http":{"http_port":%d,"servers":{"srv0":{"listen":[":%d"],"routes":[{"handle":[{"handler":"soap_fault",`+tc.handler+`}]}]}}}}}`, adminPort, httpPort, httpPort)
+			assertLoadError(t, cfg, "json", sfJSONEscaped(tc.want))
 		})
 	}
 }
@@ -586,7 +611,7 @@ func sfJSONEscaped(s string) string {
 // files that the tests above load, and every such file is in the README.
 func TestSOAPFaultREADME(t *testing.T) {
 	var readme string
-	for _, p := range []string{"../docs/README-soap_fault.md", "../README.md"} {
+	for _, p := range []string{"../README.md"} {
 		b, err := os.ReadFile(p)
 		if err == nil && strings.Contains(string(b), "soap_fault") {
 			readme = string(b)
@@ -598,7 +623,7 @@ func TestSOAPFaultREADME(t *testing.T) {
 	}
 	adaptCaddyfile, adaptJSON := sfAdaptGolden(t)
 	examples := map[string]string{
-		"caddyfile:walkthrough.caddyfile":   sfReadTestdata(t, "walkthrough.caddyfile"),
+		"caddyfile:proxy-only.Caddyfile":    sfProxyOnly(t),
 		"caddyfile:handle_errors.caddyfile": sfReadTestdata(t, "handle_errors.caddyfile"),
 		"caddyfile:adapt.caddyfiletest":     adaptCaddyfile,
 		"xml:default_soap11.xml":            sfReadTestdata(t, "default_soap11.xml"),
@@ -608,7 +633,7 @@ func TestSOAPFaultREADME(t *testing.T) {
 	block := regexp.MustCompile("(?ms)^```(caddyfile|json|xml)\n(.*?)^```")
 	for _, m := range block.FindAllStringSubmatch(readme, -1) {
 		lang, text := m[1], strings.TrimSpace(m[2])
-		if lang == "json" {
+		if lang == "json" && strings.Contains(text, `"soap_fault"`) {
 			var got, want any
 			if err := json.Unmarshal([]byte(text), &got); err != nil {
 				t.Errorf("README JSON does not parse: %v\n%s", err, text)
