@@ -307,3 +307,35 @@ func TestBadInputIsProxiedByFallback(t *testing.T) {
 		})
 	}
 }
+
+// tableNamed returns the live session table of the policy with that name.
+func tableNamed(t *testing.T, name string) *sharedTable {
+	t.Helper()
+	var found *sharedTable
+	tables.Range(func(_, v any) bool {
+		if st := v.(*sharedTable); st.name == name {
+			found = st
+		}
+		return found == nil
+	})
+	if found == nil {
+		t.Fatalf("no session table named %q", name)
+	}
+	return found
+}
+
+func TestTableIsBoundedByMaxSessions(t *testing.T) {
+	bs := startBackends(t, 2)
+	initCaddy(t, proxyConfig(bs, `{
+			name bounded
+			max_sessions 20
+		}`, ""))
+	for i := range 200 {
+		send(t, withSession(fmt.Sprintf("flood-%d", i)))
+	}
+	table := tableNamed(t, "bounded")
+	table.CleanUp()
+	if n := table.Len(); n > 20 || n == 0 {
+		t.Fatalf("table holds %d sessions after 200 new ids, want 1..20", n)
+	}
+}
