@@ -309,6 +309,13 @@ func TestTableSlidingExpiry(t *testing.T) {
 		}
 		tab.CleanUp()
 	}
+	// What was removed while the hot session was in use. (From here on it is
+	// idle too, and may expire at any moment on a loaded machine.)
+	for _, r := range rem.snapshot() {
+		if r.id == "hot" {
+			t.Errorf("OnRemove called for the hot session while in use: %+v", r)
+		}
+	}
 	switch d := <-idleGone; {
 	case d < 0:
 		t.Fatal("idle session never expired")
@@ -329,14 +336,6 @@ func TestTableSlidingExpiry(t *testing.T) {
 		}
 		return false
 	})
-	for _, r := range rem.snapshot() {
-		if r.id == "hot" {
-			t.Errorf("OnRemove called for the hot session: %+v", r)
-		}
-	}
-	if n := tab.Len(); n != 1 {
-		t.Errorf("Len() after CleanUp = %d, want 1", n)
-	}
 	// Once idle, the hot session goes too.
 	eventually(t, 2*time.Second, "hot session did not expire once idle", func() bool {
 		_, ok := tab.Get("hot")
