@@ -203,3 +203,19 @@ func TestMetricsCountExpiryAndEviction(t *testing.T) {
 		t.Errorf("sessions gauge %v after every session expired", got)
 	}
 }
+
+// TestMetricsCountRequestsNotAttempts retries id-less requests that hit a
+// stopped backend: each request is counted once, however often it is tried.
+func TestMetricsCountRequestsNotAttempts(t *testing.T) {
+	bs := startBackends(t, 2)
+	name := fmt.Sprintf("attempts_%d", time.Now().UnixNano())
+	initCaddy(t, proxyConfig(bs, "{\n name "+name+"\n }", "lb_retries 1"))
+	bs[0].Stop()
+	before := scrape(t)
+	if got := servedBy(t, request{body: []byte("<x/>")}, 4); !allSame(got) || got[0] != "b2" {
+		t.Fatalf("id-less requests served by %v, want b2 (b1 is stopped)", got)
+	}
+	checkDelta(t, "4 requests, 2 of them retried", before, scrape(t), map[string]float64{
+		metricsPrefix + "requests_without_session_total" + fmt.Sprintf(`{policy="%s"}`, name): 4,
+	})
+}
