@@ -26,6 +26,7 @@ var (
 	adminPort = envPort("SOAP_AFFINITY_TEST_ADMIN_PORT", 2999)
 	httpPort  = envPort("SOAP_AFFINITY_TEST_HTTP_PORT", 9080)
 	proxyURL  = fmt.Sprintf("http://localhost:%d", httpPort)
+	adminURL  = fmt.Sprintf("http://localhost:%d", adminPort)
 )
 
 func envPort(name string, def int) int {

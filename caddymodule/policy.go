@@ -82,6 +82,7 @@ type SimpleClientSession struct {
 	table    *sharedTable
 	tableKey string
 	logger   *zap.Logger
+	metrics  *policyMetrics
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar string
 }
@@ -97,8 +98,12 @@ func (SimpleClientSession) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the policy and takes over its session table from an
 // earlier config, if any.
 func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
-	p.logger = ctx.Logger()
 	p.setDefaults(ctx)
+	p.logger = ctx.Logger().With(zap.String("policy", p.Name))
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	p.metrics = newPolicyMetrics(p.Name)
 
 	if p.FallbackRaw == nil {
 		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.RoundRobinSelection{}, "policy", "round_robin", nil)
@@ -189,10 +194,16 @@ func (p *SimpleClientSession) Cleanup() error {
 // failed.
 func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	id := p.sessionID(r)
+	failed, retry := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
 	if id == "" {
-		return p.fallback.Select(pool, r, w)
+		if !retry {
+			p.metrics.noSession.Inc()
+		}
+		// Remembered (even if nil) only so that a retry is not counted again.
+		chosen := p.fallback.Select(pool, r, w)
+		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
+		return chosen
 	}
-	failed, _ := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
 	chosen := p.route(pool, r, w, id, failed)
 	if chosen != nil {
 		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
@@ -216,6 +227,7 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	id, outcome, replay := p.ids.PeekSOAP(r.Body)
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
+	p.metrics.peeked(outcome)
 	if ce := p.logger.Check(zap.DebugLevel, "looked for session id in SOAP header"); ce != nil {
 		ce.Write(sessionFields(p.LogSessionIDs, id, zap.Stringer("outcome", outcome))...)
 	}
@@ -243,6 +255,8 @@ func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Requ
 			if u := upstreamByKey(pool, winner); u != nil && u != failed && u.Available() {
 				return u
 			}
+		} else {
+			p.metrics.bound(winner)
 		}
 		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", chosen.String()))...)
@@ -277,6 +291,9 @@ func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Requ
 		if u := upstreamByKey(pool, now); u != nil && u != failed && u.Available() {
 			return u
 		}
+	} else {
+		p.metrics.rebinds[reason].Inc()
+		p.metrics.bound(now)
 	}
 	if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
 		ce.Write(sessionFields(p.LogSessionIDs, id,

@@ -308,7 +308,7 @@ func TestSOAPFaultNoneAvailable(t *testing.T) {
 
 func sfAdminMetrics(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

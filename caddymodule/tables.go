@@ -22,6 +22,9 @@ var tables = caddy.NewUsagePool()
 type sharedTable struct {
 	*sessionaffinity.Table
 	name string
+	// seq orders tables by creation, so that the newest of a name can be found.
+	seq      uint64
+	removals removalCounters
 	// logTo is the logger of the newest instance, used for expiry lines.
 	logTo atomic.Pointer[tableLogger]
 }
@@ -37,8 +40,9 @@ func (t *sharedTable) Destruct() error {
 	return nil
 }
 
-// onRemove logs a session that left the table on its own.
+// onRemove counts and logs a session that left the table on its own.
 func (t *sharedTable) onRemove(id, upstream string, cause sessionaffinity.RemovalCause) {
+	t.removals.count(cause)
 	l := t.logTo.Load()
 	if l == nil {
 		return
@@ -59,7 +63,7 @@ func tableKey(name string, cfg sessionaffinity.TableConfig) string {
 func loadTable(name string, cfg sessionaffinity.TableConfig) (key string, t *sharedTable, err error) {
 	key = tableKey(name, cfg)
 	val, _, err := tables.LoadOrNew(key, func() (caddy.Destructor, error) {
-		st := &sharedTable{name: name}
+		st := &sharedTable{name: name, seq: tableSeq.Add(1), removals: newRemovalCounters(name)}
 		cfg.OnRemove = st.onRemove
 		table, err := sessionaffinity.NewTable(cfg)
 		if err != nil {
@@ -72,6 +76,24 @@ func loadTable(name string, cfg sessionaffinity.TableConfig) (key string, t *sha
 		return "", nil, err
 	}
 	return key, val.(*sharedTable), nil
+}
+
+var tableSeq atomic.Uint64
+
+// liveTables returns the tables in use by name. Tables share a name while a
+// reload that changed a policy's table settings hands over from the old
+// config to the new one (or if one config gives two policies the same name but
+// different settings); the newest of them stands for the name.
+func liveTables() map[string]*sharedTable {
+	live := map[string]*sharedTable{}
+	tables.Range(func(_, value any) bool {
+		t := value.(*sharedTable)
+		if cur, ok := live[t.name]; !ok || t.seq > cur.seq {
+			live[t.name] = t
+		}
+		return true
+	})
+	return live
 }
 
 // autoNames numbers the unnamed policy instances of one config load in the

@@ -1,0 +1,224 @@
+package caddymodule
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// Paging of session listings.
+const (
+	defaultPageLimit = 100
+	maxPageLimit     = 1000
+)
+
+// AdminAPI serves the session tables on Caddy's admin endpoint:
+//
+//	GET    /soap-affinity/policies                        every policy: name, sessions, settings
+//	GET    /soap-affinity/policies/{name}/sessions        sessions in id order (?limit= ?cursor= ?upstream=)
+//	DELETE /soap-affinity/policies/{name}/sessions        all sessions, or those of ?upstream= (drain)
+//	GET    /soap-affinity/policies/{name}/sessions/{id}   one session
+//	DELETE /soap-affinity/policies/{name}/sessions/{id}   forget one session
+//
+// Names and ids are path segments: percent-encode them.
+type AdminAPI struct {
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.soap_affinity",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Provision sets up the module's logger.
+func (a *AdminAPI) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger(a)
+	return nil
+}
+
+const adminPrefix = "/soap-affinity/"
+
+// Routes returns the admin routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: adminPrefix + "policies", Handler: methods{http.MethodGet: a.listPolicies}},
+		{Pattern: adminPrefix + "policies/{name}/sessions", Handler: methods{
+			http.MethodGet: a.listSessions, http.MethodDelete: a.deleteSessions}},
+		{Pattern: adminPrefix + "policies/{name}/sessions/{id}", Handler: methods{
+			http.MethodGet: a.getSession, http.MethodDelete: a.deleteSession}},
+		// Anything else under the prefix: a JSON 404 rather than the mux's text.
+		{Pattern: adminPrefix, Handler: caddy.AdminHandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+			return apiError(http.StatusNotFound, "no such resource: %s", r.URL.Path)
+		})},
+	}
+}
+
+// methods dispatches an admin route by HTTP method, answering others with 405.
+type methods map[string]caddy.AdminHandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	if h, ok := m[r.Method]; ok {
+		return h(w, r)
+	}
+	allowed := make([]string, 0, len(m))
+	for method := range m {
+		allowed = append(allowed, method)
+	}
+	slices.Sort(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	return apiError(http.StatusMethodNotAllowed, "method %s not allowed (allowed: %s)", r.Method, strings.Join(allowed, ", "))
+}
+
+func apiError(status int, format string, args ...any) error {
+	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
+}
+
+// policyInfo describes one policy's table.
+type policyInfo struct {
+	Name        string `json:"name"`
+	Sessions    int    `json:"sessions"`
+	Timeout     string `json:"timeout"`
+	Expiry      string `json:"expiry"`
+	MaxSessions int    `json:"max_sessions"`
+}
+
+func (a *AdminAPI) listPolicies(w http.ResponseWriter, _ *http.Request) error {
+	live := liveTables()
+	list := make([]policyInfo, 0, len(live))
+	for name, t := range live {
+		cfg := t.Config()
+		list = append(list, policyInfo{Name: name, Sessions: t.Len(), Timeout: cfg.Timeout.String(),
+			Expiry: string(cfg.Expiry), MaxSessions: cfg.MaxSessions})
+	}
+	slices.SortFunc(list, func(x, y policyInfo) int { return strings.Compare(x.Name, y.Name) })
+	return writeJSON(w, map[string]any{"policies": list})
+}
+
+// sessionPage is one page of a listing; NextCursor, if set, fetches the next.
+type sessionPage struct {
+	Sessions   []sessionaffinity.SessionInfo `json:"sessions"`
+	NextCursor string                        `json:"next_cursor,omitempty"`
+}
+
+func (a *AdminAPI) listSessions(w http.ResponseWriter, r *http.Request) error {
+	t, err := tableOf(r)
+	if err != nil {
+		return err
+	}
+	q := sessionaffinity.PageQuery{Limit: defaultPageLimit, Upstream: r.URL.Query().Get("upstream")}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			return apiError(http.StatusBadRequest, "limit %q: want a number from 1 to %d", v, maxPageLimit)
+		}
+		q.Limit = n
+	}
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		after, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(after) == 0 {
+			return apiError(http.StatusBadRequest, "malformed cursor %q: pass next_cursor of the previous page as it is", v)
+		}
+		q.After = string(after)
+	}
+	page, more := t.Page(q)
+	out := sessionPage{Sessions: page}
+	if more {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].ID))
+	}
+	return writeJSON(w, out)
+}
+
+func (a *AdminAPI) getSession(w http.ResponseWriter, r *http.Request) error {
+	t, err := tableOf(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	si, ok := t.Get(id)
+	if !ok {
+		return apiError(http.StatusNotFound, "policy %s has no session %q", t.name, id)
+	}
+	return writeJSON(w, si)
+}
+
+// deleted is the answer to a DELETE: how many sessions went.
+type deleted struct {
+	Deleted int `json:"deleted"`
+}
+
+func (a *AdminAPI) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	t, err := tableOf(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if !t.Delete(id) {
+		return apiError(http.StatusNotFound, "policy %s has no session %q", t.name, id)
+	}
+	fields := []zap.Field{zap.String("policy", t.name)}
+	if l := t.logTo.Load(); l != nil && l.logSessionIDs {
+		fields = append(fields, zap.String("session_id", id))
+	}
+	a.logger.Info("session deleted", fields...)
+	return writeJSON(w, deleted{1})
+}
+
+func (a *AdminAPI) deleteSessions(w http.ResponseWriter, r *http.Request) error {
+	t, err := tableOf(r)
+	if err != nil {
+		return err
+	}
+	var n int
+	if upstream, filtered := r.URL.Query()["upstream"]; filtered {
+		if upstream[0] == "" {
+			return apiError(http.StatusBadRequest, "empty upstream: name it as in the config, host:port")
+		}
+		n = t.DeleteUpstream(upstream[0])
+		a.logger.Info("upstream drained of sessions", zap.String("policy", t.name),
+			zap.String("upstream", upstream[0]), zap.Int("deleted", n))
+	} else {
+		n = t.DeleteAll()
+		a.logger.Info("all sessions deleted", zap.String("policy", t.name), zap.Int("deleted", n))
+	}
+	return writeJSON(w, deleted{n})
+}
+
+// tableOf returns the table of the policy named in the request's path.
+func tableOf(r *http.Request) (*sharedTable, error) {
+	name := r.PathValue("name")
+	if t, ok := liveTables()[name]; ok {
+		return t, nil
+	}
+	return nil, apiError(http.StatusNotFound, "no simple_client_session policy named %q", name)
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return fmt.Errorf("encoding response: %w", err)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.AdminRouter  = (*AdminAPI)(nil)
+	_ caddy.Provisioner  = (*AdminAPI)(nil)
+	_ caddy.AdminHandler = methods(nil)
+)

@@ -1,0 +1,140 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+// The plugin's Prometheus metrics. The collectors are package-level so that
+// counts continue across config reloads; every config load has a new registry,
+// and each policy registers them on its load's registry in Provision.
+var metrics = struct {
+	sessions   prometheus.Collector
+	bindings   *prometheus.CounterVec
+	rebinds    *prometheus.CounterVec
+	expired    *prometheus.CounterVec
+	evicted    *prometheus.CounterVec
+	noSession  *prometheus.CounterVec
+	soapPeeks  *prometheus.CounterVec
+	collectors []prometheus.Collector
+}{}
+
+const metricsPrefix = "caddy_soap_affinity_"
+
+func init() {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricsPrefix + name, Help: help}, labels)
+	}
+	metrics.sessions = sessionsCollector{desc: prometheus.NewDesc(metricsPrefix+"sessions",
+		"Sessions in the policy's table.", []string{"policy"}, nil)}
+	metrics.bindings = counter("bindings_total",
+		"Sessions bound to an upstream: new sessions and sessions moved there by a rebind.", "policy", "upstream")
+	metrics.rebinds = counter("rebinds_total",
+		"Sessions moved to another upstream, by reason.", "policy", "reason")
+	metrics.expired = counter("expirations_total",
+		"Sessions forgotten because their timeout passed.", "policy")
+	metrics.evicted = counter("evictions_total",
+		"Sessions evicted by the max_sessions bound.", "policy")
+	metrics.noSession = counter("requests_without_session_total",
+		"Requests that named no session, placed by the fallback policy.", "policy")
+	metrics.soapPeeks = counter("soap_peeks_total",
+		"Request bodies read for the SOAP header block, by outcome.", "policy", "outcome")
+	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.bindings, metrics.rebinds,
+		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks}
+}
+
+// registerMetrics registers the plugin's collectors on a config load's
+// registry. Every policy of the load calls it; all but the first find them
+// registered already.
+func registerMetrics(registry *prometheus.Registry) error {
+	for _, c := range metrics.collectors {
+		if err := registry.Register(c); err != nil {
+			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) && are.ExistingCollector == c {
+				continue
+			}
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// policyMetrics holds one policy's counters, resolved once at Provision so that
+// counting a request costs no label lookup.
+type policyMetrics struct {
+	name      string
+	noSession prometheus.Counter
+	rebinds   map[string]prometheus.Counter // by reason
+	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
+	bindings  sync.Map // upstream key -> prometheus.Counter
+}
+
+func newPolicyMetrics(name string) *policyMetrics {
+	m := &policyMetrics{
+		name:      name,
+		noSession: metrics.noSession.WithLabelValues(name),
+		rebinds:   map[string]prometheus.Counter{},
+	}
+	for _, reason := range []string{reasonUpstreamDown, reasonRetry, reasonUpstreamRemoved} {
+		m.rebinds[reason] = metrics.rebinds.WithLabelValues(name, reason)
+	}
+	for o := range m.peeks {
+		m.peeks[o] = metrics.soapPeeks.WithLabelValues(name, sessionaffinity.PeekOutcome(o).String())
+	}
+	return m
+}
+
+func (m *policyMetrics) peeked(o sessionaffinity.PeekOutcome) {
+	if int(o) < len(m.peeks) {
+		m.peeks[o].Inc()
+		return
+	}
+	metrics.soapPeeks.WithLabelValues(m.name, o.String()).Inc()
+}
+
+// bound counts a session bound to upstream, new or moved there.
+func (m *policyMetrics) bound(upstream string) {
+	if c, ok := m.bindings.Load(upstream); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c, _ := m.bindings.LoadOrStore(upstream, metrics.bindings.WithLabelValues(m.name, upstream))
+	c.(prometheus.Counter).Inc()
+}
+
+// removalCounters are the counters of a table's expired and evicted sessions.
+type removalCounters struct {
+	expired, evicted prometheus.Counter
+}
+
+func newRemovalCounters(name string) removalCounters {
+	return removalCounters{expired: metrics.expired.WithLabelValues(name), evicted: metrics.evicted.WithLabelValues(name)}
+}
+
+func (c removalCounters) count(cause sessionaffinity.RemovalCause) {
+	switch cause {
+	case sessionaffinity.RemovedExpired:
+		c.expired.Inc()
+	case sessionaffinity.RemovedEvicted:
+		c.evicted.Inc()
+	}
+}
+
+// sessionsCollector reports the size of every live table when scraped. Tables
+// that share a name (a reload that changed the table settings, while the old
+// config drains) report the newest one, as the admin API shows it.
+type sessionsCollector struct {
+	desc *prometheus.Desc
+}
+
+func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, t := range liveTables() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Len()), name)
+	}
+}
