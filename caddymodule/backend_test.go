@@ -250,7 +250,10 @@ func trySend(req request) (reply, error) {
 	return reply{status: resp.StatusCode, backend: resp.Header.Get("X-Backend"), body: string(data), header: resp.Header}, nil
 }
 
-var testClient = &http.Client{Timeout: 30 * time.Second}
+// testClient dials anew for every request: a reload closes Caddy's listeners
+// (grace_period 1ns), and a POST on a kept-alive connection that a reload just
+// closed fails with EOF instead of being retried.
+var testClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // withSession is a request naming its session in the HTTP header.
 func withSession(id string) request {

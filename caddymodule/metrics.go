@@ -21,6 +21,7 @@ var metrics = struct {
 	evicted    *prometheus.CounterVec
 	noSession  *prometheus.CounterVec
 	soapPeeks  *prometheus.CounterVec
+	faults     *prometheus.CounterVec
 	collectors []prometheus.Collector
 }{}
 
@@ -44,14 +45,19 @@ func init() {
 		"Requests that named no session, placed by the fallback policy.", "policy")
 	metrics.soapPeeks = counter("soap_peeks_total",
 		"Request bodies read for the SOAP header block, by outcome.", "policy", "outcome")
+	metrics.faults = counter("faults_total",
+		"SOAP faults written by soap_fault instead of an error response, by the HTTP status of the handler error that triggered them.", "status")
 	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.bindings, metrics.rebinds,
-		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks}
+		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.faults}
 }
 
 // registerMetrics registers the plugin's collectors on a config load's
-// registry. Every policy of the load calls it; all but the first find them
-// registered already.
+// registry. Every policy and soap_fault handler of the load calls it; all but
+// the first find them registered already.
 func registerMetrics(registry *prometheus.Registry) error {
+	if registry == nil {
+		return nil // no metrics in this context (e.g. unit tests)
+	}
 	for _, c := range metrics.collectors {
 		if err := registry.Register(c); err != nil {
 			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) && are.ExistingCollector == c {

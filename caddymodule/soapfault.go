@@ -83,8 +83,7 @@ type SOAPFault struct {
 	expandReason   bool
 	reason         string
 	logger         *zap.Logger
-	metrics        *soapFaultMetrics
-	faultsByStatus map[int]faultCounter
+	faultsByStatus map[int]prometheus.Counter
 }
 
 // CaddyModule returns the Caddy module information.
@@ -123,16 +122,13 @@ func (h *SOAPFault) Provision(ctx caddy.Context) error {
 		h.on[s] = struct{}{}
 	}
 
-	var reg prometheus.Registerer
-	if r := ctx.GetMetricsRegistry(); r != nil {
-		reg = r
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("soap_fault: %w", err)
 	}
-	if h.metrics, err = registerSOAPFaultMetrics(reg); err != nil {
-		return fmt.Errorf("soap_fault: registering metrics: %w", err)
-	}
-	h.faultsByStatus = make(map[int]faultCounter, len(h.On))
+	// Resolved once, so that counting a fault does not allocate.
+	h.faultsByStatus = make(map[int]prometheus.Counter, len(h.On))
 	for _, s := range h.On {
-		h.faultsByStatus[s] = h.metrics.forStatus(s)
+		h.faultsByStatus[s] = metrics.faults.WithLabelValues(strconv.Itoa(s))
 	}
 	return nil
 }

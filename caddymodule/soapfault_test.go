@@ -22,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -757,29 +758,35 @@ func TestSOAPFaultAfterWrite(t *testing.T) {
 	})
 }
 
-// TestSOAPFaultMetricsRegistration: provisioning twice on one registry reuses
-// the collector instead of failing.
-func TestSOAPFaultMetricsRegistration(t *testing.T) {
+// TestMetricsRegistration: provisioning again on one registry (every policy
+// and handler of a config does) reuses the collectors instead of failing.
+func TestMetricsRegistration(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m1, err := registerSOAPFaultMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := registerMetrics(reg); err != nil {
+			t.Fatal(err)
+		}
 	}
-	m2, err := registerSOAPFaultMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m1.faults != m2.faults {
-		t.Error("second registration did not reuse the collector")
-	}
-	m2.forStatus(503).Inc()
+	before := testutil.ToFloat64(metrics.faults.WithLabelValues("503"))
+	metrics.faults.WithLabelValues("503").Inc()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || mfs[0].GetName() != "caddy_soap_affinity_faults_total" || mfs[0].GetMetric()[0].GetCounter().GetValue() != 1 {
-		t.Errorf("unexpected metrics %v", mfs)
+	for _, mf := range mfs {
+		if mf.GetName() != "caddy_soap_affinity_faults_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "503" {
+				if got := m.GetCounter().GetValue(); got != before+1 {
+					t.Errorf("faults_total{status=503} = %v, want %v", got, before+1)
+				}
+				return
+			}
+		}
 	}
+	t.Errorf("faults_total not gathered from %d families", len(mfs))
 }
 
 // BenchmarkSOAPFaultServeHTTP measures answering a failed request, with the
