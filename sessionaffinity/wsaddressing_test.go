@@ -305,3 +305,39 @@ func FuzzAddressed(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAddressed measures the peek and the rewrite of the Header (the
+// rest of the body is streamed by the caller, not part of the cost), next to
+// the peek for the session id alone.
+func BenchmarkAddressed(b *testing.B) {
+	pad := strings.Repeat("0123456789abcdef", (10<<20)/16)
+	head := soap11Open + `<soapenv:Header>` + clientID("123") + `</soapenv:Header>`
+	cases := []struct {
+		name string
+		in   []byte
+	}{
+		{"1KB", []byte(head + `<soapenv:Body><d>` + pad[:1<<10-len(head)-60] + `</d></soapenv:Body>` + envClose)},
+		{"10MB", []byte(head + `<soapenv:Body><d>` + pad + `</d></soapenv:Body>` + envClose)},
+	}
+	src := mustIDSource(b, DefaultPeekLimit, DefaultMaxIDLength)
+	a := mustAddressing(b, "", false)
+	for _, bc := range cases {
+		b.Run("id_only/"+bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, outcome, _ := src.PeekSOAP(io.NopCloser(bytes.NewReader(bc.in))); outcome != PeekFound {
+					b.Fatal(outcome)
+				}
+			}
+		})
+		b.Run("addressed/"+bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m := src.PeekMessage(io.NopCloser(bytes.NewReader(bc.in)))
+				if _, growth := m.Addressed(a, testHeaders); growth <= 0 {
+					b.Fatal("not addressed")
+				}
+			}
+		})
+	}
+}
