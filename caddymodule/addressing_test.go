@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -300,5 +302,32 @@ func TestAddressingCaddyfileErrors(t *testing.T) {
 		if err := p.UnmarshalCaddyfile(d); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one containing %q", block, err, want)
 		}
+	}
+}
+
+// With a TLS transport, wsa:To says https.
+func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
+	got := make(chan []byte, 1)
+	tlsBackend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- body
+	}))
+	defer tlsBackend.Close()
+	addr := strings.TrimPrefix(tlsBackend.URL, "https://")
+	initCaddy(t, testConfig(fmt.Sprintf(`	reverse_proxy %s {
+		lb_policy simple_client_session {
+			addressing
+		}
+		transport http {
+			tls_insecure_skip_verify
+		}
+	}`, addr)))
+	req := soapRequest("1.1", "tls")
+	req.path = servicePath
+	if rep := send(t, req); rep.status != http.StatusOK {
+		t.Fatalf("status %d: %s", rep.status, rep.body)
+	}
+	if body := <-got; !bytes.Contains(body, []byte("<wsa:To>https://"+addr+servicePath+"</wsa:To>")) {
+		t.Errorf("backend got %s, want wsa:To https://%s%s", body, addr, servicePath)
 	}
 }
