@@ -45,6 +45,7 @@ type received struct {
 	BodyLen          int
 	BodySHA          string
 	Body             []byte // kept only for small bodies
+	Head             []byte // the first 4 KiB, kept for every body
 }
 
 // backend is a real HTTP server on a fixed loopback port that can be stopped
@@ -110,6 +111,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(body) <= 64<<10 {
 		rec.Body = body
 	}
+	rec.Head = bytes.Clone(body[:min(len(body), 4<<10)])
 	b.mu.Lock()
 	b.received = append(b.received, rec)
 	b.mu.Unlock()

@@ -73,6 +73,10 @@ type SimpleClientSession struct {
 	// LogSessionIDs adds session ids to the debug logs.
 	LogSessionIDs bool `json:"log_session_ids,omitempty"`
 
+	// Addressing writes WS-Addressing headers into proxied SOAP requests.
+	// Off when absent.
+	Addressing *AddressingConfig `json:"addressing,omitempty"`
+
 	// The policy that places new sessions and requests without a session id.
 	// Default: round_robin.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
@@ -84,7 +88,10 @@ type SimpleClientSession struct {
 	logger   *zap.Logger
 	metrics  *policyMetrics
 	// Request variables that carry state across the retries of one request.
-	idVar, lastChoiceVar string
+	idVar, lastChoiceVar, addressingVar string
+
+	addressing *sessionaffinity.Addressing // nil: off
+	proxy      *reverseproxy.Handler       // the reverse_proxy using this policy, if known
 }
 
 // CaddyModule returns the Caddy module information.
@@ -139,6 +146,9 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
+	if err := p.provisionAddressing(ctx); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
 	return nil
 }
 
@@ -191,8 +201,20 @@ func (p *SimpleClientSession) Cleanup() error {
 
 // Select chooses the upstream for one attempt of a request. Caddy calls it
 // again for each retry of the same request, which means the previous choice
-// failed.
+// failed. With addressing on, the body is rewritten for each attempt, so that
+// wsa:To names the upstream chosen for it.
 func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
+	addressed := p.peekForAddressing(r)
+	chosen := p.choose(pool, r, w)
+	if addressed != nil && chosen != nil {
+		p.address(r, addressed, chosen)
+	}
+	return chosen
+}
+
+// choose picks the upstream: the session's, or the fallback's for requests
+// without a session id.
+func (p *SimpleClientSession) choose(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	id := p.sessionID(r)
 	failed, retry := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
 	if id == "" {
@@ -217,8 +239,7 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	if id := p.ids.FromHeaders(r.Header); id != "" {
 		return id
 	}
-	if !p.ids.ReadsBody() || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 ||
-		!sessionaffinity.IsSOAPContentType(r.Header.Get("Content-Type")) {
+	if !p.ids.ReadsBody() || !hasXMLBody(r) {
 		return ""
 	}
 	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
@@ -227,11 +248,16 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	id, outcome, replay := p.ids.PeekSOAP(r.Body)
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
+	p.notePeek(id, outcome)
+	return id
+}
+
+// notePeek counts and logs one look into a request body.
+func (p *SimpleClientSession) notePeek(id string, outcome sessionaffinity.PeekOutcome) {
 	p.metrics.peeked(outcome)
 	if ce := p.logger.Check(zap.DebugLevel, "looked for session id in SOAP header"); ce != nil {
 		ce.Write(sessionFields(p.LogSessionIDs, id, zap.Stringer("outcome", outcome))...)
 	}
-	return id
 }
 
 // Reasons a session moves to another upstream.

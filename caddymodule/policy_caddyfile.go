@@ -24,6 +24,9 @@ import (
 //		peek_limit      <size>
 //		strict
 //		log_session_ids
+//		addressing      [final|submission] [{
+//			preserve
+//		}]
 //		fallback        <policy> [{
 //			<policy options>
 //		}]
@@ -79,6 +82,8 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "addressing":
+			err = p.unmarshalAddressing(d)
 		case "fallback":
 			if !d.NextArg() {
 				return d.ArgErr()

@@ -54,19 +54,26 @@ var errOverLimit = errors.New("peek limit reached")
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
 	pr := &peekReader{src: body, limit: s.peekLimit}
-	id, outcome = s.scanHeader(xml.NewDecoder(pr))
+	id, outcome = s.scanHeader(xml.NewDecoder(pr), nil)
 	return id, outcome, &replayBody{prefix: pr.buf, rest: body}
 }
 
-func (s *IDSource) scanHeader(dec *xml.Decoder) (string, PeekOutcome) {
+// scanHeader reads the envelope up to the end of its Header (or the start of
+// the element that comes instead of one). Without a layout to fill it stops as
+// soon as the session id block ends; with one it reads the whole Header and
+// records where its parts lie, for a rewrite.
+func (s *IDSource) scanHeader(dec *xml.Decoder, layout *headerLayout) (string, PeekOutcome) {
 	var (
 		depth      int
 		envelopeNS string
 		inHeader   bool
 		inBlock    bool
+		idBlockEnd bool // the first session id block has been read: it decides
+		id         string
 		text       []byte
 	)
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return "", classifyPeekError(err)
@@ -80,13 +87,17 @@ func (s *IDSource) scanHeader(dec *xml.Decoder) (string, PeekOutcome) {
 					return "", PeekNotSOAP
 				}
 				envelopeNS = t.Name.Space
+				layout.envelope(t, int(start), int(dec.InputOffset()))
 			case depth == 2:
 				if t.Name.Space != envelopeNS || t.Name.Local != "Header" {
+					layout.noHeader()
 					return "", PeekNoID // the Body (or anything else) comes first: no Header
 				}
 				inHeader = true
-			case depth == 3 && inHeader && t.Name == s.soapHeader:
-				inBlock = true
+				layout.header(t, int(start), int(dec.InputOffset()))
+			case depth == 3 && inHeader:
+				inBlock = !idBlockEnd && t.Name == s.soapHeader
+				layout.blockStart(t.Name, int(start))
 			}
 		case xml.CharData:
 			if inBlock && depth == 3 {
@@ -95,17 +106,28 @@ func (s *IDSource) scanHeader(dec *xml.Decoder) (string, PeekOutcome) {
 		case xml.EndElement:
 			if inBlock && depth == 3 {
 				// The first matching block decides, as in Synapse.
-				if id := s.usable(string(text)); id != "" {
-					return id, PeekFound
+				inBlock, idBlockEnd, id = false, true, s.usable(string(text))
+				if layout == nil {
+					return id, idOutcome(id)
 				}
-				return "", PeekNoID
+			}
+			if depth == 3 {
+				layout.blockEnd(int(dec.InputOffset()))
 			}
 			depth--
 			if depth == 1 && inHeader {
-				return "", PeekNoID
+				layout.headerEnd()
+				return id, idOutcome(id)
 			}
 		}
 	}
+}
+
+func idOutcome(id string) PeekOutcome {
+	if id != "" {
+		return PeekFound
+	}
+	return PeekNoID
 }
 
 func classifyPeekError(err error) PeekOutcome {
