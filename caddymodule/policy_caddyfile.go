@@ -27,6 +27,9 @@ import (
 //		fallback        <policy> [{
 //			<policy options>
 //		}]
+//		store redis {
+//			<redis options: see unmarshalRedisStore>
+//		}
 //	}
 //
 // Every option may be left out; the block too.
@@ -90,6 +93,8 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
+		case "store":
+			err = p.unmarshalStore(d)
 		default:
 			return d.Errf("unrecognized simple_client_session option '%s'", option)
 		}
