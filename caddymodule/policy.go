@@ -86,9 +86,9 @@ type SimpleClientSession struct {
 	table    *sharedTable
 	tableKey string
 	// store is the table, or the Redis store in front of it.
-	store sessionaffinity.Store
-	redis *redisBinding
-	logger   *zap.Logger
+	store  sessionaffinity.Store
+	redis  *redisBinding
+	logger *zap.Logger
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar string
 }
