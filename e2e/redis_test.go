@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +55,10 @@ func (b *stockBackend) serve(ln net.Listener) {
 		w.Header().Set("X-Backend", b.addr)
 		w.WriteHeader(http.StatusAccepted)
 	})}
+	// Every request on a new connection: a stopped backend then refuses the
+	// dial, which Caddy retries, instead of breaking a kept-alive connection
+	// mid-request, which it does not retry for a POST.
+	srv.SetKeepAlivesEnabled(false)
 	b.mu.Lock()
 	b.srv = srv
 	b.mu.Unlock()
@@ -141,9 +147,6 @@ func sessionIDs(prefix string, n int) []string {
 // TestRedisTwoNodesShareSessions sends each session's requests to both nodes
 // in turn: every request of a session reaches the same backend.
 func TestRedisTwoNodesShareSessions(t *testing.T) {
-	for _, c := range twoNodesCommands {
-		requireInReadme(t, c)
-	}
 	srv := redistest.Start(t)
 	bs := startStockBackends(t, 3)
 	nodes := []*node{startNode(t, 1, srv.Addr, bs), startNode(t, 2, srv.Addr, bs)}
@@ -322,5 +325,51 @@ func TestRedisCaddyRestartKeepsSessions(t *testing.T) {
 		if got := n3.mustSend(t, id); got != home[id] {
 			t.Fatalf("after the restart session %s went to %s, bound to %s", id, got, home[id])
 		}
+	}
+}
+
+// The README's two-node walkthrough: one session's requests to both nodes.
+const twoNodesSameSession = `for port in 8291 8292 8291 8292; do
+  curl -s -o /dev/null -w "$port %{http_code} %header{x-backend}\n" \
+    http://localhost:$port/services/LoadBalanceProxy \
+    -H 'Content-Type: text/xml;charset=UTF-8' \
+    -H 'simpleClientSession: 42' \
+    --data-binary @examples/placeOrder.xml
+done`
+
+// TestRedisTwoNodesAsTheReadmeShowsIt runs the README's two-node example on
+// the README's ports: the demo's backends, two nodes of
+// examples/two-nodes.Caddyfile, and the README's requests.
+func TestRedisTwoNodesAsTheReadmeShowsIt(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join(repoRoot, twoNodesConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInReadme(t, strings.TrimRight(string(example), "\n"))
+	for _, c := range twoNodesCommands {
+		requireInReadme(t, c)
+	}
+	requireInReadme(t, twoNodesSameSession)
+
+	srv := redistest.Start(t)
+	startCaddy(t, "Caddyfile.example", "localhost:2019")
+	for _, c := range twoNodesCommands {
+		env, _, _ := strings.Cut(c, " go run ")
+		startCaddy(t, twoNodesConfig, "localhost:"+strings.TrimPrefix(strings.Fields(env)[1], "ADMIN_PORT="),
+			append(strings.Fields(env), "REDIS_ADDRESS="+srv.Addr)...)
+	}
+	lines := strings.Split(strings.TrimSpace(bash(t, twoNodesSameSession)), "\n")
+	ports := []string{"8291", "8292", "8291", "8292"}
+	if len(lines) != len(ports) {
+		t.Fatalf("got %q, want %d lines", lines, len(ports))
+	}
+	backend := strings.TrimPrefix(lines[0], "8291 ")
+	for i, l := range lines {
+		if l != ports[i]+" "+backend || !strings.HasPrefix(backend, "202 localhost:900") {
+			t.Fatalf("got %q; want every line '<port> 202 localhost:900N' with one backend", lines)
+		}
+	}
+	if got := srv.Get("soap_affinity:LoadBalanceProxy:42"); "202 "+got != backend {
+		t.Fatalf("redis holds %q for session 42, the nodes used %s", got, backend)
 	}
 }
