@@ -195,9 +195,9 @@ func TestRedisConcurrentFirstRequestsBindOnce(t *testing.T) {
 	}
 }
 
-// TestRedisFailoverSeenByOtherNode stops the backend of many sessions: node 1
-// fails them over, and node 2 sends them where node 1 moved them, also after
-// the backend is back.
+// TestRedisFailoverSeenByOtherNode stops the backend of many sessions that
+// both nodes know: node 1 fails them over, and node 2, which saw none of it,
+// sends them where node 1 moved them once the backend is back.
 func TestRedisFailoverSeenByOtherNode(t *testing.T) {
 	srv := redistest.Start(t)
 	bs := startStockBackends(t, 3)
@@ -212,6 +212,12 @@ func TestRedisFailoverSeenByOtherNode(t *testing.T) {
 	}
 	if len(onFirst) < 5 {
 		t.Fatalf("only %d sessions on the first backend", len(onFirst))
+	}
+	// Node 2 knows them too, on the first backend.
+	for _, id := range onFirst {
+		if got := n2.mustSend(t, id); got != bs[0].addr {
+			t.Fatalf("session %s: node 2 sent it to %s, bound to %s", id, got, bs[0].addr)
+		}
 	}
 	bs[0].stop()
 	moved := map[string]string{}
