@@ -49,15 +49,6 @@ func lastReceived(t *testing.T, bs []*backend, rep reply) received {
 	return received{}
 }
 
-func backendNamed(bs []*backend, name string) *backend {
-	for _, b := range bs {
-		if b.name == name {
-			return b
-		}
-	}
-	return nil
-}
-
 // wsaBlocks renders the blocks the policy writes, for an exact comparison.
 func wsaBlocks(to, messageID, action string) string {
 	s := "<wsa:To>" + to + "</wsa:To><wsa:MessageID>" + messageID + "</wsa:MessageID>"
@@ -99,7 +90,7 @@ func TestAddressingWritesHeadersSOAP11And12(t *testing.T) {
 		req.header["SOAPAction"] = `"urn:placeOrder"`
 		rep := send(t, req)
 		rec := lastReceived(t, bs, rep)
-		to := "http://" + backendNamed(bs, rep.backend).addr + servicePath + "?wsdl=no"
+		to := "http://" + backendNamed(t, bs, rep.backend).addr + servicePath + "?wsdl=no"
 		addressedBody(t, rec, req.body, "<soapenv:Header>", wsaFinalDecl, to, "urn:placeOrder", "")
 	})
 	t.Run("SOAP 1.2, action from Content-Type", func(t *testing.T) {
@@ -108,7 +99,7 @@ func TestAddressingWritesHeadersSOAP11And12(t *testing.T) {
 		req.header["Content-Type"] = `application/soap+xml; charset=UTF-8; action="urn:getQuote"`
 		rep := send(t, req)
 		rec := lastReceived(t, bs, rep)
-		to := "http://" + backendNamed(bs, rep.backend).addr + servicePath
+		to := "http://" + backendNamed(t, bs, rep.backend).addr + servicePath
 		addressedBody(t, rec, req.body, "<soapenv:Header>", wsaFinalDecl, to, "urn:getQuote", "")
 	})
 	t.Run("session named by HTTP header, no action", func(t *testing.T) {
@@ -116,7 +107,7 @@ func TestAddressingWritesHeadersSOAP11And12(t *testing.T) {
 		req.header["simpleClientSession"] = "h1"
 		rep := send(t, req)
 		rec := lastReceived(t, bs, rep)
-		addressedBody(t, rec, req.body, "<soapenv:Header>", wsaFinalDecl, "http://"+backendNamed(bs, rep.backend).addr+"/", "", "")
+		addressedBody(t, rec, req.body, "<soapenv:Header>", wsaFinalDecl, "http://"+backendNamed(t, bs, rep.backend).addr+"/", "", "")
 		if got := servedBy(t, req, 3); !allSame(append(got, rep.backend)) {
 			t.Errorf("session h1 was served by %v after %s", got, rep.backend)
 		}
@@ -161,7 +152,7 @@ func TestAddressingFollowsFailover(t *testing.T) {
 				t.Helper()
 				rec := lastReceived(t, bs, rep)
 				id := addressedBody(t, rec, req.body, "<soapenv:Header>", wsaFinalDecl,
-					"http://"+backendNamed(bs, rep.backend).addr+servicePath, "", "")
+					"http://"+backendNamed(t, bs, rep.backend).addr+servicePath, "", "")
 				if ids[id] {
 					t.Errorf("MessageID %s sent twice", id)
 				}
@@ -170,7 +161,7 @@ func TestAddressingFollowsFailover(t *testing.T) {
 			first := send(t, req)
 			check(first)
 			check(send(t, req))
-			backendNamed(bs, first.backend).Stop()
+			backendNamed(t, bs, first.backend).Stop()
 			for _, chunked := range []bool{false, true} {
 				req.chunked = chunked
 				rep := send(t, req)

@@ -323,3 +323,15 @@ func assertLoadError(t *testing.T, cfg, adapter, want string) {
 		t.Fatalf("load error %q does not contain %q", body, want)
 	}
 }
+
+// backendNamed returns the backend called name.
+func backendNamed(t *testing.T, bs []*backend, name string) *backend {
+	t.Helper()
+	for _, b := range bs {
+		if b.name == name {
+			return b
+		}
+	}
+	t.Fatalf("no backend %q", name)
+	return nil
+}

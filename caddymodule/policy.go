@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -81,12 +82,18 @@ type SimpleClientSession struct {
 	// Default: round_robin.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
 
+	// Where sessions are kept. Default: this Caddy's memory.
+	Store *StoreConfig `json:"store,omitempty"`
+
 	fallback reverseproxy.Selector
 	ids      *sessionaffinity.IDSource
 	table    *sharedTable
 	tableKey string
-	logger   *zap.Logger
-	metrics  *policyMetrics
+	// store is the table, or the Redis store in front of it.
+	store   sessionaffinity.Store
+	redis   *redisBinding
+	logger  *zap.Logger
+	metrics *policyMetrics
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar, addressingVar string
 
@@ -143,6 +150,13 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 	p.table.logTo.Store(&tableLogger{logger: p.logger, logSessionIDs: p.LogSessionIDs})
+	p.store = p.table.Table
+	if p.Store != nil && p.Store.Redis != nil {
+		if p.redis, err = p.Store.Redis.provision(ctx, p.Name, p.table.Table, p.logger); err != nil {
+			return fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		p.store = p.redis.store
+	}
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
@@ -192,11 +206,15 @@ func (p *SimpleClientSession) Validate() error {
 // Cleanup releases the policy's hold on its session table; the table goes when
 // no config uses it any more.
 func (p *SimpleClientSession) Cleanup() error {
-	if p.tableKey == "" {
-		return nil
+	var errs []error
+	if p.redis != nil {
+		errs = append(errs, p.redis.release())
 	}
-	_, err := tables.Delete(p.tableKey)
-	return err
+	if p.tableKey != "" {
+		_, err := tables.Delete(p.tableKey)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Select chooses the upstream for one attempt of a request. Caddy calls it
@@ -270,13 +288,13 @@ const (
 // route returns the upstream for session id, binding or rebinding it as needed.
 // failed is the upstream this request's previous attempt went to, if any.
 func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, id string, failed *reverseproxy.Upstream) *reverseproxy.Upstream {
-	bound, found := p.table.Lookup(id)
+	bound, found := p.store.Lookup(id)
 	if !found {
 		chosen := p.pickAvoiding(pool, r, w, failed)
 		if chosen == nil {
 			return nil
 		}
-		if winner := p.table.Bind(id, chosen.String()); winner != chosen.String() {
+		if winner := p.store.Bind(id, chosen.String()); winner != chosen.String() {
 			// A concurrent request of the same session bound it first: follow it.
 			if u := upstreamByKey(pool, winner); u != nil && u != failed && u.Available() {
 				return u
@@ -312,7 +330,7 @@ func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Requ
 	if chosen == nil {
 		return nil
 	}
-	if now := p.table.Rebind(id, bound, chosen.String()); now != chosen.String() {
+	if now := p.store.Rebind(id, bound, chosen.String()); now != chosen.String() {
 		// A concurrent request of the same session failed over first: agree with it.
 		if u := upstreamByKey(pool, now); u != nil && u != failed && u.Available() {
 			return u

@@ -30,6 +30,9 @@ import (
 //		fallback        <policy> [{
 //			<policy options>
 //		}]
+//		store redis {
+//			<redis options: see unmarshalRedisStore>
+//		}
 //	}
 //
 // Every option may be left out; the block too.
@@ -95,6 +98,8 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
+		case "store":
+			err = p.unmarshalStore(d)
 		default:
 			return d.Errf("unrecognized simple_client_session option '%s'", option)
 		}

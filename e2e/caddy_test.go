@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -51,7 +52,16 @@ func run(m *testing.M) int {
 type caddyProcess struct {
 	cmd       *exec.Cmd
 	adminAddr string
-	log       *strings.Builder
+	log       *syncWriter
+	// stop interrupts Caddy and waits for it to exit; the test's end calls it too.
+	stop func()
+}
+
+// output is what Caddy has written to stdout and stderr so far.
+func (p *caddyProcess) output() string {
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	return p.log.w.(*strings.Builder).String()
 }
 
 // startCaddy runs `caddy run --config config` in the repository root and waits
@@ -62,14 +72,15 @@ func startCaddy(t *testing.T, config, adminAddr string, env ...string) *caddyPro
 	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", config)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), env...)
-	log := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: log}, &syncWriter{w: log}
+	// One writer for both streams, so that their writes never race.
+	log := &syncWriter{w: &strings.Builder{}}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("starting caddy: %v", err)
 	}
 	p := &caddyProcess{cmd: cmd, adminAddr: adminAddr, log: log}
-	t.Cleanup(func() {
+	p.stop = sync.OnceFunc(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -80,8 +91,11 @@ func startCaddy(t *testing.T, config, adminAddr string, env ...string) *caddyPro
 			<-done
 		}
 		cancel()
+	})
+	t.Cleanup(func() {
+		p.stop()
 		if t.Failed() {
-			t.Logf("caddy output:\n%s", p.log.String())
+			t.Logf("caddy output:\n%s", p.output())
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
@@ -92,7 +106,7 @@ func startCaddy(t *testing.T, config, adminAddr string, env ...string) *caddyPro
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("caddy did not start: %v\n%s", err, log.String())
+			t.Fatalf("caddy did not start: %v\n%s", err, p.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,0 +1,21 @@
+package sessionaffinity
+
+// Store binds session ids to upstream keys. *Table keeps the bindings in this
+// process's memory; *RedisStore shares them between several Caddy nodes.
+type Store interface {
+	// Lookup returns the upstream bound to id and records the use.
+	Lookup(id string) (upstream string, found bool)
+	// Bind binds id to upstream unless it is bound already, and returns the
+	// upstream the session is bound to afterwards (the first binder wins).
+	Bind(id, upstream string) (bound string)
+	// Rebind moves id from `from` to `to` only while it is still bound to
+	// `from` (compare-and-set), binds it to `to` if it is not bound at all, and
+	// returns the upstream the session is bound to afterwards.
+	Rebind(id, from, to string) (bound string)
+}
+
+// Interface guards
+var (
+	_ Store = (*Table)(nil)
+	_ Store = (*RedisStore)(nil)
+)
