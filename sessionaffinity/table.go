@@ -89,14 +89,18 @@ type Table struct {
 }
 
 // NewTable makes an empty table.
-func NewTable(cfg TableConfig) (*Table, error) {
+func NewTable(cfg TableConfig) (*Table, error) { return newTable(cfg, nil) }
+
+// newTable makes a table whose expiry follows clock (nil: the wall clock), so
+// that a benchmark can let sessions lapse without waiting.
+func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Expiry == "" {
 		cfg.Expiry = ExpirySliding
 	}
-	opts := &otter.Options[string, *session]{MaximumSize: cfg.MaxSessions}
+	opts := &otter.Options[string, *session]{MaximumSize: cfg.MaxSessions, Clock: clock}
 	if cfg.Expiry == ExpiryFixed {
 		opts.ExpiryCalculator = otter.ExpiryCreating[string, *session](cfg.Timeout)
 	} else {
