@@ -88,7 +88,7 @@ func parsePolicyBlock(options string) (*SimpleClientSession, error) {
 
 // namesAToken reports whether msg mentions one of the tokens of the option
 // text (not the policy name nor the brace opening the block); an empty token
-// ("") is named as ”.
+// ("") is named as a pair of single quotes.
 func namesAToken(msg string, tokens []caddyfile.Token) bool {
 	for _, tok := range tokens[2:] {
 		if tok.Text == "" && strings.Contains(msg, "''") || tok.Text != "" && strings.Contains(msg, tok.Text) {
