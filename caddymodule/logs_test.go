@@ -24,6 +24,9 @@ const sessionHeaderFilter = `
 // own debug lines log request headers, so an id sent in an HTTP header shows
 // there unless the log filters that header, as the README shows.
 func TestSessionIDsStayOutOfLogs(t *testing.T) {
+	if readme, err := os.ReadFile("../README.md"); err != nil || !strings.Contains(string(readme), sessionHeaderFilter) {
+		t.Fatalf("README.md does not show the log filter this test runs (%v):%s", err, sessionHeaderFilter)
+	}
 	for _, tc := range []struct {
 		name, format, policy string
 		policyIDs, anyIDs    bool // ids in the policy's lines, anywhere
