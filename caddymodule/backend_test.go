@@ -163,17 +163,22 @@ func addrs(bs []*backend) string {
 }
 
 // testConfig wraps a site block body for the in-process test Caddy.
-func testConfig(site string) string {
+func testConfig(site string) string { return testConfigWith("", site) }
+
+// testConfigWith is testConfig with more global options; one given again
+// (such as grace_period) overrides the default.
+func testConfigWith(globals, site string) string {
 	return fmt.Sprintf(`{
 	admin localhost:%d
 	http_port %d
 	https_port %d
 	grace_period 1ns
 	skip_install_trust
+%s
 }
 :%d {
 %s
-}`, adminPort, httpPort, httpPort+1, httpPort, site)
+}`, adminPort, httpPort, httpPort+1, globals, httpPort, site)
 }
 
 // proxyConfig is a reverse_proxy to the backends with the given policy block

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -477,6 +478,11 @@ func (c chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// FuzzPeekSOAP: for any bytes, peek limit, read chunking and read failure,
+// PeekSOAP never panics, never takes more than the limit from the body, and
+// hands on a body that yields exactly the input (up to the failure, then the
+// failure), that leaves the original open when closed before being read (as
+// the transport does on a dial error before a retry) and closes it after.
 func FuzzPeekSOAP(f *testing.F) {
 	for _, in := range []string{
 		env11(clientID("123")),
@@ -484,21 +490,34 @@ func FuzzPeekSOAP(f *testing.F) {
 		env11(clientID("first") + clientID("second")),
 		env11(clientID("<![CDATA[x]]>")),
 		`<?xml version="1.0" encoding="ISO-8859-1"?>` + env11(clientID("1")),
+		`<?xml version="1.0" encoding="UTF-16"?>` + env11(clientID("1")),
 		billionLaughs(true),
+		`<!DOCTYPE e [<!ENTITY x SYSTEM "http://127.0.0.1:1/x">]>` + env11(clientID("&x;")),
 		deepHeader(50, "d"),
+		env11(`<h a="` + strings.Repeat("v", 300) + `"/>` + clientID("attr")),
+		env11(`<` + strings.Repeat("n", 300) + `/>` + clientID("name")),
+		env11(`<h` + strings.Repeat(` xmlns:p="urn:p"`, 20) + `/>` + clientID("ns")),
+		env11(clientID("bad\xff\xfeutf8")),
 		soap11Open + `<soapenv:Body>` + clientID("body") + `</soapenv:Body>` + envClose,
 		`<foo/>`,
 		`<soapenv:Envelope`,
 		"",
 	} {
-		f.Add([]byte(in), uint32(DefaultPeekLimit-1), uint8(63))
-		f.Add([]byte(in), uint32(63), uint8(0))
+		f.Add([]byte(in), uint32(DefaultPeekLimit-1), uint8(63), uint32(math.MaxUint32))
+		f.Add([]byte(in), uint32(63), uint8(0), uint32(math.MaxUint32))
+		f.Add([]byte(in), uint32(DefaultPeekLimit-1), uint8(7), uint32(len(in)/2))
 	}
-	f.Fuzz(func(t *testing.T, data []byte, limit uint32, chunk uint8) {
+	f.Fuzz(func(t *testing.T, data []byte, limit uint32, chunk uint8, fail uint32) {
 		peekLimit := int(limit%DefaultPeekLimit) + 1
 		const maxID = 16
 		src := mustIDSource(t, peekLimit, maxID)
+		boom := errors.New("connection reset")
 		body := newCountingBody(chunkReader{bytes.NewReader(data), int(chunk)%64 + 1})
+		want, wantErr := data, error(nil)
+		if int64(fail) < int64(len(data)) {
+			body.failAfter, body.failErr = int64(fail), boom
+			want, wantErr = data[:fail], boom
+		}
 		id, outcome, replay := src.PeekSOAP(body)
 		if body.n > int64(peekLimit) {
 			t.Fatalf("consumed %d bytes from the source, limit %d", body.n, peekLimit)
@@ -506,8 +525,8 @@ func FuzzPeekSOAP(f *testing.F) {
 		if outcome < PeekFound || outcome > PeekReadError {
 			t.Fatalf("unknown outcome %d", outcome)
 		}
-		if outcome == PeekReadError {
-			t.Fatalf("read_error from a source that never fails")
+		if outcome == PeekReadError && (wantErr == nil || body.n < body.failAfter) {
+			t.Fatalf("read_error after %d bytes from a source that fails after %d (-1: never)", body.n, body.failAfter)
 		}
 		if (outcome == PeekFound) != (id != "") {
 			t.Fatalf("outcome %v with id %q", outcome, id)
@@ -515,12 +534,18 @@ func FuzzPeekSOAP(f *testing.F) {
 		if id != "" && (id != strings.TrimSpace(id) || len(id) > maxID) {
 			t.Fatalf("found id %q: not trimmed or longer than %d", id, maxID)
 		}
-		got, err := io.ReadAll(replay)
-		if err != nil {
-			t.Fatalf("reading replay: %v", err)
+		if err := replay.Close(); err != nil || body.closed != 0 {
+			t.Fatalf("closing the unread replay: err %v, original closed %d times; want it left open", err, body.closed)
 		}
-		if !bytes.Equal(got, data) {
-			t.Fatalf("replay differs from input: got %q, want %q", got, data)
+		got, err := io.ReadAll(replay)
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("reading replay: error %v, want %v", err, wantErr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("replay differs from input: got %q, want %q", got, want)
+		}
+		if _ = replay.Close(); len(want) > 0 && body.closed != 1 {
+			t.Fatalf("closing the replay after reading closed the original %d times, want once", body.closed)
 		}
 	})
 }

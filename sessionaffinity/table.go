@@ -40,7 +40,8 @@ type TableConfig struct {
 	// Expiry is ExpirySliding (default) or ExpiryFixed.
 	Expiry Expiry
 	// OnRemove, if set, is called when a session expires or is evicted (not
-	// when it is deleted or rebound). It runs on the table's maintenance path:
+	// when it is deleted or rebound). It runs on the table's maintenance path,
+	// on the goroutine of a Lookup or Bind and under the table's eviction lock:
 	// keep it cheap and never call back into the table.
 	OnRemove func(id string, upstream string, cause RemovalCause)
 }
@@ -100,7 +101,16 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 	if cfg.Expiry == "" {
 		cfg.Expiry = ExpirySliding
 	}
-	opts := &otter.Options[string, *session]{MaximumSize: cfg.MaxSessions, Clock: clock}
+	opts := &otter.Options[string, *session]{
+		MaximumSize: cfg.MaxSessions,
+		Clock:       clock,
+		// Maintenance runs on the goroutine whose read or write filled the
+		// cache's buffers, not on a new goroutine (otter's default). Run
+		// asynchronously, it lags behind a flood of new ids; reads recorded
+		// meanwhile are dropped, so sessions in use look cold to W-TinyLFU
+		// and are evicted (TestFloodOfNewSessionIDs in caddymodule).
+		Executor: func(maintain func()) { maintain() },
+	}
 	if cfg.Expiry == ExpiryFixed {
 		opts.ExpiryCalculator = otter.ExpiryCreating[string, *session](cfg.Timeout)
 	} else {
