@@ -46,14 +46,14 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch option {
 		case "name":
-			err = oneArg(d, option, func(v string) error { p.Name = v; return nil })
+			err = oneArg(d, option, stringSetter(&p.Name))
 		case "header":
 			p.Headers = d.RemainingArgs()
 			if len(p.Headers) == 0 {
 				return d.ArgErr()
 			}
 		case "soap_header":
-			err = oneArg(d, option, func(v string) error { p.SOAPHeader = v; return nil })
+			err = oneArg(d, option, stringSetter(&p.SOAPHeader))
 		case "timeout":
 			err = oneArg(d, option, func(v string) error {
 				dur, err := caddy.ParseDuration(v)
@@ -61,7 +61,7 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			})
 		case "expiry":
-			err = oneArg(d, option, func(v string) error { p.Expiry = v; return nil })
+			err = oneArg(d, option, stringSetter(&p.Expiry))
 		case "max_sessions":
 			err = oneArg(d, option, func(v string) (err error) { p.MaxSessions, err = positiveInt(v); return err })
 		case "max_id_length":
@@ -132,6 +132,11 @@ var (
 	errPositiveInt = errors.New("want a whole number of at least 1")
 	errPeekLimit   = errors.New("want a size from 1B to 1GiB, such as 64KiB")
 )
+
+// stringSetter returns a setter for oneArg that stores the value as it is.
+func stringSetter(dst *string) func(string) error {
+	return func(v string) error { *dst = v; return nil }
+}
 
 func positiveInt(v string) (int, error) {
 	n, err := strconv.Atoi(v)

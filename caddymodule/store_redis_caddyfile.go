@@ -52,11 +52,11 @@ func (p *SimpleClientSession) unmarshalStore(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "master_name":
-			err = oneArg(d, option, func(v string) error { c.MasterName = v; return nil })
+			err = oneArg(d, option, stringSetter(&c.MasterName))
 		case "username":
-			err = oneArg(d, option, func(v string) error { c.Username = v; return nil })
+			err = oneArg(d, option, stringSetter(&c.Username))
 		case "password":
-			err = oneArg(d, option, func(v string) error { c.Password = v; return nil })
+			err = oneArg(d, option, stringSetter(&c.Password))
 		case "db":
 			err = oneArg(d, option, func(v string) (err error) {
 				c.DB, err = strconv.Atoi(v)
@@ -66,7 +66,7 @@ func (p *SimpleClientSession) unmarshalStore(d *caddyfile.Dispenser) error {
 				return err
 			})
 		case "key_prefix":
-			err = oneArg(d, option, func(v string) error { c.KeyPrefix = v; return nil })
+			err = oneArg(d, option, stringSetter(&c.KeyPrefix))
 		case "timeout":
 			err = oneArg(d, option, durationSetter(&c.Timeout))
 		case "backoff":
@@ -96,13 +96,13 @@ func unmarshalRedisTLS(d *caddyfile.Dispenser) (*RedisTLSConfig, error) {
 		var err error
 		switch option {
 		case "ca":
-			err = oneArg(d, option, func(v string) error { t.CA = v; return nil })
+			err = oneArg(d, option, stringSetter(&t.CA))
 		case "cert":
-			err = oneArg(d, option, func(v string) error { t.Cert = v; return nil })
+			err = oneArg(d, option, stringSetter(&t.Cert))
 		case "key":
-			err = oneArg(d, option, func(v string) error { t.Key = v; return nil })
+			err = oneArg(d, option, stringSetter(&t.Key))
 		case "server_name":
-			err = oneArg(d, option, func(v string) error { t.ServerName = v; return nil })
+			err = oneArg(d, option, stringSetter(&t.ServerName))
 		case "insecure_skip_verify":
 			t.InsecureSkipVerify = true
 			if d.NextArg() {
