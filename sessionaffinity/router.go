@@ -1,5 +1,10 @@
 package sessionaffinity
 
+import (
+	"fmt"
+	"sync/atomic"
+)
+
 // Pool is the upstreams one request may go to, as the router sees them: Len
 // upstreams; upstream i is known by Key(i), a stable key such as its dial
 // address, and can take a request now when Available(i). The glue backs it
@@ -35,10 +40,12 @@ type Attempt struct {
 	// Failed is the key of the upstream this request's previous attempt went
 	// to, which failed; "" on the first attempt.
 	Failed string
-	// Place asks the placement policy (the fallback policy) for an upstream
-	// for a new session or a request without one: an index into Pool, or -1
-	// for none.
-	Place func() int
+	// Place asks the fallback policy for an upstream for a new session or a
+	// request without one: an index into Pool, or -1 for none. When drains is
+	// not nil, the fallback must choose among the upstreams that it does not
+	// name as draining. (An interface, not a closure over the pool: a closure
+	// would take the Attempt's closures to the heap on every request.)
+	Place func(drains Drains) int
 }
 
 // Outcome is what the router did with an attempt.
@@ -123,20 +130,48 @@ type Decision struct {
 }
 
 // Router holds the routing rules of session affinity: a session follows its
-// upstream; a new session is bound where the placement policy puts it (the
-// first binder wins); a session whose upstream cannot take the attempt fails
-// over and is rebound (compare-and-set, so that concurrent failovers agree),
-// or, when strict, is refused. It is safe for concurrent use.
+// upstream; a new session is bound where the placement puts it (the first
+// binder wins); a session whose upstream cannot take the attempt fails over
+// and is rebound (compare-and-set, so that concurrent failovers agree), or,
+// when strict, is refused. A draining upstream gets no new session and no
+// request without one; the sessions bound to it stay. It is safe for
+// concurrent use.
 type Router struct {
-	store  Store
-	strict bool
+	store     Store
+	strict    bool
+	placement Placement
+	drains    Drains
+	counts    SessionCounter
+	turn      atomic.Uint32 // rotates least_sessions' ties
 }
 
-// NewRouter makes a router that keeps its bindings in store. A strict router
-// refuses a session whose upstream is down instead of failing it over
-// (Synapse's behaviour); a removed upstream still fails over.
-func NewRouter(store Store, strict bool) *Router {
-	return &Router{store: store, strict: strict}
+// RouterConfig configures a Router besides its store.
+type RouterConfig struct {
+	// Strict refuses a session whose upstream is down instead of failing it
+	// over (Synapse's behaviour); a removed upstream still fails over.
+	Strict bool
+	// Placement says where new sessions go. Default: PlaceFallback.
+	Placement Placement
+	// Drains names the draining upstreams; nil: none ever drains.
+	Drains Drains
+	// Counts gives the live sessions per upstream; PlaceLeastSessions needs it.
+	Counts SessionCounter
+}
+
+// NewRouter makes a router that keeps its bindings in store.
+func NewRouter(store Store, cfg RouterConfig) (*Router, error) {
+	switch cfg.Placement {
+	case "":
+		cfg.Placement = PlaceFallback
+	case PlaceFallback:
+	case PlaceLeastSessions:
+		if cfg.Counts == nil {
+			return nil, fmt.Errorf("placement %s needs session counts", cfg.Placement)
+		}
+	default:
+		return nil, fmt.Errorf("unknown placement %q (want %q or %q)", cfg.Placement, PlaceFallback, PlaceLeastSessions)
+	}
+	return &Router{store: store, strict: cfg.Strict, placement: cfg.Placement, drains: cfg.Drains, counts: cfg.Counts}, nil
 }
 
 // Route decides where one attempt of a request that names session id ("" for
@@ -145,7 +180,7 @@ func NewRouter(store Store, strict bool) *Router {
 // heap with it.
 func (r *Router) Route(id string, a Attempt) Decision {
 	if id == "" {
-		return Decision{Upstream: a.Place(), Outcome: NoSession}
+		return Decision{Upstream: r.place(a, ""), Outcome: NoSession}
 	}
 	bound, found := r.store.Lookup(id)
 	if !found {
@@ -173,7 +208,7 @@ func (r *Router) Route(id string, a Attempt) Decision {
 // bind places a new session and binds it, or follows a concurrent request of
 // the same session that bound it first.
 func (r *Router) bind(id string, a Attempt) Decision {
-	placed := place(a, a.Failed)
+	placed := r.place(a, a.Failed)
 	if placed < 0 {
 		return Decision{Upstream: -1, Outcome: Unplaced}
 	}
@@ -195,7 +230,7 @@ func (r *Router) rebind(id string, a Attempt, d Decision) Decision {
 	if d.Upstream >= 0 {
 		avoid = d.From
 	}
-	placed := place(a, avoid)
+	placed := r.place(a, avoid)
 	if placed < 0 {
 		d.Upstream, d.Outcome = -1, Unplaced
 		return d
@@ -212,19 +247,4 @@ func (r *Router) rebind(id string, a Attempt, d Decision) Decision {
 	}
 	d.Upstream, d.Outcome = placed, LostRebind
 	return d
-}
-
-// place asks the placement policy for an upstream, but not the one with key
-// avoid (the upstream that just failed) while another one is available.
-func place(a Attempt, avoid string) int {
-	placed := a.Place()
-	if placed < 0 || avoid == "" || a.Pool.Key(placed) != avoid {
-		return placed
-	}
-	for i := range a.Pool.Len {
-		if a.Pool.usable(i, avoid) {
-			return i
-		}
-	}
-	return placed
 }

@@ -127,7 +127,7 @@ func TestRouter(t *testing.T) {
 			if tc.bound != "" {
 				table.Bind(session, tc.bound)
 			}
-			router := NewRouter(racingStore{Table: table, raced: tc.raced}, tc.strict)
+			router := newTestRouter(t, racingStore{Table: table, raced: tc.raced}, RouterConfig{Strict: tc.strict})
 			pool := testPool(tc.pool, tc.down)
 			placements := 0
 			id := session
@@ -135,8 +135,11 @@ func TestRouter(t *testing.T) {
 				id = ""
 			}
 
-			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: func() int {
+			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: func(drains Drains) int {
 				placements++
+				if drains != nil {
+					t.Errorf("placement told to skip upstreams while none drains")
+				}
 				return pool.index(tc.place)
 			}})
 
@@ -188,14 +191,14 @@ func TestReasonNames(t *testing.T) {
 func TestRouterFollowAllocatesNothing(t *testing.T) {
 	table := newTestTable(t, TableConfig{MaxSessions: 100, Timeout: time.Hour})
 	table.Bind("s", "b")
-	router := NewRouter(table, false)
+	router := newTestRouter(t, table, RouterConfig{})
 	keys := []string{"a", "b", "c"}
 	allocs := testing.AllocsPerRun(100, func() {
 		d := router.Route("s", Attempt{Pool: Pool{
 			Len:       len(keys),
 			Key:       func(i int) string { return keys[i] },
 			Available: func(int) bool { return true },
-		}, Place: func() int { return 0 }})
+		}, Place: func(Drains) int { return 0 }})
 		if d.Upstream != 1 {
 			t.Fatalf("Route = %+v, want upstream 1", d)
 		}
@@ -203,4 +206,13 @@ func TestRouterFollowAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Route allocates %.0f times per call, want 0", allocs)
 	}
+}
+
+func newTestRouter(t testing.TB, store Store, cfg RouterConfig) *Router {
+	t.Helper()
+	r, err := NewRouter(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -39,6 +39,11 @@ type TableConfig struct {
 	Timeout time.Duration
 	// Expiry is ExpirySliding (default) or ExpiryFixed.
 	Expiry Expiry
+	// MaxLifetime, if set, ends a session that long after its first binding
+	// however busy it is (Synapse's absolute sessionTimeout); with sliding
+	// expiry the session ends at whichever of the two comes first. Expiry
+	// fixed is the same as MaxLifetime = Timeout with no idle timeout.
+	MaxLifetime time.Duration
 	// OnRemove, if set, is called when a session expires or is evicted (not
 	// when it is deleted or rebound). It runs on the table's maintenance path,
 	// on the goroutine of a Lookup or Bind and under the table's eviction lock:
@@ -53,6 +58,9 @@ func (c TableConfig) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("session timeout must be positive, got %s", c.Timeout)
+	}
+	if c.MaxLifetime < 0 {
+		return fmt.Errorf("session max lifetime must be positive, got %s", c.MaxLifetime)
 	}
 	switch c.Expiry {
 	case "", ExpirySliding, ExpiryFixed:
@@ -85,8 +93,10 @@ type SessionInfo struct {
 // Reads take no lock; under a flood of new ids the W-TinyLFU admission of the
 // underlying cache keeps sessions that are in use and drops one-hit ids first.
 type Table struct {
-	cache *otter.Cache[string, *session]
-	cfg   TableConfig
+	cache  *otter.Cache[string, *session]
+	cfg    TableConfig
+	clock  otter.Clock // nil: the wall clock
+	counts upstreamCounts
 }
 
 // NewTable makes an empty table.
@@ -111,10 +121,13 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 		// and are evicted (TestFloodOfNewSessionIDs in caddymodule).
 		Executor: func(maintain func()) { maintain() },
 	}
-	if cfg.Expiry == ExpiryFixed {
-		opts.ExpiryCalculator = otter.ExpiryCreating[string, *session](cfg.Timeout)
-	} else {
-		opts.ExpiryCalculator = otter.ExpiryAccessing[string, *session](cfg.Timeout)
+	t := &Table{cfg: cfg, clock: clock}
+	opts.ExpiryCalculator = newLifetime(cfg, t.now)
+	// Every session that leaves the table (expired, evicted, deleted, or
+	// replaced by a rebind) leaves its upstream's count, under the lock of
+	// its entry; the writes that put a session in count it in.
+	opts.OnAtomicDeletion = func(e otter.DeletionEvent[string, *session]) {
+		t.counts.add(e.Value.upstream, -1)
 	}
 	if cfg.OnRemove != nil {
 		onRemove := cfg.OnRemove
@@ -131,7 +144,16 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating session table: %w", err)
 	}
-	return &Table{cache: cache, cfg: cfg}, nil
+	t.cache = cache
+	return t, nil
+}
+
+// now is the table's time in unix nanoseconds.
+func (t *Table) now() int64 {
+	if t.clock != nil {
+		return t.clock.NowNano()
+	}
+	return time.Now().UnixNano()
 }
 
 // Config returns the configuration the table was made with.
@@ -144,7 +166,7 @@ func (t *Table) Lookup(id string) (upstream string, found bool) {
 	if !ok {
 		return "", false
 	}
-	s.lastUsed.Store(time.Now().UnixNano())
+	s.lastUsed.Store(t.now())
 	s.requests.Add(1)
 	return s.upstream, true
 }
@@ -152,7 +174,10 @@ func (t *Table) Lookup(id string) (upstream string, found bool) {
 // Bind binds id to upstream unless it is bound already, and returns the
 // upstream the session is bound to afterwards (the first binder wins).
 func (t *Table) Bind(id, upstream string) (bound string) {
-	s, _ := t.cache.SetIfAbsent(id, newSession(upstream, time.Now().UnixNano(), 1))
+	s, added := t.cache.SetIfAbsent(id, newSession(upstream, t.now(), 1))
+	if added {
+		t.counts.add(upstream, 1)
+	}
 	return s.upstream
 }
 
@@ -161,14 +186,18 @@ func (t *Table) Bind(id, upstream string) (bound string) {
 // session that no longer exists is bound to `to`. It returns the upstream the
 // session is bound to afterwards.
 func (t *Table) Rebind(id, from, to string) (bound string) {
-	now := time.Now().UnixNano()
+	now := t.now()
 	s, _ := t.cache.Compute(id, func(old *session, found bool) (*session, otter.ComputeOp) {
 		switch {
 		case !found:
+			t.counts.add(to, 1)
 			return newSession(to, now, 1), otter.WriteOp
 		case old.upstream != from:
 			return old, otter.CancelOp
 		default:
+			// The move keeps the first binding's time, which max_lifetime
+			// counts from.
+			t.counts.add(to, 1)
 			moved := newSession(to, old.created, old.requests.Load())
 			moved.lastUsed.Store(now)
 			return moved, otter.WriteOp

@@ -1,0 +1,109 @@
+package sessionaffinity
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Drains tells the router which upstreams are draining: they take no new
+// session and no request without one, while the sessions bound to them stay
+// until they expire, are deleted, or their upstream becomes unavailable.
+type Drains interface {
+	// Any reports whether some upstream is draining, so that the router's
+	// common case (none) costs one check.
+	Any() bool
+	// Draining reports whether upstream is draining.
+	Draining(upstream string) bool
+}
+
+// DrainSet is a set of draining upstreams kept in this process's memory. Reads
+// take no lock (the set is copied on write: drains change rarely, placements
+// read them on every new session). The zero value is an empty set.
+type DrainSet struct {
+	mu  sync.Mutex // serialises writers
+	set atomic.Pointer[map[string]struct{}]
+}
+
+var _ Drains = (*DrainSet)(nil)
+
+// Any reports whether some upstream is draining.
+func (d *DrainSet) Any() bool {
+	s := d.set.Load()
+	return s != nil && len(*s) > 0
+}
+
+// Draining reports whether upstream is draining.
+func (d *DrainSet) Draining(upstream string) bool {
+	s := d.set.Load()
+	if s == nil {
+		return false
+	}
+	_, ok := (*s)[upstream]
+	return ok
+}
+
+// List returns the draining upstreams in order.
+func (d *DrainSet) List() []string {
+	s := d.set.Load()
+	if s == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(*s))
+}
+
+// Set starts (on) or ends (!on) the drain of upstream and reports whether
+// that changed anything.
+func (d *DrainSet) Set(upstream string, on bool) (changed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.Draining(upstream) == on {
+		return false
+	}
+	next := d.copy()
+	if on {
+		next[upstream] = struct{}{}
+	} else {
+		delete(next, upstream)
+	}
+	d.set.Store(&next)
+	return true
+}
+
+// Replace makes the set exactly upstreams (a copy of a set kept elsewhere).
+func (d *DrainSet) Replace(upstreams []string) {
+	next := make(map[string]struct{}, len(upstreams))
+	for _, u := range upstreams {
+		next[u] = struct{}{}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.set.Store(&next)
+}
+
+// Retain forgets the drains of upstreams for which keep is false (upstreams
+// no longer configured) and returns them.
+func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next := d.copy()
+	for u := range next {
+		if !keep(u) {
+			delete(next, u)
+			forgotten = append(forgotten, u)
+		}
+	}
+	if len(forgotten) > 0 {
+		d.set.Store(&next)
+	}
+	slices.Sort(forgotten)
+	return forgotten
+}
+
+func (d *DrainSet) copy() map[string]struct{} {
+	if s := d.set.Load(); s != nil {
+		return maps.Clone(*s)
+	}
+	return map[string]struct{}{}
+}

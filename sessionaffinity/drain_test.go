@@ -1,0 +1,160 @@
+package sessionaffinity
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// drainingFallback is a fallback policy that prefers the upstream want and
+// otherwise takes the first available one, skipping the upstreams drains
+// names, as the glue's fallback does with the pool it is shown.
+func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) func(Drains) int {
+	return func(drains Drains) int {
+		if (drains != nil) != expectDrains {
+			t.Errorf("placement shown drains %v, want %v", drains != nil, expectDrains)
+		}
+		ok := func(i int) bool {
+			return i >= 0 && pool.Available(i) && (drains == nil || !drains.Draining(pool.Key(i)))
+		}
+		if i := pool.index(want); ok(i) {
+			return i
+		}
+		for i := range pool.Len {
+			if ok(i) {
+				return i
+			}
+		}
+		return -1
+	}
+}
+
+func TestRouterDrain(t *testing.T) {
+	const session = "client-1"
+	tests := []struct {
+		name                 string
+		pool, down, draining string
+		bound, failed, place string
+		noID                 bool
+		want                 string
+		wantOutcome          Outcome
+	}{
+		{name: "no_session_avoids_draining", noID: true, pool: "a b c", draining: "a", place: "a",
+			want: "b", wantOutcome: NoSession},
+		{name: "new_session_avoids_draining", pool: "a b c", draining: "a b", place: "a",
+			want: "c", wantOutcome: Bound},
+		{name: "session_stays_on_draining", pool: "a b c", draining: "b", bound: "b", place: "a",
+			want: "b", wantOutcome: Followed},
+		{name: "failover_avoids_draining", pool: "a b c", down: "b", draining: "a", bound: "b", place: "a",
+			want: "c", wantOutcome: Rebound},
+		{name: "retry_avoids_failed_and_draining", pool: "a b c", draining: "c", bound: "b", failed: "b", place: "b",
+			want: "a", wantOutcome: Rebound},
+		{name: "only_draining_left", pool: "a b", down: "b", draining: "a", place: "a",
+			wantOutcome: Unplaced},
+		{name: "draining_unknown_upstream", pool: "a b", draining: "x", place: "a",
+			want: "a", wantOutcome: Bound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			table := newTestTable(t, TableConfig{MaxSessions: 100, Timeout: time.Hour})
+			if tc.bound != "" {
+				table.Bind(session, tc.bound)
+			}
+			var drains DrainSet
+			for _, u := range strings.Fields(tc.draining) {
+				drains.Set(u, true)
+			}
+			router := newTestRouter(t, table, RouterConfig{Drains: &drains})
+			pool := testPool(tc.pool, tc.down)
+			id := session
+			if tc.noID {
+				id = ""
+			}
+			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: drainingFallback(t, pool, tc.place, true)})
+			got := ""
+			if d.Upstream >= 0 {
+				got = pool.Key(d.Upstream)
+			}
+			if got != tc.want || d.Outcome != tc.wantOutcome {
+				t.Errorf("Route = %q, outcome %d; want %q, %d", got, d.Outcome, tc.want, tc.wantOutcome)
+			}
+		})
+	}
+}
+
+func TestDrainSet(t *testing.T) {
+	var d DrainSet
+	if d.Any() || d.Draining("a") || d.List() != nil {
+		t.Fatal("zero DrainSet is not empty")
+	}
+	if !d.Set("a", true) || d.Set("a", true) || !d.Set("b", true) {
+		t.Error("Set(on) reports changes wrongly")
+	}
+	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.List()) != "[a b]" {
+		t.Errorf("after two drains: any %v, list %v", d.Any(), d.List())
+	}
+	if !d.Set("a", false) || d.Set("a", false) || d.Draining("a") {
+		t.Error("Set(off) reports changes wrongly")
+	}
+	d.Replace([]string{"x", "y", "z"})
+	if got := d.Retain(func(u string) bool { return u == "y" }); fmt.Sprint(got) != "[x z]" {
+		t.Errorf("Retain forgot %v, want [x z]", got)
+	}
+	if fmt.Sprint(d.List()) != "[y]" {
+		t.Errorf("after Retain: %v, want [y]", d.List())
+	}
+}
+
+// least_sessions fills the emptiest available, non-draining upstream, and
+// takes ties in turn.
+func TestRouterLeastSessions(t *testing.T) {
+	table := newTestTable(t, TableConfig{MaxSessions: 10_000, Timeout: time.Hour})
+	for i := range 100 {
+		table.Bind(fmt.Sprintf("pre-%d", i), "a")
+	}
+	var drains DrainSet
+	router := newTestRouter(t, table, RouterConfig{Placement: PlaceLeastSessions, Counts: table, Drains: &drains})
+	pool := testPool("a b c", "")
+	noFallback := func(Drains) int { t.Fatal("least_sessions asked the fallback"); return -1 }
+	for i := range 300 {
+		router.Route(fmt.Sprintf("new-%d", i), Attempt{Pool: pool, Place: noFallback})
+	}
+	counts := table.CountByUpstream()
+	if counts["a"] != 133 && counts["a"] != 134 || counts["b"] < 133 || counts["b"] > 134 || counts["c"] < 133 || counts["c"] > 134 {
+		t.Errorf("after 100 on a and 300 new sessions: %v, want each within ±1 of 133⅓", counts)
+	}
+
+	// Ties go round robin: requests without a session alternate.
+	seen := map[string]int{}
+	for range 30 {
+		d := router.Route("", Attempt{Pool: pool, Place: noFallback})
+		seen[pool.Key(d.Upstream)]++
+	}
+	if len(seen) < 2 {
+		t.Errorf("ties all went to %v", seen)
+	}
+
+	// Neither draining nor unavailable upstreams, nor the one that failed.
+	drains.Set("b", true)
+	down := testPool("a b c", "c")
+	for range 20 {
+		if d := router.Route("", Attempt{Pool: down, Place: noFallback}); down.Key(d.Upstream) != "a" {
+			t.Fatalf("with b draining and c down, placed on %s", down.Key(d.Upstream))
+		}
+	}
+	d := router.Route("retry", Attempt{Pool: pool, Failed: "a", Place: noFallback})
+	if got := pool.Key(d.Upstream); got != "c" {
+		t.Errorf("retry after a failed, b draining: placed on %s, want c", got)
+	}
+	if d := router.Route("", Attempt{Pool: testPool("a b c", "a c"), Place: noFallback}); d.Upstream != -1 {
+		t.Errorf("only a draining upstream available: placed on %d, want none", d.Upstream)
+	}
+
+	if _, err := NewRouter(table, RouterConfig{Placement: PlaceLeastSessions}); err == nil {
+		t.Error("least_sessions without counts: no error")
+	}
+	if _, err := NewRouter(table, RouterConfig{Placement: "most_sessions"}); err == nil || !strings.Contains(err.Error(), "most_sessions") {
+		t.Errorf("unknown placement: error %v, want one naming it", err)
+	}
+}
