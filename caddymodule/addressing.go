@@ -34,10 +34,10 @@ type AddressingConfig struct {
 	Preserve bool `json:"preserve,omitempty"`
 }
 
-// provisionAddressing prepares the WS-Addressing rewrite, if configured, and
-// finds the reverse_proxy this policy belongs to: its transport tells the
-// scheme of wsa:To, its header_up operations the SOAPAction the upstream gets.
-func (p *SimpleClientSession) provisionAddressing(ctx caddy.Context) error {
+// provisionAddressing prepares the WS-Addressing rewrite, if configured. The
+// policy's reverse_proxy (p.proxy) tells the scheme of wsa:To by its
+// transport, and the SOAPAction the upstream gets by its header_up operations.
+func (p *SimpleClientSession) provisionAddressing() error {
 	if p.Addressing == nil {
 		return nil
 	}
@@ -45,13 +45,6 @@ func (p *SimpleClientSession) provisionAddressing(ctx caddy.Context) error {
 	p.addressing, err = sessionaffinity.NewAddressing(p.Addressing.Version, p.Addressing.Preserve)
 	if err != nil {
 		return err
-	}
-	mods := ctx.Modules()
-	for i := len(mods) - 1; i >= 0; i-- {
-		if h, ok := mods[i].(*reverseproxy.Handler); ok {
-			p.proxy = h
-			break
-		}
 	}
 	p.addressingVar = "soap_affinity." + p.Name + ".addressing"
 	return nil

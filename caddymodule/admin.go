@@ -32,6 +32,9 @@ const (
 //	DELETE /soap-affinity/policies/{name}/sessions        all sessions, or those of ?upstream= (drain)
 //	GET    /soap-affinity/policies/{name}/sessions/{id}   one session
 //	DELETE /soap-affinity/policies/{name}/sessions/{id}   forget one session
+//	GET    /soap-affinity/policies/{name}/upstreams       upstreams: sessions, draining, available
+//	POST   /soap-affinity/policies/{name}/drain           start draining ?upstream=
+//	DELETE /soap-affinity/policies/{name}/drain           end the drain of ?upstream=
 //
 // Names and ids are path segments: percent-encode them.
 type AdminAPI struct {
@@ -60,6 +63,9 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminPrefix + "policies", Handler: methods{http.MethodGet: a.listPolicies}},
 		{Pattern: adminPrefix + "policies/{name}/sessions", Handler: methods{
 			http.MethodGet: a.listSessions, http.MethodDelete: a.deleteSessions}},
+		{Pattern: adminPrefix + "policies/{name}/upstreams", Handler: methods{http.MethodGet: a.listUpstreams}},
+		{Pattern: adminPrefix + "policies/{name}/drain", Handler: methods{
+			http.MethodPost: a.startDrain, http.MethodDelete: a.endDrain}},
 		{Pattern: adminPrefix + "policies/{name}/sessions/{id}", Handler: methods{
 			http.MethodGet: a.getSession, http.MethodDelete: a.deleteSession}},
 		// Anything else under the prefix: a JSON 404 rather than the mux's text.

@@ -15,6 +15,7 @@ import (
 // and each policy registers them on its load's registry in Provision.
 var metrics = struct {
 	sessions   prometheus.Collector
+	upstreams  prometheus.Collector
 	bindings   *prometheus.CounterVec
 	rebinds    *prometheus.CounterVec
 	expired    *prometheus.CounterVec
@@ -33,6 +34,12 @@ func init() {
 	}
 	metrics.sessions = sessionsCollector{desc: prometheus.NewDesc(metricsPrefix+"sessions",
 		"Sessions in the policy's table.", []string{"policy"}, nil)}
+	metrics.upstreams = upstreamsCollector{
+		sessions: prometheus.NewDesc(metricsPrefix+"upstream_sessions",
+			"Live sessions bound to the upstream.", []string{"policy", "upstream"}, nil),
+		draining: prometheus.NewDesc(metricsPrefix+"upstream_draining",
+			"1 while the upstream is draining (takes no new sessions), else 0.", []string{"policy", "upstream"}, nil),
+	}
 	metrics.bindings = counter("bindings_total",
 		"Sessions bound to an upstream: new sessions and sessions moved there by a rebind.", "policy", "upstream")
 	metrics.rebinds = counter("rebinds_total",
@@ -47,7 +54,7 @@ func init() {
 		"Request bodies read for the SOAP header block, by outcome.", "policy", "outcome")
 	metrics.faults = counter("faults_total",
 		"SOAP faults written by soap_fault instead of an error response, by the HTTP status of the handler error that triggered them.", "status")
-	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.bindings, metrics.rebinds,
+	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.upstreams, metrics.bindings, metrics.rebinds,
 		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.faults}
 }
 
@@ -142,5 +149,30 @@ func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, t := range liveTables() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Len()), name)
+	}
+}
+
+// upstreamsCollector reports, when scraped, the live sessions and the drain of
+// every upstream of every policy's config: an upstream that leaves the config
+// leaves the metrics with it.
+type upstreamsCollector struct {
+	sessions, draining *prometheus.Desc
+}
+
+func (c upstreamsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sessions
+	ch <- c.draining
+}
+
+func (c upstreamsCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range liveStates() {
+		for _, u := range s.upstreams() {
+			draining := 0.0
+			if u.Draining {
+				draining = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(u.Sessions), name, u.Upstream)
+			ch <- prometheus.MustNewConstMetric(c.draining, prometheus.GaugeValue, draining, name, u.Upstream)
+		}
 	}
 }

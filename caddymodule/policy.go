@@ -55,8 +55,19 @@ type SimpleClientSession struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// "sliding" (default) restarts the timeout on each request of the session;
-	// "fixed" counts it from the first request, as Synapse does.
+	// "fixed" counts it from the first request, as Synapse does (the same as
+	// max_lifetime set to the timeout, without an idle timeout).
 	Expiry string `json:"expiry,omitempty"`
+
+	// The most a session lives from its first binding, however busy it is
+	// (Synapse's absolute session timeout); with sliding expiry it ends at
+	// whichever of timeout and max_lifetime comes first. Default: no limit.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+
+	// Where new sessions go: "fallback" (default) asks the fallback policy;
+	// "least_sessions" takes the available upstream with the fewest live
+	// sessions, ties in turn. Neither places on a draining upstream.
+	Placement string `json:"placement,omitempty"`
 
 	// The most sessions kept; beyond it the least valuable are evicted.
 	// Default: 1000000.
@@ -93,6 +104,10 @@ type SimpleClientSession struct {
 	// store is the table, or the Redis store in front of it.
 	store   sessionaffinity.Store
 	router  *sessionaffinity.Router
+	state   *policyState // drains, shared with the instances of the same name
+	// sessionCounts counts the sessions per upstream for least_sessions and
+	// the admin API.
+	sessionCounts sessionaffinity.SessionCounter
 	redis   *redisBinding
 	logger  *zap.Logger
 	metrics *policyMetrics
@@ -143,6 +158,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		MaxSessions: p.MaxSessions,
 		Timeout:     time.Duration(p.Timeout),
 		Expiry:      sessionaffinity.Expiry(p.Expiry),
+		MaxLifetime: time.Duration(p.MaxLifetime),
 	}
 	if err := tableCfg.Validate(); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
@@ -159,11 +175,22 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		}
 		p.store = p.redis.store
 	}
-	p.router = sessionaffinity.NewRouter(p.store, p.Strict)
+	p.sessionCounts = p.table.Table
+	p.proxy = findProxy(ctx)
+	p.state = loadPolicyState(p.Name, p)
+	p.router, err = sessionaffinity.NewRouter(p.store, sessionaffinity.RouterConfig{
+		Strict:    p.Strict,
+		Placement: sessionaffinity.Placement(p.Placement),
+		Drains:    &p.state.drains,
+		Counts:    p.sessionCounts,
+	})
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
-	if err := p.provisionAddressing(ctx); err != nil {
+	if err := p.provisionAddressing(); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 	return nil
@@ -217,6 +244,11 @@ func (p *SimpleClientSession) Cleanup() error {
 		_, err := tables.Delete(p.tableKey)
 		errs = append(errs, err)
 	}
+	if p.state != nil {
+		if forgotten := p.state.release(p); len(forgotten) > 0 {
+			p.logger.Info("drains of upstreams no longer configured forgotten", zap.Strings("upstreams", forgotten))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -231,7 +263,7 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 	d := p.router.Route(id, sessionaffinity.Attempt{
 		Pool:   upstreamKeys(pool),
 		Failed: upstreamKey(previous),
-		Place:  func() int { return slices.Index(pool, p.fallback.Select(pool, r, w)) },
+		Place:  func(drains sessionaffinity.Drains) int { return p.placeFallback(pool, drains, r, w) },
 	})
 	p.noteRoute(pool, d, id, retry)
 	chosen := upstreamAt(pool, d.Upstream)
@@ -244,6 +276,22 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 		p.address(r, addressed, chosen)
 	}
 	return chosen
+}
+
+// placeFallback asks the fallback policy for an upstream, showing it only
+// the upstreams that are not draining (when drains is not nil), and returns
+// its index in pool.
+func (p *SimpleClientSession) placeFallback(pool reverseproxy.UpstreamPool, drains sessionaffinity.Drains, r *http.Request, w http.ResponseWriter) int {
+	shown := pool
+	if drains != nil {
+		shown = make(reverseproxy.UpstreamPool, 0, len(pool))
+		for _, u := range pool {
+			if !drains.Draining(u.String()) {
+				shown = append(shown, u)
+			}
+		}
+	}
+	return slices.Index(pool, p.fallback.Select(shown, r, w))
 }
 
 // sessionID returns the request's session id: an HTTP header first, else the

@@ -19,6 +19,8 @@ import (
 //		soap_header     <{namespace}LocalName>|off
 //		timeout         <duration>
 //		expiry          sliding|fixed
+//		max_lifetime    <duration>
+//		placement       fallback|least_sessions
 //		max_sessions    <count>
 //		max_id_length   <bytes>
 //		peek_limit      <size>
@@ -62,6 +64,10 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			})
 		case "expiry":
 			err = oneArg(d, option, stringSetter(&p.Expiry))
+		case "max_lifetime":
+			err = oneArg(d, option, durationSetter(&p.MaxLifetime))
+		case "placement":
+			err = oneArg(d, option, stringSetter(&p.Placement))
 		case "max_sessions":
 			err = oneArg(d, option, func(v string) (err error) { p.MaxSessions, err = positiveInt(v); return err })
 		case "max_id_length":

@@ -55,7 +55,7 @@ func (t *sharedTable) onRemove(id, upstream string, cause sessionaffinity.Remova
 // tableKey identifies a table across reloads: a policy keeps its sessions while
 // its name and table settings stay the same.
 func tableKey(name string, cfg sessionaffinity.TableConfig) string {
-	return fmt.Sprintf("%s|%d|%s|%s", name, cfg.MaxSessions, cfg.Timeout, cfg.Expiry)
+	return fmt.Sprintf("%s|%d|%s|%s|%s", name, cfg.MaxSessions, cfg.Timeout, cfg.Expiry, cfg.MaxLifetime)
 }
 
 // loadTable returns the table for name and cfg, creating it if no instance

@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// upstreamList is the answer of GET .../upstreams.
+type upstreamList struct {
+	Upstreams []upstreamInfo `json:"upstreams"`
+}
+
+func (a *AdminAPI) listUpstreams(w http.ResponseWriter, r *http.Request) error {
+	if err := exactQuery(r); err != nil {
+		return err
+	}
+	s, err := stateOf(r)
+	if err != nil {
+		return err
+	}
+	list := s.upstreams()
+	if list == nil {
+		list = []upstreamInfo{}
+	}
+	return writeJSON(w, upstreamList{Upstreams: list})
+}
+
+// startDrain (POST) and endDrain (DELETE) set the drain of the upstream named
+// by ?upstream=; both answer the upstream as GET .../upstreams lists it, and
+// are idempotent.
+func (a *AdminAPI) startDrain(w http.ResponseWriter, r *http.Request) error { return a.drain(w, r, true) }
+func (a *AdminAPI) endDrain(w http.ResponseWriter, r *http.Request) error   { return a.drain(w, r, false) }
+
+func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error {
+	if err := exactQuery(r, "upstream"); err != nil {
+		return err
+	}
+	upstream := r.URL.Query().Get("upstream")
+	if host, port, err := net.SplitHostPort(upstream); err != nil || host == "" || port == "" {
+		return apiError(http.StatusBadRequest, "malformed upstream %q: want host:port, as in the config", upstream)
+	}
+	s, err := stateOf(r)
+	if err != nil {
+		return err
+	}
+	p := s.newest()
+	if p == nil {
+		return apiError(http.StatusNotFound, "no simple_client_session policy named %q", s.name)
+	}
+	u := p.configuredUpstream(upstream)
+	if u == nil {
+		keys, _ := p.configuredUpstreams()
+		return apiError(http.StatusNotFound, "policy %s has no upstream %q (it has: %s)", s.name, upstream, strings.Join(keys, ", "))
+	}
+	if changed := s.drains.Set(upstream, on); changed {
+		msg := "upstream drain started"
+		if !on {
+			msg = "upstream drain ended"
+		}
+		a.logger.Info(msg, zap.String("policy", s.name), zap.String("upstream", upstream))
+	}
+	return writeJSON(w, s.upstreamInfo(p, u))
+}
+
+// exactQuery rejects a query that does not decode, names a parameter other
+// than those allowed, repeats one or leaves one empty, and a body: a request
+// that parses loosely could change more than it names.
+func exactQuery(r *http.Request, allowed ...string) error {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return apiError(http.StatusBadRequest, "malformed query %q: %v", r.URL.RawQuery, err)
+	}
+	for key, vals := range values {
+		switch {
+		case !slices.Contains(allowed, key):
+			return apiError(http.StatusBadRequest, "unknown parameter %q (allowed: %s)", key, strings.Join(allowed, ", "))
+		case len(vals) > 1:
+			return apiError(http.StatusBadRequest, "parameter %q given %d times: give it once", key, len(vals))
+		case vals[0] == "":
+			return apiError(http.StatusBadRequest, "empty %s", key)
+		}
+	}
+	for _, key := range allowed {
+		if !values.Has(key) {
+			return apiError(http.StatusBadRequest, "missing parameter %s", key)
+		}
+	}
+	if r.ContentLength > 0 {
+		return apiError(http.StatusBadRequest, "this call takes no body")
+	}
+	return nil
+}
+
+// stateOf returns the state of the policy named in the request's path.
+func stateOf(r *http.Request) (*policyState, error) {
+	name := r.PathValue("name")
+	if s, ok := liveStates()[name]; ok {
+		return s, nil
+	}
+	return nil, apiError(http.StatusNotFound, "no simple_client_session policy named %q", name)
+}
