@@ -29,6 +29,16 @@ func TestCaddyfileAdapt(t *testing.T) {
 			if !caddytest.CompareAdapt(t, file, caddyfile, "caddyfile", strings.TrimRight(want, "\n")) {
 				t.Fail()
 			}
+			// The README shows each example in Caddyfile and JSON.
+			readme, err := os.ReadFile("../README.md")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{caddyfile, want} {
+				if !strings.Contains(string(readme), strings.TrimSpace(part)) {
+					t.Errorf("README.md does not show this part of %s:\n%s", file, part)
+				}
+			}
 		})
 	}
 }
