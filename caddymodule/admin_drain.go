@@ -33,8 +33,12 @@ func (a *AdminAPI) listUpstreams(w http.ResponseWriter, r *http.Request) error {
 // startDrain (POST) and endDrain (DELETE) set the drain of the upstream named
 // by ?upstream=; both answer the upstream as GET .../upstreams lists it, and
 // are idempotent.
-func (a *AdminAPI) startDrain(w http.ResponseWriter, r *http.Request) error { return a.drain(w, r, true) }
-func (a *AdminAPI) endDrain(w http.ResponseWriter, r *http.Request) error   { return a.drain(w, r, false) }
+func (a *AdminAPI) startDrain(w http.ResponseWriter, r *http.Request) error {
+	return a.drain(w, r, true)
+}
+func (a *AdminAPI) endDrain(w http.ResponseWriter, r *http.Request) error {
+	return a.drain(w, r, false)
+}
 
 func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error {
 	if err := exactQuery(r, "upstream"); err != nil {

@@ -102,15 +102,15 @@ type SimpleClientSession struct {
 	table    *sharedTable
 	tableKey string
 	// store is the table, or the Redis store in front of it.
-	store   sessionaffinity.Store
-	router  *sessionaffinity.Router
-	state   *policyState // drains, shared with the instances of the same name
+	store  sessionaffinity.Store
+	router *sessionaffinity.Router
+	state  *policyState // drains, shared with the instances of the same name
 	// sessionCounts counts the sessions per upstream for least_sessions and
 	// the admin API.
 	sessionCounts sessionaffinity.SessionCounter
-	redis   *redisBinding
-	logger  *zap.Logger
-	metrics *policyMetrics
+	redis         *redisBinding
+	logger        *zap.Logger
+	metrics       *policyMetrics
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar, addressingVar string
 
