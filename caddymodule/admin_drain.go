@@ -61,14 +61,18 @@ func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error 
 		keys, _ := p.configuredUpstreams()
 		return apiError(http.StatusNotFound, "policy %s has no upstream %q (it has: %s)", s.name, upstream, strings.Join(keys, ", "))
 	}
-	if changed := s.drains.Set(upstream, on); changed {
+	changed, err := p.drains.Set(upstream, on)
+	if changed {
 		msg := "upstream drain started"
 		if !on {
 			msg = "upstream drain ended"
 		}
 		a.logger.Info(msg, zap.String("policy", s.name), zap.String("upstream", upstream))
 	}
-	return writeJSON(w, s.upstreamInfo(p, u))
+	if err != nil {
+		return apiError(http.StatusServiceUnavailable, "policy %s: %v", s.name, err)
+	}
+	return writeJSON(w, p.upstreamInfo(u))
 }
 
 // exactQuery rejects a query that does not decode, names a parameter other

@@ -104,7 +104,10 @@ type SimpleClientSession struct {
 	// store is the table, or the Redis store in front of it.
 	store  sessionaffinity.Store
 	router *sessionaffinity.Router
-	state  *policyState // drains, shared with the instances of the same name
+	state  *policyState // shared with the instances of the same name
+	// drains is where the policy's drains are kept: the state's set, or
+	// Redis (mirrored in the state's set).
+	drains sessionaffinity.DrainStore
 	// sessionCounts counts the sessions per upstream for least_sessions and
 	// the admin API.
 	sessionCounts sessionaffinity.SessionCounter
@@ -178,10 +181,14 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 	p.sessionCounts = p.table.Table
 	p.proxy = findProxy(ctx)
 	p.state = loadPolicyState(p.Name, p)
+	p.drains = &p.state.drains
+	if p.redis != nil {
+		p.drains = p.redis.store.Drains(p.redis.drainsKey, &p.state.drains)
+	}
 	p.router, err = sessionaffinity.NewRouter(p.store, sessionaffinity.RouterConfig{
 		Strict:    p.Strict,
 		Placement: sessionaffinity.Placement(p.Placement),
-		Drains:    &p.state.drains,
+		Drains:    p.drains,
 		Counts:    p.sessionCounts,
 	})
 	if err != nil {
@@ -245,9 +252,11 @@ func (p *SimpleClientSession) Cleanup() error {
 		errs = append(errs, err)
 	}
 	if p.state != nil {
-		if forgotten := p.state.release(p); len(forgotten) > 0 {
+		forgotten, err := p.state.release(p)
+		if len(forgotten) > 0 {
 			p.logger.Info("drains of upstreams no longer configured forgotten", zap.Strings("upstreams", forgotten))
 		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

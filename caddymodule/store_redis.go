@@ -85,6 +85,10 @@ func (c pooledRedisClient) Destruct() error { return c.Close() }
 type redisBinding struct {
 	store     *sessionaffinity.RedisStore
 	clientKey string
+	// drainsKey is the Redis set of the policy's draining upstreams. It is
+	// outside the sessions' key prefix, so that deleting every session leaves
+	// it alone.
+	drainsKey string
 }
 
 func (b *redisBinding) release() error {
@@ -134,7 +138,7 @@ func (c RedisStoreConfig) provision(ctx caddy.Context, policy string, local *ses
 		_, _ = redisClients.Delete(clientKey)
 		return nil, err
 	}
-	return &redisBinding{store: store, clientKey: clientKey}, nil
+	return &redisBinding{store: store, clientKey: clientKey, drainsKey: c.KeyPrefix + policy + "#drains"}, nil
 }
 
 func (c *RedisStoreConfig) resolvePlaceholders() {

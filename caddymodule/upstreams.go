@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -18,7 +19,9 @@ var policyStates = caddy.NewUsagePool()
 // policyState is the operator's state of one policy name, and the policy
 // instances (one per reverse_proxy and config load) that use it.
 type policyState struct {
-	name   string
+	name string
+	// drains are the policy's drains, or this node's copy of those kept in
+	// Redis.
 	drains sessionaffinity.DrainSet
 
 	mu        sync.Mutex
@@ -44,26 +47,30 @@ func loadPolicyState(name string, p *SimpleClientSession) *policyState {
 // release removes p from the instances and forgets the drains of upstreams
 // that no remaining instance has: after a reload, those the new config
 // removed. It returns the forgotten ones.
-func (s *policyState) release(p *SimpleClientSession) (forgotten []string) {
+func (s *policyState) release(p *SimpleClientSession) ([]string, error) {
 	s.mu.Lock()
 	s.instances = slices.DeleteFunc(s.instances, func(q *SimpleClientSession) bool { return q == p })
 	remaining := slices.Clone(s.instances)
 	s.mu.Unlock()
 	_, _ = policyStates.Delete(s.name)
 	if len(remaining) == 0 {
-		return nil // the name is gone, and its state with it (or p failed to provision)
+		return nil, nil // the name is gone, and its state with it (or p failed to provision)
 	}
 	configured := map[string]bool{}
 	for _, q := range remaining {
 		keys, known := q.configuredUpstreams()
 		if !known {
-			return nil // dynamic upstreams: any upstream may come back
+			return nil, nil // dynamic upstreams: any upstream may come back
 		}
 		for _, k := range keys {
 			configured[k] = true
 		}
 	}
-	return s.drains.Retain(func(u string) bool { return configured[u] })
+	forgotten, err := remaining[len(remaining)-1].drains.Retain(func(u string) bool { return configured[u] })
+	if err != nil {
+		err = fmt.Errorf("forgetting the drains of upstreams no longer configured: %w", err)
+	}
+	return forgotten, err
 }
 
 // newest returns the most recently provisioned instance of the name, which
@@ -130,19 +137,21 @@ func (s *policyState) upstreams() []upstreamInfo {
 	if p == nil || p.proxy == nil || p.proxy.DynamicUpstreams != nil {
 		return nil
 	}
+	p.drains.Any() // reads shared drains afresh
 	list := make([]upstreamInfo, 0, len(p.proxy.Upstreams))
 	for _, u := range p.proxy.Upstreams {
-		list = append(list, s.upstreamInfo(p, u))
+		list = append(list, p.upstreamInfo(u))
 	}
 	return list
 }
 
-func (s *policyState) upstreamInfo(p *SimpleClientSession, u *reverseproxy.Upstream) upstreamInfo {
+// upstreamInfo describes u, with the drains as last read.
+func (p *SimpleClientSession) upstreamInfo(u *reverseproxy.Upstream) upstreamInfo {
 	key := u.String()
 	return upstreamInfo{
 		Upstream:  key,
 		Sessions:  p.sessionCounts.SessionsOn(key),
-		Draining:  s.drains.Draining(key),
+		Draining:  p.drains.Draining(key),
 		Available: u.Host != nil && u.Available(),
 	}
 }

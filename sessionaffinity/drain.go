@@ -18,6 +18,19 @@ type Drains interface {
 	Draining(upstream string) bool
 }
 
+// DrainStore keeps a policy's drains: in this process (*DrainSet), or where
+// every node of the policy reads them (RedisDrains).
+type DrainStore interface {
+	Drains
+	// Set starts (on) or ends (!on) the drain of upstream and reports whether
+	// that changed anything. An error means the change may not have reached
+	// every node.
+	Set(upstream string, on bool) (changed bool, err error)
+	// Retain forgets the drains of upstreams for which keep is false (those
+	// no longer configured) and returns them.
+	Retain(keep func(upstream string) bool) (forgotten []string, err error)
+}
+
 // DrainSet is a set of draining upstreams kept in this process's memory. Reads
 // take no lock (the set is copied on write: drains change rarely, placements
 // read them on every new session). The zero value is an empty set.
@@ -26,7 +39,7 @@ type DrainSet struct {
 	set atomic.Pointer[map[string]struct{}]
 }
 
-var _ Drains = (*DrainSet)(nil)
+var _ DrainStore = (*DrainSet)(nil)
 
 // Any reports whether some upstream is draining.
 func (d *DrainSet) Any() bool {
@@ -55,11 +68,11 @@ func (d *DrainSet) List() []string {
 
 // Set starts (on) or ends (!on) the drain of upstream and reports whether
 // that changed anything.
-func (d *DrainSet) Set(upstream string, on bool) (changed bool) {
+func (d *DrainSet) Set(upstream string, on bool) (changed bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.Draining(upstream) == on {
-		return false
+		return false, nil
 	}
 	next := d.copy()
 	if on {
@@ -68,11 +81,24 @@ func (d *DrainSet) Set(upstream string, on bool) (changed bool) {
 		delete(next, upstream)
 	}
 	d.set.Store(&next)
-	return true
+	return true, nil
 }
 
-// Replace makes the set exactly upstreams (a copy of a set kept elsewhere).
+// Replace makes the set exactly upstreams (a copy of a set kept elsewhere),
+// unless it is that already.
 func (d *DrainSet) Replace(upstreams []string) {
+	if cur := d.set.Load(); cur != nil && len(*cur) == len(upstreams) {
+		same := true
+		for _, u := range upstreams {
+			if _, ok := (*cur)[u]; !ok {
+				same = false
+				break
+			}
+		}
+		if same {
+			return
+		}
+	}
 	next := make(map[string]struct{}, len(upstreams))
 	for _, u := range upstreams {
 		next[u] = struct{}{}
@@ -84,7 +110,7 @@ func (d *DrainSet) Replace(upstreams []string) {
 
 // Retain forgets the drains of upstreams for which keep is false (upstreams
 // no longer configured) and returns them.
-func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string) {
+func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := d.copy()
@@ -98,7 +124,7 @@ func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string) 
 		d.set.Store(&next)
 	}
 	slices.Sort(forgotten)
-	return forgotten
+	return forgotten, nil
 }
 
 func (d *DrainSet) copy() map[string]struct{} {

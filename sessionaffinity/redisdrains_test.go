@@ -1,0 +1,59 @@
+package sessionaffinity
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
+)
+
+// Two nodes share their drains through Redis: a drain set on one is obeyed by
+// the other from its next placement; while Redis is down each node keeps to
+// its copy, and a drain set meanwhile says it reached this node only.
+func TestRedisDrainsShared(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := RedisStoreConfig{Backoff: 10 * time.Millisecond}
+	s1, _ := newTestRedisStore(t, srv.Addr, twoMinutes, cfg)
+	s2, _ := newTestRedisStore(t, srv.Addr, twoMinutes, cfg)
+	var m1, m2 DrainSet
+	d1, d2 := s1.Drains("test#drains", &m1), s2.Drains("test#drains", &m2)
+
+	if d2.Any() {
+		t.Fatal("drains before any was set")
+	}
+	if changed, err := d1.Set("b:80", true); !changed || err != nil {
+		t.Fatalf("Set on node 1: changed %v, %v", changed, err)
+	}
+	if !d2.Any() || !d2.Draining("b:80") || d2.Draining("a:80") {
+		t.Fatalf("node 2 after node 1's drain: any %v, list %v", d2.Any(), m2.List())
+	}
+	if changed, err := d2.Set("b:80", true); changed || err != nil {
+		t.Errorf("draining again from node 2: changed %v, %v; want no change", changed, err)
+	}
+	if got, err := srv.Do("SISMEMBER", "test#drains", "b:80"); got != "1" || err != nil {
+		t.Errorf("SISMEMBER b:80 = %q, %v; want 1", got, err)
+	}
+
+	srv.Stop()
+	if !d2.Any() || !d2.Draining("b:80") {
+		t.Error("with redis down, node 2 forgot the drain")
+	}
+	if _, err := d1.Set("c:80", true); err == nil {
+		t.Error("a drain set while redis is down reports no error")
+	}
+	if !d1.Draining("c:80") {
+		t.Error("a drain set while redis is down does not hold on its node")
+	}
+	srv.Restart() // empty: the drain is set again
+	if _, err := d1.Set("b:80", true); err != nil {
+		t.Fatalf("Set after redis came back: %v", err)
+	}
+	forgotten, err := d2.Retain(func(u string) bool { return u != "b:80" })
+	if err != nil || fmt.Sprint(forgotten) != "[b:80]" {
+		t.Errorf("Retain: forgot %v, %v; want [b:80]", forgotten, err)
+	}
+	if d1.Any() {
+		t.Errorf("node 1 still drains %v after node 2 forgot b:80", m1.List())
+	}
+}
