@@ -166,6 +166,12 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 	if err := tableCfg.Validate(); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
+	if p.MaxLifetime != 0 && p.Store != nil && p.Store.Redis != nil {
+		// Redis slides a session's key on every use and knows no first
+		// binding: it would keep a session past its lifetime.
+		return fmt.Errorf("policy %s: max_lifetime %s does not work with store redis yet; use expiry fixed (an absolute timeout) there",
+			p.Name, time.Duration(p.MaxLifetime))
+	}
 	p.tableKey, p.table, err = loadTable(p.Name, tableCfg)
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
