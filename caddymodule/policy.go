@@ -185,6 +185,9 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		p.store = p.redis.store
 	}
 	p.sessionCounts = p.table.Table
+	if p.redis != nil {
+		p.sessionCounts = p.redis.counts
+	}
 	p.proxy = findProxy(ctx)
 	p.state = loadPolicyState(p.Name, p)
 	p.drains = &p.state.drains

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -89,9 +90,25 @@ type redisBinding struct {
 	// outside the sessions' key prefix, so that deleting every session leaves
 	// it alone.
 	drainsKey string
+	// counts are the sessions per upstream of every node of the policy.
+	counts *sessionaffinity.ClusterCounts
 }
 
+// countsEvery is how often a node publishes its sessions per upstream for
+// the other nodes' least_sessions placement.
+const countsEvery = time.Second
+
+// processID names this Caddy process among the nodes that publish session
+// counts; successive configs share it, so that a reload does not count the
+// process twice.
+var processID = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
 func (b *redisBinding) release() error {
+	b.counts.Close()
 	b.store.Close()
 	_, err := redisClients.Delete(b.clientKey)
 	return err
@@ -138,7 +155,12 @@ func (c RedisStoreConfig) provision(ctx caddy.Context, policy string, local *ses
 		_, _ = redisClients.Delete(clientKey)
 		return nil, err
 	}
-	return &redisBinding{store: store, clientKey: clientKey, drainsKey: c.KeyPrefix + policy + "#drains"}, nil
+	return &redisBinding{
+		store:     store,
+		clientKey: clientKey,
+		drainsKey: c.KeyPrefix + policy + "#drains",
+		counts:    store.ClusterCounts(c.KeyPrefix+policy+"#counts", processID, countsEvery),
+	}, nil
 }
 
 func (c *RedisStoreConfig) resolvePlaceholders() {
