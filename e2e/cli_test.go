@@ -21,14 +21,10 @@ const (
 	curlDrain        = `curl -s -X POST 'localhost:2019/soap-affinity/policies/simple_client_session_1/drain?upstream=localhost:9002'`
 	curlUpstreams    = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_1/upstreams`
 	curlUndrain      = `curl -s -X DELETE 'localhost:2019/soap-affinity/policies/simple_client_session_1/drain?upstream=localhost:9002'`
-	demoMoreSessions = `for id in d e f g h i; do
-  curl -s -o /dev/null -w "$id %header{x-backend}\n" \
-    http://localhost:8290/services/LoadBalanceProxy \
-    -H 'Content-Type: text/xml;charset=UTF-8' \
-    -H "simpleClientSession: $id" \
-    --data-binary @examples/placeOrder.xml
-done`
 )
+
+// demoMoreSessions is the walkthrough's loop of new sessions with six more ids.
+var demoMoreSessions = strings.Replace(demoNewSessions, "for id in a b c;", "for id in d e f g h i;", 1)
 
 // caddyCommand runs a README command that calls `caddy`, with the binary
 // built for this test run first on the PATH, as an operator's would be.
