@@ -2,9 +2,12 @@ package synapse
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -47,6 +50,9 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	slices.SortStableFunc(c.warnings, func(a, b Warning) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

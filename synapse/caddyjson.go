@@ -109,9 +109,12 @@ func echoJSON(f *flow) object {
 		"body":        "{http.request.body}",
 		"headers":     object{"Content-Type": []any{"{http.request.header.Content-Type}"}},
 	}
-	for _, name := range f.respHeaders.names {
-		if v := f.respHeaders.values[name]; v != nil {
-			h["headers"].(object)[name] = []any{*v}
+	// The message that comes back carries the transport headers set on it.
+	for _, ops := range []headerOps{f.reqHeaders, f.respHeaders} {
+		for _, name := range ops.names {
+			if v := ops.values[name]; v != nil {
+				h["headers"].(object)[name] = []any{*v}
+			}
 		}
 	}
 	return h
