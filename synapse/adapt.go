@@ -27,6 +27,11 @@ type Options struct {
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
 // and endpoints may be in any of the files; proxies and APIs become routes.
 func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
+	for _, p := range []int{opts.HTTPPort, opts.HTTPSPort} {
+		if p < 0 || p > 65535 {
+			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
+		}
+	}
 	c := &compiler{
 		sequences: map[string]*etree.Element{},
 		endpoints: map[string]*etree.Element{},

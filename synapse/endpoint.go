@@ -36,11 +36,7 @@ type leaf struct {
 // call maps an endpoint (inline or by key) to where the request goes. name
 // names the session table of a loadbalance with a session.
 func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
-	ep, err := c.resolve(ep)
-	if err != nil {
-		return nil, err
-	}
-	body, err := c.endpointBody(ep)
+	ep, body, err := c.endpointBody(ep)
 	if err != nil {
 		return nil, err
 	}
@@ -133,35 +129,34 @@ func (c *compiler) resolve(ep *etree.Element) (*etree.Element, error) {
 	return ep, nil
 }
 
-// endpointBody is the element that says what kind of endpoint ep is.
-func (c *compiler) endpointBody(ep *etree.Element) (*etree.Element, error) {
-	var body *etree.Element
+// endpointBody follows ep's key, if any, to the endpoint it names, and finds
+// the element that says what kind of endpoint that is.
+func (c *compiler) endpointBody(ep *etree.Element) (resolved, body *etree.Element, err error) {
+	if ep, err = c.resolve(ep); err != nil {
+		return nil, nil, err
+	}
 	for _, ch := range ep.ChildElements() {
 		switch ch.Tag {
 		case "session", "property", "description":
 			continue
 		case "address", "loadbalance", "failover":
 			if body != nil {
-				return nil, c.errorf(ch, "a second endpoint body in one endpoint")
+				return nil, nil, c.errorf(ch, "a second endpoint body in one endpoint")
 			}
 			body = ch
 		default:
-			return nil, c.errorf(ch, "endpoint not supported (%s)", supportedEndpoint)
+			return nil, nil, c.errorf(ch, "endpoint not supported (%s)", supportedEndpoint)
 		}
 	}
 	if body == nil {
-		return nil, c.errorf(ep, "no endpoint body (%s)", supportedEndpoint)
+		return nil, nil, c.errorf(ep, "no endpoint body (%s)", supportedEndpoint)
 	}
-	return body, nil
+	return ep, body, nil
 }
 
 // member maps a member of a loadbalance or failover: an address endpoint.
 func (c *compiler) member(m *etree.Element) (*leaf, error) {
-	ep, err := c.resolve(m)
-	if err != nil {
-		return nil, err
-	}
-	body, err := c.endpointBody(ep)
+	ep, body, err := c.endpointBody(m)
 	if err != nil {
 		return nil, err
 	}

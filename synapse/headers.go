@@ -10,19 +10,9 @@ import (
 // upstream gets), To (removing it changes nothing: the endpoint decides where
 // a message goes) and transport headers.
 func (b *flowBuilder) header(m *etree.Element, ph phase) error {
-	name, value, remove, err := b.valueOf(m)
-	if err != nil {
+	name, value, remove, done, err := b.transportOr(m, ph)
+	if done || err != nil {
 		return err
-	}
-	if len(m.ChildElements()) > 0 {
-		return b.c.errorf(m, "inline XML header blocks are not supported: only name and value")
-	}
-	switch scope := m.SelectAttrValue("scope", "default"); scope {
-	case "transport":
-		return b.transportHeader(m, ph, name, value, remove)
-	case "default":
-	default:
-		return b.c.errorf(m, "scope %q is not supported (supported: default, transport)", scope)
 	}
 	_, local, found := strings.Cut(name, ":")
 	if !found {
@@ -50,19 +40,9 @@ func (b *flowBuilder) header(m *etree.Element, ph phase) error {
 // sequence. Other message-context properties only feed expressions, which
 // are not supported, so they change nothing.
 func (b *flowBuilder) property(m *etree.Element, ph phase) error {
-	name, value, remove, err := b.valueOf(m)
-	if err != nil {
+	name, value, remove, done, err := b.transportOr(m, ph)
+	if done || err != nil {
 		return err
-	}
-	if len(m.ChildElements()) > 0 {
-		return b.c.errorf(m, "inline XML property values are not supported: only value")
-	}
-	switch scope := m.SelectAttrValue("scope", "default"); scope {
-	case "transport":
-		return b.transportHeader(m, ph, name, value, remove)
-	case "default":
-	default:
-		return b.c.errorf(m, "property %q in scope %q changes how Synapse sends the message: not supported (supported scopes: default, transport)", name, scope)
 	}
 	switch name {
 	case "RESPONSE":
@@ -77,27 +57,40 @@ func (b *flowBuilder) property(m *etree.Element, ph phase) error {
 	return nil
 }
 
-// valueOf reads the name, value and action common to header and property;
-// expressions are refused.
-func (b *flowBuilder) valueOf(m *etree.Element) (name, value string, remove bool, err error) {
+// transportOr reads the name, value and action common to header and
+// property, and maps scope="transport" (done); the default scope is left to
+// the caller. Expressions, inline XML and other scopes are refused: they
+// change the message in ways Caddy does not.
+func (b *flowBuilder) transportOr(m *etree.Element, ph phase) (name, value string, remove, done bool, err error) {
 	name = m.SelectAttrValue("name", "")
 	if name == "" {
-		return "", "", false, b.c.errorf(m, "needs a name")
+		return "", "", false, false, b.c.errorf(m, "needs a name")
 	}
 	if m.SelectAttr("expression") != nil {
-		return "", "", false, b.c.errorf(m, "expression=%q is not supported: only value", m.SelectAttrValue("expression", ""))
+		return "", "", false, false, b.c.errorf(m, "expression=%q is not supported: only value", m.SelectAttrValue("expression", ""))
+	}
+	if len(m.ChildElements()) > 0 {
+		return "", "", false, false, b.c.errorf(m, "inline XML is not supported: only name and value")
 	}
 	switch action := m.SelectAttrValue("action", "set"); action {
 	case "set":
-		if m.SelectAttr("value") == nil && len(m.ChildElements()) == 0 {
-			return "", "", false, b.c.errorf(m, "%q needs a value", name)
+		if m.SelectAttr("value") == nil {
+			return "", "", false, false, b.c.errorf(m, "%q needs a value", name)
 		}
 	case "remove":
 		remove = true
 	default:
-		return "", "", false, b.c.errorf(m, "action %q is not supported (supported: set, remove)", action)
+		return "", "", false, false, b.c.errorf(m, "action %q is not supported (supported: set, remove)", action)
 	}
-	return name, m.SelectAttrValue("value", ""), remove, nil
+	value = m.SelectAttrValue("value", "")
+	switch scope := m.SelectAttrValue("scope", "default"); scope {
+	case "transport":
+		return name, value, remove, true, b.transportHeader(m, ph, name, value, remove)
+	case "default":
+		return name, value, remove, false, nil
+	default:
+		return "", "", false, false, b.c.errorf(m, "%q in scope %q: not supported (supported scopes: default, transport)", name, scope)
+	}
 }
 
 // transportHeader sets or removes an HTTP header: of the request before the
