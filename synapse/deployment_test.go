@@ -105,7 +105,7 @@ func TestReadDeploymentRefuses(t *testing.T) {
 // TestMalformedXMLNamesTheLine reports where the parser stopped.
 func TestMalformedXMLNamesTheLine(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                               "x.xml: line 1, column 1: no XML element",
+		"":                                 "x.xml: line 1, column 1: no XML element",
 		"<proxy name=\"P\">\n  <target>\n": "x.xml: line 3, column 1: malformed XML: unexpected EOF",
 		"<proxy name=\"P\"\n  a=b/>":       "x.xml: line 2, column 6: malformed XML: unquoted or missing attribute value in element",
 	} {
