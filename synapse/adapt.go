@@ -55,9 +55,11 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// In file order; a named endpoint used twice warns once.
 	slices.SortStableFunc(c.warnings, func(a, b Warning) int {
 		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
+	c.warnings = slices.Compact(c.warnings)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -72,6 +74,7 @@ type compiler struct {
 	sequences map[string]*etree.Element
 	endpoints map[string]*etree.Element
 	used      map[string]bool // "sequence:name", "endpoint:name": used somewhere
+	mediators int             // mapped so far, inlined sequences counted each time
 	pos       map[*etree.Element]position
 	warnings  []Warning
 }

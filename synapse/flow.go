@@ -116,9 +116,17 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 	return b.sequence(seq, ph)
 }
 
+// maxMediators bounds the mediators mapped, inlined sequences counted each
+// time: sequences that each inline the next one twice would otherwise take
+// time exponential in their number.
+const maxMediators = 100_000
+
 const supportedMediators = "header, property, sequence, call, send, respond, log, makefault and drop (in a faultSequence)"
 
 func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
+	if b.c.mediators++; b.c.mediators > maxMediators {
+		return b.c.errorf(m, "more than %d mediators once sequences are inlined", maxMediators)
+	}
 	switch m.Tag {
 	case "description":
 		return nil // warned about by harmless

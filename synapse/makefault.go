@@ -79,14 +79,22 @@ func (b *flowBuilder) checkCodeNamespace(code *etree.Element, value string, v so
 }
 
 // innerXML is the content of e as written: its text, or its child elements
-// serialized.
+// serialized, each with the namespace declarations in scope that it lacks.
 func innerXML(e *etree.Element) string {
 	if len(e.ChildElements()) == 0 {
 		return strings.TrimSpace(e.Text())
 	}
 	doc := etree.NewDocument()
 	for _, ch := range e.ChildElements() {
-		doc.AddChild(ch.Copy())
+		cp := ch.Copy()
+		for anc := e; anc != nil; anc = anc.Parent() {
+			for _, a := range anc.Attr {
+				if a.Space == "xmlns" && cp.SelectAttr("xmlns:"+a.Key) == nil {
+					cp.CreateAttr("xmlns:"+a.Key, a.Value)
+				}
+			}
+		}
+		doc.AddChild(cp)
 	}
 	s, _ := doc.WriteToString()
 	return strings.TrimSpace(s)
