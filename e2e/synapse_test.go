@@ -26,6 +26,8 @@ const (
     --data-binary @examples/placeOrder.xml
 done | sort | uniq -c`
 	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapsePorts      = `SYNAPSE_HTTP_PORT=8080 SYNAPSE_HTTPS_PORT=8443 go run ./cmd/caddy adapt \
+  --config examples/synapse/LoadBalanceProxy.xml --adapter synapse | grep -o '"listen":\[[^]]*\]'`
 )
 
 // startBackends runs the demo's backends alone, as the README says.
@@ -150,6 +152,17 @@ func TestSynapseDeploymentCommand(t *testing.T) {
 	if out := bash(t, caddyBin+" synapse --dir examples/synapse/deployment --http-port 18290"); !strings.Contains(out, `":18290"`) {
 		t.Fatalf("--http-port 18290 not applied:\n%s", out)
 	}
+}
+
+// TestSynapsePortsAsTheReadmeShowsIt moves the servers with the environment.
+func TestSynapsePortsAsTheReadmeShowsIt(t *testing.T) {
+	requireInReadme(t, synapsePorts)
+	out := bash(t, strings.Replace(synapsePorts, "go run ./cmd/caddy", caddyBin, 1))
+	const want = "\"listen\":[\":8080\"]\n\"listen\":[\":8443\"]\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	requireInReadme(t, want)
 }
 
 func decodeJSON(t *testing.T, s string) any {
