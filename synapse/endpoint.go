@@ -266,6 +266,8 @@ func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error)
 		return "round_robin", nil
 	case "WeightedRoundRobin":
 		return "weighted_round_robin", nil
+	case "WeightedRRLCAlgorithm":
+		return "", c.errorf(lb, "algorithm %q is not yet supported: it needs the least_sessions placement (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
 	default:
 		return "", c.errorf(lb, "algorithm %q is not supported (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
 	}
