@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -83,6 +84,14 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 	}
 	if len(placed) != 3 {
 		t.Fatalf("new sessions a, b, c went to %v; want three backends (round robin)", placed)
+	}
+
+	// enableAddressing: wsa:To names the endpoint's address (the backend
+	// chosen, the endpoint's path), wsa:Action the header mediator's action.
+	addressed := regexp.MustCompile(`<wsa:To>http://localhost:900[123]/services/SimpleStockQuoteService</wsa:To>` +
+		`<wsa:MessageID>urn:uuid:[0-9a-f-]{36}</wsa:MessageID><wsa:Action>urn:placeOrder</wsa:Action>`)
+	if out := bash(t, demoAddressing); !addressed.MatchString(out) {
+		t.Fatalf("the backend got\n%s\nwant WS-Addressing headers matching %s", out, addressed)
 	}
 
 	// HTTPS, with the same session (the HTTP and HTTPS servers share it).
