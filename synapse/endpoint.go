@@ -240,6 +240,9 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
 	default:
 		return c.errorf(addr, "uri %q: scheme %q is not supported (supported: http, https)", raw, u.Scheme)
 	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return c.errorf(addr, "uri %q: port %q out of range 1-65535", raw, port)
+	}
 	l.scheme = u.Scheme
 	l.dial = net.JoinHostPort(u.Hostname(), port)
 	l.path = u.EscapedPath()

@@ -113,7 +113,7 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	}
 	version := a.SelectAttrValue("version", "")
 	if version == "" {
-		return ctx, nil
+		return ctx, checkNoPlaceholder(c, a, ctx)
 	}
 	switch vt := a.SelectAttrValue("version-type", "context"); vt {
 	case "url":
@@ -126,10 +126,16 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	default:
 		return "", c.errorf(a, "version-type %q is not supported (supported: context, url)", vt)
 	}
-	if strings.ContainsAny(ctx, "{}") {
-		return "", c.errorf(a, "context %q: variables are not supported", ctx)
+	return ctx, checkNoPlaceholder(c, a, ctx)
+}
+
+// checkNoPlaceholder refuses braces in a path: Caddy would read them as
+// placeholders.
+func checkNoPlaceholder(c *compiler, e *etree.Element, path string) error {
+	if strings.ContainsAny(path, "{}") {
+		return c.errorf(e, "%q: variables are not supported here", path)
 	}
-	return ctx, nil
+	return nil
 }
 
 var templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
@@ -164,6 +170,9 @@ func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
 		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")
 		rt.pathRegexp = re.String()
 	case hasMapping:
+		if err := checkNoPlaceholder(c, r, mapping); err != nil {
+			return err
+		}
 		switch {
 		case mapping == "/*" || mapping == "/":
 			rt.paths = []string{ctx, ctx + "/*"}
