@@ -35,9 +35,11 @@ const (
 // it is available, and fail over (and rebind) to another when it is not.
 type SimpleClientSession struct {
 	// Name identifies the policy's session table in the admin API and across
-	// config reloads. Default: simple_client_session_N, N counting the unnamed
-	// policies of the config in order. Policies with the same name and table
-	// settings share one table.
+	// config reloads. Default: simple_client_session_<server>_<n>, where
+	// <server> is the name of the HTTP server (srv0, srv1, ... in a
+	// Caddyfile) and <n> counts the unnamed policies of that server in config
+	// order: the same on every load of the same config. Policies with the same
+	// name and table settings share one table.
 	Name string `json:"name,omitempty"`
 
 	// HTTP request headers that carry the session id, tried in order.
