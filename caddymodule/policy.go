@@ -52,7 +52,8 @@ type SimpleClientSession struct {
 	// Default: {http://ws.apache.org/ns/synapse}ClientID.
 	SOAPHeader string `json:"soap_header,omitempty"`
 
-	// How long a session lives. Default: 2m.
+	// How long a session lives. Default: 2m (also for 0 in JSON; the
+	// Caddyfile rejects `timeout 0`, and negative values are errors).
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// "sliding" (default) restarts the timeout on each request of the session;
@@ -66,7 +67,8 @@ type SimpleClientSession struct {
 	// Longer session ids (in bytes) are treated as no session. Default: 256.
 	MaxIDLength int `json:"max_id_length,omitempty"`
 
-	// The most bytes of a body read to find the SOAP header block. Default: 65536.
+	// The most bytes of a body read to find the SOAP header block, at most
+	// 1 GiB. Default: 65536.
 	PeekLimit int `json:"peek_limit,omitempty"`
 
 	// Strict answers "no upstream" for a session whose upstream is down,
@@ -115,6 +117,9 @@ func (SimpleClientSession) CaddyModule() caddy.ModuleInfo {
 // earlier config, if any.
 func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 	p.setDefaults(ctx)
+	if err := p.checkOptions(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
 	p.logger = ctx.Logger().With(zap.String("policy", p.Name))
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
