@@ -125,6 +125,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 	p.metrics = newPolicyMetrics(p.Name)
+	p.metrics.claimStatic(ctx)
 
 	if p.FallbackRaw == nil {
 		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.RoundRobinSelection{}, "policy", "round_robin", nil)
@@ -214,6 +215,9 @@ func (p *SimpleClientSession) Validate() error {
 // no config uses it any more.
 func (p *SimpleClientSession) Cleanup() error {
 	var errs []error
+	if p.metrics != nil {
+		p.metrics.release()
+	}
 	if p.redis != nil {
 		errs = append(errs, p.redis.release())
 	}
@@ -307,7 +311,7 @@ func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Requ
 				return u
 			}
 		} else {
-			p.metrics.bound(winner)
+			p.metrics.bound(winner, pool)
 		}
 		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", chosen.String()))...)
@@ -344,7 +348,7 @@ func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Requ
 		}
 	} else {
 		p.metrics.rebinds[reason].Inc()
-		p.metrics.bound(now)
+		p.metrics.bound(now, pool)
 	}
 	if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
 		ce.Write(sessionFields(p.LogSessionIDs, id,
