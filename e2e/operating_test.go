@@ -9,9 +9,9 @@ import (
 
 // The README's "Operating it" commands, against the demo.
 const (
-	opPolicies  = `curl -s localhost:2019/soap-affinity/policies`
-	opPage1     = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2'`
-	opPage2     = `cursor=$(curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2' | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')
+	opPolicies = `curl -s localhost:2019/soap-affinity/policies`
+	opPage1    = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2'`
+	opPage2    = `cursor=$(curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2' | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')
 curl -s "localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2&cursor=$cursor"`
 	opFilter    = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?upstream=localhost:9002'`
 	opGet       = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions/lookup -d '{"id":"123"}'`
