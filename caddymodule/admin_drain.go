@@ -3,8 +3,6 @@ package caddymodule
 import (
 	"net"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -16,7 +14,7 @@ type upstreamList struct {
 }
 
 func (a *AdminAPI) listUpstreams(w http.ResponseWriter, r *http.Request) error {
-	if err := exactQuery(r); err != nil {
+	if err := noArguments(r); err != nil {
 		return err
 	}
 	s, err := stateOf(r)
@@ -41,10 +39,17 @@ func (a *AdminAPI) endDrain(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error {
-	if err := exactQuery(r, "upstream"); err != nil {
+	params, err := parseQuery(r.URL.RawQuery, "upstream")
+	if err != nil {
 		return err
 	}
-	upstream := r.URL.Query().Get("upstream")
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	upstream, named := params["upstream"]
+	if !named {
+		return apiError(http.StatusBadRequest, "missing parameter upstream: name it, ?upstream=host:port")
+	}
 	if host, port, err := net.SplitHostPort(upstream); err != nil || host == "" || port == "" {
 		return apiError(http.StatusBadRequest, "malformed upstream %q: want host:port, as in the config", upstream)
 	}
@@ -73,35 +78,6 @@ func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error 
 		return apiError(http.StatusServiceUnavailable, "policy %s: %v", s.name, err)
 	}
 	return writeJSON(w, p.upstreamInfo(u))
-}
-
-// exactQuery rejects a query that does not decode, names a parameter other
-// than those allowed, repeats one or leaves one empty, and a body: a request
-// that parses loosely could change more than it names.
-func exactQuery(r *http.Request, allowed ...string) error {
-	values, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return apiError(http.StatusBadRequest, "malformed query %q: %v", r.URL.RawQuery, err)
-	}
-	for key, vals := range values {
-		switch {
-		case !slices.Contains(allowed, key):
-			return apiError(http.StatusBadRequest, "unknown parameter %q (allowed: %s)", key, strings.Join(allowed, ", "))
-		case len(vals) > 1:
-			return apiError(http.StatusBadRequest, "parameter %q given %d times: give it once", key, len(vals))
-		case vals[0] == "":
-			return apiError(http.StatusBadRequest, "empty %s", key)
-		}
-	}
-	for _, key := range allowed {
-		if !values.Has(key) {
-			return apiError(http.StatusBadRequest, "missing parameter %s", key)
-		}
-	}
-	if r.ContentLength > 0 {
-		return apiError(http.StatusBadRequest, "this call takes no body")
-	}
-	return nil
 }
 
 // stateOf returns the state of the policy named in the request's path.

@@ -132,7 +132,9 @@ func TestDrainUnderLoad(t *testing.T) {
 	t.Logf("drain under load: 300 new sessions + 100 without, 0 on %s; %d requests of its %d sessions all stayed", drained.addr, ownRequests.Load(), len(own))
 
 	// A deleted session is placed anew, not on the drained upstream.
-	adminOK(t, http.MethodDelete, sessionPath(name, own[0]), nil)
+	if status := oneSession(t, "forget", name, own[0], nil); status != http.StatusOK {
+		t.Fatalf("forgetting session %s: status %d", own[0], status)
+	}
 	if got := servedBy(t, withSession(own[0]), 1)[0]; got == drained.name {
 		t.Errorf("deleted session %s placed on the draining upstream again", own[0])
 	}
@@ -203,6 +205,7 @@ func TestDrainAdminCalls(t *testing.T) {
 	adminError(t, http.MethodPost, base+"?upstream="+bs[0].addr+"&upstream="+bs[1].addr, http.StatusBadRequest, "given 2 times")
 	adminError(t, http.MethodPost, base+"?upstream="+bs[0].addr+"&all=1", http.StatusBadRequest, `unknown parameter "all"`)
 	adminError(t, http.MethodPost, base+"?upstream=%zz", http.StatusBadRequest, "malformed query")
+	adminError(t, http.MethodPost, base+"?all", http.StatusBadRequest, `unknown parameter "all"`)
 	adminError(t, http.MethodGet, base+"?upstream="+bs[0].addr, http.StatusMethodNotAllowed, "DELETE, POST")
 	adminError(t, http.MethodGet, "/soap-affinity/policies/"+name+"/upstreams?x=1", http.StatusBadRequest, `unknown parameter "x"`)
 	if upstreamRow(t, name, bs[0].addr).Draining {

@@ -12,15 +12,15 @@ import (
 
 // The README's "Draining an upstream" commands, against the demo.
 const (
-	cliUpstreams     = `caddy soap-affinity upstreams simple_client_session_1`
-	cliDrain         = `caddy soap-affinity drain simple_client_session_1 localhost:9002`
-	cliUndrain       = `caddy soap-affinity undrain simple_client_session_1 localhost:9002`
+	cliUpstreams     = `caddy soap-affinity upstreams simple_client_session_srv0_1`
+	cliDrain         = `caddy soap-affinity drain simple_client_session_srv0_1 localhost:9002`
+	cliUndrain       = `caddy soap-affinity undrain simple_client_session_srv0_1 localhost:9002`
 	cliPolicies      = `caddy soap-affinity sessions`
-	cliSessionsOn    = `caddy soap-affinity sessions simple_client_session_1 --upstream localhost:9002`
-	cliUpstreamsJSON = `caddy soap-affinity upstreams simple_client_session_1 --json`
-	curlDrain        = `curl -s -X POST 'localhost:2019/soap-affinity/policies/simple_client_session_1/drain?upstream=localhost:9002'`
-	curlUpstreams    = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_1/upstreams`
-	curlUndrain      = `curl -s -X DELETE 'localhost:2019/soap-affinity/policies/simple_client_session_1/drain?upstream=localhost:9002'`
+	cliSessionsOn    = `caddy soap-affinity sessions simple_client_session_srv0_1 --upstream localhost:9002`
+	cliUpstreamsJSON = `caddy soap-affinity upstreams simple_client_session_srv0_1 --json`
+	curlDrain        = `curl -s -X POST 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/drain?upstream=localhost:9002'`
+	curlUpstreams    = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/upstreams`
+	curlUndrain      = `curl -s -X DELETE 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/drain?upstream=localhost:9002'`
 )
 
 // demoMoreSessions is the walkthrough's loop of new sessions with six more ids.
@@ -122,7 +122,7 @@ func TestOperatorCommandsAsTheReadmeShowsThem(t *testing.T) {
 
 	out = caddyCommand(t, cliPolicies)
 	t.Logf("$ %s\n%s", cliPolicies, out)
-	wantTable(t, cliPolicies, out, "POLICY SESSIONS TIMEOUT EXPIRY MAX_SESSIONS", "simple_client_session_1 10 2m0s sliding 1000000")
+	wantTable(t, cliPolicies, out, "POLICY SESSIONS TIMEOUT EXPIRY MAX_SESSIONS", "simple_client_session_srv0_1 10 2m0s sliding 1000000")
 
 	var list struct {
 		Upstreams []struct {
@@ -158,7 +158,7 @@ func TestOperatorCommandsAsTheReadmeShowsThem(t *testing.T) {
 	}
 
 	// An unknown upstream: the command fails and says why.
-	cmd := exec.Command(caddyBin, "soap-affinity", "drain", "simple_client_session_1", "localhost:9999")
+	cmd := exec.Command(caddyBin, "soap-affinity", "drain", "simple_client_session_srv0_1", "localhost:9999")
 	if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), `no upstream \"localhost:9999\"`) {
 		t.Errorf("draining an unknown upstream: %v\n%s", err, msg)
 	}
