@@ -23,7 +23,7 @@ type Fault struct {
 	Version Version
 	// Code is the fault code; the zero Code means DefaultCode. Ignored by POX.
 	Code Code
-	// Reason is the reason text used by Render. A compiled Template takes the
+	// Reason is the reason text used by render. A compiled Template takes the
 	// reason per request instead, so that it may be expanded first.
 	Reason string
 	// Role is the SOAP 1.1 faultactor / SOAP 1.2 Role URI (optional).
@@ -104,9 +104,6 @@ type Template struct {
 	hasReason bool
 }
 
-// Version returns the version of the rendered fault (never VersionAuto).
-func (t *Template) Version() Version { return t.version }
-
 // ContentType returns the Content-Type header value for the fault.
 func (t *Template) ContentType() string { return t.version.ContentType() }
 
@@ -150,9 +147,6 @@ func Compile(f Fault) (*Compiled, error) {
 	return c, nil
 }
 
-// Version returns the configured version (possibly VersionAuto).
-func (c *Compiled) Version() Version { return c.version }
-
 // Template returns the fault for a request with the given Content-Type: the
 // configured version, or with VersionAuto the version of the request
 // (soap.VersionOf: SOAP 1.1, SOAP 1.2, else POX).
@@ -163,9 +157,9 @@ func (c *Compiled) Template(requestContentType string) *Template {
 	return c.templates[versionOf(soap.VersionOf(requestContentType))]
 }
 
-// Render validates f and renders it with f.Reason. f.Version must not be
+// render validates f and renders it with f.Reason. f.Version must not be
 // VersionAuto.
-func Render(f Fault) ([]byte, error) {
+func render(f Fault) ([]byte, error) {
 	if f.Version == VersionAuto {
 		return nil, errors.New("cannot render an auto fault without a request; use Compile")
 	}
@@ -200,9 +194,9 @@ func compile(f Fault, v Version) (*Template, error) {
 	code := f.code().For(v)
 	switch v {
 	case VersionSOAP11:
-		fault := envelope(doc, soap.Namespace11)
+		fault := envelope(doc, v.soap().Namespace())
 		fc := fault.CreateElement("faultcode")
-		fc.CreateAttr("xmlns:"+code.Prefix, soap.Namespace11)
+		fc.CreateAttr("xmlns:"+code.Prefix, v.soap().Namespace())
 		fc.SetText(code.Prefix + ":" + code.Local)
 		fault.CreateElement("faultstring").SetText(reasonMark)
 		if f.Role != "" {
@@ -212,9 +206,9 @@ func compile(f Fault, v Version) (*Template, error) {
 			addDetail(fault.CreateElement("detail"))
 		}
 	case VersionSOAP12:
-		fault := envelope(doc, soap.Namespace12)
+		fault := envelope(doc, v.soap().Namespace())
 		value := fault.CreateElement("soapenv:Code").CreateElement("soapenv:Value")
-		value.CreateAttr("xmlns:"+code.Prefix, soap.Namespace12)
+		value.CreateAttr("xmlns:"+code.Prefix, v.soap().Namespace())
 		value.SetText(code.Prefix + ":" + code.Local)
 		text := fault.CreateElement("soapenv:Reason").CreateElement("soapenv:Text")
 		text.CreateAttr("xml:lang", "en")
