@@ -7,18 +7,6 @@ import (
 	"time"
 )
 
-func newClockedTable(t *testing.T, cfg TableConfig) (*Table, *manualClock) {
-	t.Helper()
-	clock := new(manualClock)
-	clock.now.Store(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).UnixNano())
-	tab, err := newTable(cfg, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tab.Close)
-	return tab, clock
-}
-
 // A session used every 30s never goes idle, but max_lifetime ends it 5m after
 // its first binding, and a rebind on the way does not lengthen it.
 func TestMaxLifetimeEndsBusySession(t *testing.T) {
