@@ -199,3 +199,17 @@ func TestShownOutputsMatchOnlyWhatTheyDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeNamesTheGoVersionOfGoMod keeps the Go version the README asks for
+// equal to go.mod's go line.
+func TestReadmeNamesTheGoVersionOfGoMod(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	requireInReadme(t, "You need Go "+string(m[1])+" or later")
+}
