@@ -5,18 +5,19 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // The README's commands are read from README.md itself, so that the README
-// and the tests cannot drift apart. The convention (README.md's "Reading this
-// README" says it to readers, Development to writers):
+// and the tests cannot drift apart. The convention (README.md's "Reading the
+// commands and their outputs" says it to readers, Development to writers):
 //
 //   - A command block that a test runs is fenced as ```sh test=<name>; the
 //     second word is ignored by Markdown renderers. <name> names the
-//     walkthrough it belongs to (demo, fault, two-nodes, admin, addressing,
-//     ...); a test runs a walkthrough's commands in README order.
+//     walkthrough it belongs to, one of readmeWalkthroughs; a test runs a
+//     walkthrough's commands in README order.
 //   - The output the README shows for it is the ```text block right after
 //     it (nothing but blank lines between). The command's output must match
 //     it, except where the README documents variation:
@@ -36,6 +37,10 @@ var (
 	fence       = regexp.MustCompile("^```([^`]*)$")
 	commandInfo = regexp.MustCompile(`^sh test=(\S+)$`)
 )
+
+// readmeWalkthroughs are the walkthroughs that tests run; a README block
+// fenced with another name would be run by none.
+var readmeWalkthroughs = []string{"demo", "fault", "two-nodes", "admin", "addressing"}
 
 // readmeSteps returns the commands of the README walkthrough name, in README
 // order. It fails the test if there are none.
@@ -196,6 +201,19 @@ func TestShownOutputsMatchOnlyWhatTheyDocument(t *testing.T) {
 	} {
 		if err := matchShown(c.shown, c.got); (err == nil) != c.match {
 			t.Errorf("shown %q, got %q: match %v, want %v", c.shown, c.got, err == nil, c.match)
+		}
+	}
+}
+
+// TestEveryReadmeWalkthroughIsRun finds the README's command blocks that no
+// test would run: a misspelt or new walkthrough name.
+func TestEveryReadmeWalkthroughIsRun(t *testing.T) {
+	for _, l := range strings.Split(readme(t), "\n") {
+		if m := fence.FindStringSubmatch(l); m != nil && strings.Contains(m[1], "test=") {
+			n := commandInfo.FindStringSubmatch(m[1])
+			if n == nil || !slices.Contains(readmeWalkthroughs, n[1]) {
+				t.Errorf("README.md fences a block as %q, which no test runs (walkthroughs: %v)", l, readmeWalkthroughs)
+			}
 		}
 	}
 }
