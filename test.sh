@@ -31,4 +31,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-exec go test -race -p 1 "${@:-./...}"
+# -timeout: under -race on a slow or shared machine caddymodule's flood and
+# chaos tests take longer than go test's 10-minute default.
+exec go test -race -p 1 -timeout 30m "${@:-./...}"
