@@ -83,6 +83,23 @@ func readmeSteps(t *testing.T, name string) []readmeStep {
 	return steps
 }
 
+// readmeCommand returns the one command of the README walkthrough name that
+// contains text, for a test that runs it its own way (against another
+// server than the walkthrough's).
+func readmeCommand(t *testing.T, name, text string) string {
+	t.Helper()
+	var found []string
+	for _, s := range readmeSteps(t, name) {
+		if strings.Contains(s.command, text) {
+			found = append(found, s.command)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("README.md: %d commands of walkthrough %s contain %q, want 1", len(found), name, text)
+	}
+	return found[0]
+}
+
 // run runs the step's command in the repository root and, if the README
 // shows its output, compares the two. It returns the output.
 func (s readmeStep) run(t *testing.T) string {
