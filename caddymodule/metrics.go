@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,7 +75,7 @@ type policyMetrics struct {
 	noSession prometheus.Counter
 	rebinds   map[sessionaffinity.Reason]prometheus.Counter
 	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
-	bindings  sync.Map // upstream key -> prometheus.Counter
+	claims    claimedLabels // bindings_total, by upstream
 }
 
 func newPolicyMetrics(name string) *policyMetrics {
@@ -100,16 +99,6 @@ func (m *policyMetrics) peeked(o sessionaffinity.PeekOutcome) {
 		return
 	}
 	metrics.soapPeeks.WithLabelValues(m.name, o.String()).Inc()
-}
-
-// bound counts a session bound to upstream, new or moved there.
-func (m *policyMetrics) bound(upstream string) {
-	if c, ok := m.bindings.Load(upstream); ok {
-		c.(prometheus.Counter).Inc()
-		return
-	}
-	c, _ := m.bindings.LoadOrStore(upstream, metrics.bindings.WithLabelValues(m.name, upstream))
-	c.(prometheus.Counter).Inc()
 }
 
 // removalCounters are the counters of a table's expired and evicted sessions.
