@@ -168,7 +168,11 @@ func (a *AdminAPI) deleteSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	if !t.Delete(id) {
+	found, err := t.Store().Forget(id)
+	if err != nil {
+		return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+	}
+	if !found {
 		return apiError(http.StatusNotFound, "policy %s has no session %q", t.name, id)
 	}
 	fields := []zap.Field{zap.String("policy", t.name)}
@@ -189,11 +193,15 @@ func (a *AdminAPI) deleteSessions(w http.ResponseWriter, r *http.Request) error 
 		if upstream[0] == "" {
 			return apiError(http.StatusBadRequest, "empty upstream: name it as in the config, host:port")
 		}
-		n = t.DeleteUpstream(upstream[0])
+		if n, err = t.Store().ForgetUpstream(upstream[0]); err != nil {
+			return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+		}
 		a.logger.Info("upstream drained of sessions", zap.String("policy", t.name),
 			zap.String("upstream", upstream[0]), zap.Int("deleted", n))
 	} else {
-		n = t.DeleteAll()
+		if n, err = t.Store().ForgetAll(); err != nil {
+			return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+		}
 		a.logger.Info("all sessions deleted", zap.String("policy", t.name), zap.Int("deleted", n))
 	}
 	return writeJSON(w, deleted{n})

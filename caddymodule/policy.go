@@ -91,7 +91,7 @@ type SimpleClientSession struct {
 	tableKey string
 	// store is the table, or the Redis store in front of it.
 	store   sessionaffinity.Store
-	redis   *redisBinding
+	redis   *redisLease
 	logger  *zap.Logger
 	metrics *policyMetrics
 	// Request variables that carry state across the retries of one request.
@@ -157,6 +157,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		}
 		p.store = p.redis.store
 	}
+	p.table.store.Store(&p.store)
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"

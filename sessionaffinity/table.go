@@ -112,7 +112,7 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 		Executor: func(maintain func()) { maintain() },
 	}
 	if cfg.Expiry == ExpiryFixed {
-		opts.ExpiryCalculator = otter.ExpiryCreating[string, *session](cfg.Timeout)
+		opts.ExpiryCalculator = fixedExpiry{timeout: int64(cfg.Timeout)}
 	} else {
 		opts.ExpiryCalculator = otter.ExpiryAccessing[string, *session](cfg.Timeout)
 	}
@@ -175,6 +175,45 @@ func (t *Table) Rebind(id, from, to string) (bound string) {
 		}
 	})
 	return s.upstream
+}
+
+// Adopt makes id bound to upstream, whatever it was bound to, as a copy of a
+// binding made elsewhere (another node, through a shared store) at created.
+// With ExpiryFixed the copy expires when the original does, counted from
+// created; with ExpirySliding its timeout starts now.
+func (t *Table) Adopt(id, upstream string, created time.Time) {
+	at := created.UnixNano()
+	t.cache.Compute(id, func(old *session, found bool) (*session, otter.ComputeOp) {
+		if found && old.upstream == upstream && old.created == at {
+			return old, otter.CancelOp
+		}
+		var requests uint64
+		if found {
+			requests = old.requests.Load()
+		}
+		adopted := newSession(upstream, at, requests)
+		adopted.lastUsed.Store(time.Now().UnixNano())
+		return adopted, otter.WriteOp
+	})
+}
+
+// fixedExpiry ends a session its timeout after its creation, also when the
+// session was created before it entered this table (Adopt); a rebind keeps the
+// creation time, and so the end. The session's age is taken on the wall clock
+// (created is wall time), the rest left to the table's clock.
+type fixedExpiry struct{ timeout int64 }
+
+func (f fixedExpiry) ExpireAfterCreate(e otter.Entry[string, *session]) time.Duration {
+	age := max(time.Now().UnixNano()-e.Value.created, 0)
+	return time.Duration(f.timeout - age)
+}
+
+func (f fixedExpiry) ExpireAfterUpdate(e otter.Entry[string, *session], _ *session) time.Duration {
+	return f.ExpireAfterCreate(e)
+}
+
+func (f fixedExpiry) ExpireAfterRead(e otter.Entry[string, *session]) time.Duration {
+	return e.ExpiresAfter()
 }
 
 func newSession(upstream string, created int64, requests uint64) *session {
@@ -251,6 +290,15 @@ func (t *Table) DeleteAll() int {
 	t.cache.InvalidateAll()
 	return n
 }
+
+// Forget deletes one session (Store); a table cannot fail to.
+func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
+
+// ForgetUpstream deletes the sessions bound to upstream (Store).
+func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUpstream(upstream), nil }
+
+// ForgetAll deletes every session (Store).
+func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
 // Len returns the number of sessions held (an estimate while writes race).
 func (t *Table) Len() int { return t.cache.EstimatedSize() }

@@ -1,0 +1,64 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+// TestFixedExpiryCountsFromTheFirstBinding is goal 4, fixed: b learns a
+// session from Redis a second after a bound it; b's copy ends when a's does,
+// and once Redis has expired the key no node writes it back.
+func TestFixedExpiryCountsFromTheFirstBinding(t *testing.T) {
+	srv := redistest.Start(t)
+	table := sessionaffinity.TableConfig{MaxSessions: 100, Timeout: 2 * time.Second, Expiry: sessionaffinity.ExpiryFixed}
+	a, b := newNode(t, on(srv), table, Config{CacheTTL: 100 * time.Millisecond}), newNode(t, on(srv), table, Config{CacheTTL: 100 * time.Millisecond})
+	a.Bind("s", "u1")
+	first, _ := a.local.Get("s")
+	time.Sleep(time.Second)
+	if up, ok := b.Lookup("s"); !ok || up != "u1" {
+		t.Fatalf("b.Lookup = %q, %v", up, ok)
+	}
+	learnt, _ := b.local.Get("s")
+	if d := learnt.Expires.Sub(first.Expires).Abs(); d > 50*time.Millisecond {
+		t.Fatalf("b's copy expires at %s, a's at %s: %s apart", learnt.Expires, first.Expires, d)
+	}
+	if ttl := srv.PTTL(a.Key("s")); ttl > 1100*time.Millisecond {
+		t.Fatalf("a lookup moved the fixed timeout in redis: ttl %s", ttl)
+	}
+	eventually(t, 3*time.Second, "redis to expire the session", func() bool { return srv.Get(a.Key("s")) == "" })
+	for _, n := range []node{b, a} {
+		if up, ok := n.Lookup("s"); ok {
+			t.Fatalf("after its fixed timeout the session is still bound to %q", up)
+		}
+	}
+	if got := srv.Get(a.Key("s")); got != "" {
+		t.Fatalf("an expired session was written back to redis: %q", got)
+	}
+}
+
+// TestSlidingExpirySlidesOnEveryNode is goal 4, sliding: a binds a session
+// and never uses it again; b's uses alone keep it alive in Redis, past the
+// timeout; once nobody uses it, it ends.
+func TestSlidingExpirySlidesOnEveryNode(t *testing.T) {
+	srv := redistest.Start(t)
+	table := sessionaffinity.TableConfig{MaxSessions: 100, Timeout: time.Second}
+	cfg := Config{CacheTTL: 100 * time.Millisecond}
+	a, b := newNode(t, on(srv), table, cfg), newNode(t, on(srv), table, cfg)
+	a.Bind("s", "u1")
+	for range 10 { // 2s, twice the timeout
+		time.Sleep(200 * time.Millisecond)
+		if up, ok := b.Lookup("s"); !ok || up != "u1" {
+			t.Fatalf("b.Lookup = %q, %v while b uses the session", up, ok)
+		}
+		if ttl := srv.PTTL(a.Key("s")); ttl < 600*time.Millisecond {
+			t.Fatalf("redis ttl %s: b's use did not slide it", ttl)
+		}
+	}
+	if up, ok := a.Lookup("s"); !ok || up != "u1" {
+		t.Fatalf("a.Lookup = %q, %v; b's uses should have kept the session", up, ok)
+	}
+	eventually(t, 3*time.Second, "the unused session to expire", func() bool { return srv.Get(a.Key("s")) == "" })
+}
