@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"crypto/tls"
-	"net"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"

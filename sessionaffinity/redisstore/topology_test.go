@@ -148,7 +148,6 @@ func redistestWait(t *testing.T, what string, cond func() bool) {
 	eventually(t, 20*time.Second, what, cond)
 }
 
-
 // tlsNoRoots trusts no CA but the system's, which did not sign the test's
 // server certificate.
 var tlsNoRoots = tls.Config{MinVersion: tls.VersionTLS12}
