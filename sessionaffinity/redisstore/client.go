@@ -27,7 +27,7 @@ type ClientOptions struct {
 	Username, Password string
 	// DB is the database number (single server and Sentinel).
 	DB int
-	// DialTimeout bounds each connection attempt. Default: DefaultCommandTimeout.
+	// DialTimeout bounds each connection attempt; below a second, a second.
 	DialTimeout time.Duration
 	// TLS, if set, connects over TLS.
 	TLS *tls.Config
@@ -55,9 +55,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if len(o.Addresses) == 0 {
 		return nil, errors.New("redis: no address")
 	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultCommandTimeout
-	}
+	// A connection is made once, not per request, and a busy machine can take
+	// more than a command's timeout to make one.
+	o.DialTimeout = max(o.DialTimeout, time.Second)
 	c := &Client{opts: rueidis.ClientOption{
 		InitAddress: o.Addresses,
 		Username:    o.Username,

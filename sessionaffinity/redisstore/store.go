@@ -39,7 +39,10 @@ type Config struct {
 	// holds a copy of every binding this node has used, and serves alone while
 	// Redis is unreachable.
 	Local *sessionaffinity.Table
-	// CommandTimeout bounds each Redis command. Default: 100ms.
+	// CommandTimeout is how long Redis may stay silent before a command gives
+	// up and the request goes on without Redis; while Redis answers other
+	// commands, a command queued behind them waits up to 10 times as long.
+	// Default: 100ms.
 	CommandTimeout time.Duration
 	// Backoff is how long Redis is left alone after a failed command; then one
 	// request tries it again while the others keep to the local table.
@@ -139,9 +142,10 @@ func (s *Store) Lookup(id string) (string, bool) {
 	if !ok {
 		return s.local.Lookup(id)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
+	ctx, cancel := s.commandContext()
 	defer cancel()
 	key := s.Key(id)
+	sent := time.Now()
 	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.timeout)
 	up, err := resp.ToString()
 	switch {
@@ -152,7 +156,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 		// of its timeout; if another node shared it first, follow that node.
 		if si, ok := s.local.Get(id); ok {
 			if left := time.Until(si.Expires); left >= time.Millisecond {
-				if bound, err := s.run(ctx, conn, start, bindScript, id, si.Upstream, msString(left)); err == nil {
+				if bound, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left)); err == nil {
 					return bound, true
 				}
 				return s.local.Lookup(id)
@@ -168,9 +172,12 @@ func (s *Store) Lookup(id string) (string, bool) {
 		s.local.Delete(id)
 		return "", false
 	}
-	expires := time.Now().Add(s.timeout)
+	// The cache's expiry is Redis's, counted from when the answer was read:
+	// take off the time the answer took, so that the local copy never
+	// outlives the key (it would be written back).
+	expires := sent.Add(s.timeout)
 	if at := resp.CachePXAT(); at > 0 {
-		expires = time.UnixMilli(at)
+		expires = time.UnixMilli(at).Add(-time.Since(sent))
 	}
 	if cur, ok := s.local.Lookup(id); !ok || cur != up {
 		s.local.Adopt(id, up, expires.Add(-s.timeout))
@@ -212,16 +219,17 @@ func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, er
 	if !ok {
 		return "", errBackingOff
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
+	ctx, cancel := s.commandContext()
 	defer cancel()
-	return s.run(ctx, conn, start, script, id, args...)
+	return s.run(ctx, conn, start, time.Now(), script, id, args...)
 }
 
 var errBackingOff = errors.New("redis is left alone after a failure")
 
 // run runs a script that answers {binding, remaining ms} and copies the
-// binding into the local table, with Redis's expiry.
-func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, script *rueidis.Lua, id string, args ...string) (string, error) {
+// binding into the local table, expiring no later than in Redis: counted from
+// sent, the time the script was sent.
+func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
 	reply, err := script.Exec(ctx, conn, []string{s.Key(id)}, args).ToArray()
 	var bound string
 	var ms int64
@@ -241,7 +249,7 @@ func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, scrip
 	if ms < 0 {
 		ms = s.timeout.Milliseconds()
 	}
-	s.local.Adopt(id, bound, time.Now().Add(time.Duration(ms)*time.Millisecond-s.timeout))
+	s.local.Adopt(id, bound, sent.Add(time.Duration(ms)*time.Millisecond-s.timeout))
 	return bound, nil
 }
 
