@@ -38,8 +38,8 @@ type RedisConfig struct {
 	// KeyPrefix goes before "<policy name>:<session id>" to make each
 	// session's key. Default: "soap_affinity:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
-	// Timeout bounds each Redis command (and each connection attempt); a
-	// request never waits longer for Redis. Default: 100ms.
+	// Timeout bounds each Redis command; a request never waits longer for
+	// Redis. Default: 1s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// Backoff is how long Redis is left alone after it stops answering,
 	// before one request tries it again. Default: 1s.

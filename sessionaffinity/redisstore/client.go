@@ -66,8 +66,15 @@ func NewClient(o ClientOptions) (*Client, error) {
 		TLSConfig:   o.TLS,
 		Dialer:      netDialer(o.DialTimeout),
 		Sentinel:    rueidis.SentinelOption{MasterSet: o.MasterName, TLSConfig: o.TLS, Dialer: netDialer(o.DialTimeout)},
-		// The store falls back to the node's own table instead of retrying.
-		DisableRetry: true,
+		// One immediate retry of a command on a connection that broke (Redis
+		// restarted, say, and the connection has not noticed yet); beyond it,
+		// the store falls back to the node's own table.
+		RetryDelay: func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+			if attempts <= 1 {
+				return 0
+			}
+			return -1
+		},
 		// Each connection's cache of bindings; a binding takes about 100
 		// bytes, so this holds a few hundred thousand per connection.
 		CacheSizeEachConn: 32 << 20,

@@ -166,11 +166,9 @@ func TestSlowRedis(t *testing.T) {
 	if up, ok := a.Lookup("s"); !ok || up != "u1" {
 		t.Fatalf("Lookup on a slow redis = %q, %v; want the local u1", up, ok)
 	}
-	// Silent for 50ms, or at worst (this process starved) 10 times that.
-	if d := time.Since(start); d > patience*50*time.Millisecond+100*time.Millisecond {
+	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("Lookup waited %s for a slow redis; the command timeout is 50ms", d)
 	}
-	t.Logf("a lookup gave up on a silent redis after %s", time.Since(start))
 	if a.out.downs.Load() != 1 {
 		t.Fatalf("slow redis not reported: downs %d", a.out.downs.Load())
 	}

@@ -10,7 +10,7 @@ import "github.com/redis/rueidis"
 
 // bindScript binds KEYS[1] to ARGV[1] for ARGV[2] ms unless it is bound, and
 // returns {binding, its remaining ms}.
-var bindScript = rueidis.NewLuaScript(`
+var bindScript = rueidis.NewLuaScriptRetryable(`
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= '' then return {cur, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -21,7 +21,7 @@ return {ARGV[1], tonumber(ARGV[2])}
 // ARGV[1], or binds it to ARGV[2] if it is not bound, and returns {binding,
 // its remaining ms}. The timeout (ARGV[3] ms) restarts if ARGV[4] is 1, else
 // a moved binding keeps it.
-var rebindScript = rueidis.NewLuaScript(`
+var rebindScript = rueidis.NewLuaScriptRetryable(`
 local cur = redis.call('GET', KEYS[1])
 if cur == '' then cur = false end
 if cur and cur ~= ARGV[1] then return {cur, redis.call('PTTL', KEYS[1])} end

@@ -19,7 +19,7 @@ import (
 
 // Defaults of a Store.
 const (
-	DefaultCommandTimeout = 100 * time.Millisecond
+	DefaultCommandTimeout = time.Second
 	DefaultBackoff        = time.Second
 	DefaultCacheTTL       = time.Second
 )
@@ -142,7 +142,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 	if !ok {
 		return s.local.Lookup(id)
 	}
-	ctx, cancel := s.commandContext()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
 	defer cancel()
 	key := s.Key(id)
 	sent := time.Now()
@@ -219,7 +219,7 @@ func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, er
 	if !ok {
 		return "", errBackingOff
 	}
-	ctx, cancel := s.commandContext()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
 	defer cancel()
 	return s.run(ctx, conn, start, time.Now(), script, id, args...)
 }
