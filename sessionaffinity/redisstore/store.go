@@ -142,8 +142,8 @@ func (s *Store) Lookup(id string) (string, bool) {
 	if !ok {
 		return s.local.Lookup(id)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
-	defer cancel()
+	ctx := newDeadline(s.cmdTimeout)
+	defer ctx.stop()
 	key := s.Key(id)
 	sent := time.Now()
 	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.timeout)
@@ -219,8 +219,8 @@ func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, er
 	if !ok {
 		return "", errBackingOff
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
-	defer cancel()
+	ctx := newDeadline(s.cmdTimeout)
+	defer ctx.stop()
 	return s.run(ctx, conn, start, time.Now(), script, id, args...)
 }
 
