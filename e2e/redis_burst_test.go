@@ -150,4 +150,3 @@ func metricSum(t *testing.T, adminAddr, name string) float64 {
 	}
 	return sum
 }
-
