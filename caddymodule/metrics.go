@@ -74,7 +74,7 @@ func registerMetrics(registry *prometheus.Registry) error {
 type policyMetrics struct {
 	name      string
 	noSession prometheus.Counter
-	rebinds   map[string]prometheus.Counter // by reason
+	rebinds   map[sessionaffinity.Reason]prometheus.Counter
 	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
 	bindings  sync.Map // upstream key -> prometheus.Counter
 }
@@ -83,10 +83,10 @@ func newPolicyMetrics(name string) *policyMetrics {
 	m := &policyMetrics{
 		name:      name,
 		noSession: metrics.noSession.WithLabelValues(name),
-		rebinds:   map[string]prometheus.Counter{},
+		rebinds:   map[sessionaffinity.Reason]prometheus.Counter{},
 	}
-	for _, reason := range []string{reasonUpstreamDown, reasonRetry, reasonUpstreamRemoved} {
-		m.rebinds[reason] = metrics.rebinds.WithLabelValues(name, reason)
+	for _, reason := range sessionaffinity.Reasons {
+		m.rebinds[reason] = metrics.rebinds.WithLabelValues(name, reason.String())
 	}
 	for o := range m.peeks {
 		m.peeks[o] = metrics.soapPeeks.WithLabelValues(name, sessionaffinity.PeekOutcome(o).String())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -91,6 +92,7 @@ type SimpleClientSession struct {
 	tableKey string
 	// store is the table, or the Redis store in front of it.
 	store   sessionaffinity.Store
+	router  *sessionaffinity.Router
 	redis   *redisLease
 	logger  *zap.Logger
 	metrics *policyMetrics
@@ -158,6 +160,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		p.store = p.redis.store
 	}
 	p.table.store.Store(&p.store)
+	p.router = sessionaffinity.NewRouter(p.store, p.Strict)
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
@@ -224,30 +227,22 @@ func (p *SimpleClientSession) Cleanup() error {
 // wsa:To names the upstream chosen for it.
 func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	addressed := p.peekForAddressing(r)
-	chosen := p.choose(pool, r, w)
+	id := p.sessionID(r)
+	previous, retry := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
+	d := p.router.Route(id, sessionaffinity.Attempt{
+		Pool:   upstreamKeys(pool),
+		Failed: upstreamKey(previous),
+		Place:  func() int { return slices.Index(pool, p.fallback.Select(pool, r, w)) },
+	})
+	p.noteRoute(pool, d, id, retry)
+	chosen := upstreamAt(pool, d.Upstream)
+	if chosen != nil || d.Outcome == sessionaffinity.NoSession {
+		// Remembered for the retries: the upstream to avoid, and (even nil)
+		// that a request without a session was counted already.
+		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
+	}
 	if addressed != nil && chosen != nil {
 		p.address(r, addressed, chosen)
-	}
-	return chosen
-}
-
-// choose picks the upstream: the session's, or the fallback's for requests
-// without a session id.
-func (p *SimpleClientSession) choose(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
-	id := p.sessionID(r)
-	failed, retry := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
-	if id == "" {
-		if !retry {
-			p.metrics.noSession.Inc()
-		}
-		// Remembered (even if nil) only so that a retry is not counted again.
-		chosen := p.fallback.Select(pool, r, w)
-		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
-		return chosen
-	}
-	chosen := p.route(pool, r, w, id, failed)
-	if chosen != nil {
-		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
 	}
 	return chosen
 }
@@ -279,97 +274,62 @@ func (p *SimpleClientSession) notePeek(id string, outcome sessionaffinity.PeekOu
 	}
 }
 
-// Reasons a session moves to another upstream.
-const (
-	reasonUpstreamDown    = "upstream_down"
-	reasonRetry           = "retry_after_failure"
-	reasonUpstreamRemoved = "upstream_removed"
-)
-
-// route returns the upstream for session id, binding or rebinding it as needed.
-// failed is the upstream this request's previous attempt went to, if any.
-func (p *SimpleClientSession) route(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, id string, failed *reverseproxy.Upstream) *reverseproxy.Upstream {
-	bound, found := p.store.Lookup(id)
-	if !found {
-		chosen := p.pickAvoiding(pool, r, w, failed)
-		if chosen == nil {
-			return nil
+// noteRoute counts and logs what the router did with one attempt.
+func (p *SimpleClientSession) noteRoute(pool reverseproxy.UpstreamPool, d sessionaffinity.Decision, id string, retry bool) {
+	switch d.Outcome {
+	case sessionaffinity.NoSession:
+		if !retry {
+			p.metrics.noSession.Inc()
 		}
-		if winner := p.store.Bind(id, chosen.String()); winner != chosen.String() {
-			// A concurrent request of the same session bound it first: follow it.
-			if u := upstreamByKey(pool, winner); u != nil && u != failed && u.Available() {
-				return u
-			}
-		} else {
-			p.metrics.bound(winner)
+	case sessionaffinity.Bound, sessionaffinity.LostBind:
+		to := pool[d.Upstream].String()
+		if d.Outcome == sessionaffinity.Bound {
+			p.metrics.bound(to)
 		}
 		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
-			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", chosen.String()))...)
+			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", to))...)
 		}
-		return chosen
-	}
-
-	current := upstreamByKey(pool, bound)
-	var reason string
-	switch {
-	case current == nil:
-		reason = reasonUpstreamRemoved
-	case current == failed:
-		reason = reasonRetry
-	case !current.Available():
-		reason = reasonUpstreamDown
-	default:
-		return current
-	}
-	if p.Strict && reason != reasonUpstreamRemoved {
+	case sessionaffinity.Rebound, sessionaffinity.LostRebind:
+		to := pool[d.Upstream].String()
+		if d.Outcome == sessionaffinity.Rebound {
+			p.metrics.rebinds[d.Reason].Inc()
+			p.metrics.bound(to)
+		}
+		if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
+			ce.Write(sessionFields(p.LogSessionIDs, id,
+				zap.String("from", d.From), zap.String("to", to), zap.Stringer("reason", d.Reason))...)
+		}
+	case sessionaffinity.Refused:
 		if ce := p.logger.Check(zap.DebugLevel, "session upstream unavailable; strict, not failing over"); ce != nil {
-			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", bound), zap.String("reason", reason))...)
+			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", d.From), zap.Stringer("reason", d.Reason))...)
 		}
-		return nil
 	}
-	chosen := p.pickAvoiding(pool, r, w, current)
-	if chosen == nil {
-		return nil
-	}
-	if now := p.store.Rebind(id, bound, chosen.String()); now != chosen.String() {
-		// A concurrent request of the same session failed over first: agree with it.
-		if u := upstreamByKey(pool, now); u != nil && u != failed && u.Available() {
-			return u
-		}
-	} else {
-		p.metrics.rebinds[reason].Inc()
-		p.metrics.bound(now)
-	}
-	if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
-		ce.Write(sessionFields(p.LogSessionIDs, id,
-			zap.String("from", bound), zap.String("to", chosen.String()), zap.String("reason", reason))...)
-	}
-	return chosen
 }
 
-// pickAvoiding asks the fallback policy for an upstream, but not `avoid` (the
-// upstream that just failed) while another one is available.
-func (p *SimpleClientSession) pickAvoiding(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, avoid *reverseproxy.Upstream) *reverseproxy.Upstream {
-	chosen := p.fallback.Select(pool, r, w)
-	if chosen == nil || avoid == nil || chosen != avoid {
-		return chosen
+// upstreamKeys shows the pool to the router: each upstream by its dial
+// address, the key bindings are stored under.
+func upstreamKeys(pool reverseproxy.UpstreamPool) sessionaffinity.Pool {
+	return sessionaffinity.Pool{
+		Len:       len(pool),
+		Key:       func(i int) string { return pool[i].String() },
+		Available: func(i int) bool { return pool[i].Available() },
 	}
-	for _, u := range pool {
-		if u != avoid && u.Available() {
-			return u
-		}
-	}
-	return chosen
 }
 
-// upstreamByKey finds the upstream whose dial address is key.
-func upstreamByKey(pool reverseproxy.UpstreamPool, key string) *reverseproxy.Upstream {
-	for _, u := range pool {
-		if u.String() == key {
-			return u
-		}
+// upstreamKey is the key of u, or "" for none.
+func upstreamKey(u *reverseproxy.Upstream) string {
+	if u == nil {
+		return ""
 	}
-	return nil
+	return u.String()
+}
+
+// upstreamAt is pool[i], or nil for a negative i (no upstream).
+func upstreamAt(pool reverseproxy.UpstreamPool, i int) *reverseproxy.Upstream {
+	if i < 0 {
+		return nil
+	}
+	return pool[i]
 }
 
 // Interface guards

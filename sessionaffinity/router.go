@@ -1,0 +1,230 @@
+package sessionaffinity
+
+// Pool is the upstreams one request may go to, as the router sees them: Len
+// upstreams; upstream i is known by Key(i), a stable key such as its dial
+// address, and can take a request now when Available(i). The glue backs it
+// with closures over its own pool, so that no proxy type enters the domain and
+// routing allocates nothing (an interface value would escape to the heap).
+type Pool struct {
+	Len       int
+	Key       func(i int) string
+	Available func(i int) bool
+}
+
+// index returns the index of the upstream whose key is key, or -1.
+func (p Pool) index(key string) int {
+	for i := range p.Len {
+		if p.Key(i) == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// usable reports whether upstream i exists, is not the one to avoid and can
+// take a request now.
+func (p Pool) usable(i int, avoid string) bool {
+	return i >= 0 && (avoid == "" || p.Key(i) != avoid) && p.Available(i)
+}
+
+// Attempt is one attempt of a request (Caddy calls its selection policy again
+// for each retry), as the router needs it besides the session id.
+type Attempt struct {
+	// Pool is the upstreams of this attempt.
+	Pool Pool
+	// Failed is the key of the upstream this request's previous attempt went
+	// to, which failed; "" on the first attempt.
+	Failed string
+	// Place asks the placement policy (the fallback policy) for an upstream
+	// for a new session or a request without one: an index into Pool, or -1
+	// for none.
+	Place func() int
+}
+
+// Outcome is what the router did with an attempt.
+type Outcome uint8
+
+const (
+	// NoSession: the request names no session; the placement policy chose.
+	NoSession Outcome = iota
+	// Followed: the session's upstream takes the attempt.
+	Followed
+	// Bound: a new session, bound to the upstream the placement chose.
+	Bound
+	// JoinedBind: a concurrent request of the new session bound it first; the
+	// attempt follows it there.
+	JoinedBind
+	// LostBind: a concurrent request bound the new session first, to an
+	// upstream this attempt cannot use; the attempt goes where the placement
+	// chose and the binding stays as the other request made it.
+	LostBind
+	// Rebound: the session moved (for Reason) from its upstream to the one the
+	// placement chose.
+	Rebound
+	// JoinedRebind: a concurrent request of the session moved it first; the
+	// attempt follows it there.
+	JoinedRebind
+	// LostRebind: a concurrent request moved the session first, to an upstream
+	// this attempt cannot use; the attempt goes where the placement chose and
+	// the binding stays as the other request made it.
+	LostRebind
+	// Refused: the session's upstream cannot take the attempt (Reason) and the
+	// router is strict, so there is no upstream.
+	Refused
+	// Unplaced: the attempt needed a placement and the placement policy found
+	// no upstream.
+	Unplaced
+)
+
+// Reason is why a session leaves its upstream.
+type Reason uint8
+
+const (
+	// NoReason: the session stays where it is, or has no upstream yet.
+	NoReason Reason = iota
+	// UpstreamDown: the session's upstream is not available.
+	UpstreamDown
+	// RetryAfterFailure: this request's previous attempt failed on the
+	// session's upstream.
+	RetryAfterFailure
+	// UpstreamRemoved: the session's upstream is no longer in the pool.
+	UpstreamRemoved
+)
+
+// Reasons lists the reasons a session moves, for counting them.
+var Reasons = []Reason{UpstreamDown, RetryAfterFailure, UpstreamRemoved}
+
+var reasonNames = [...]string{
+	NoReason:          "",
+	UpstreamDown:      "upstream_down",
+	RetryAfterFailure: "retry_after_failure",
+	UpstreamRemoved:   "upstream_removed",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Decision is the router's answer for one attempt.
+type Decision struct {
+	// Upstream is the index into the attempt's Pool of the upstream to use,
+	// or -1 for none.
+	Upstream int
+	// Outcome says what happened; Reason why the session left its upstream
+	// (Rebound, JoinedRebind, LostRebind, Refused, and Unplaced on the way).
+	Outcome Outcome
+	Reason  Reason
+	// From is the upstream key the session was bound to before this attempt,
+	// when it had one.
+	From string
+}
+
+// Router holds the routing rules of session affinity: a session follows its
+// upstream; a new session is bound where the placement policy puts it (the
+// first binder wins); a session whose upstream cannot take the attempt fails
+// over and is rebound (compare-and-set, so that concurrent failovers agree),
+// or, when strict, is refused. It is safe for concurrent use.
+type Router struct {
+	store  Store
+	strict bool
+}
+
+// NewRouter makes a router that keeps its bindings in store. A strict router
+// refuses a session whose upstream is down instead of failing it over
+// (Synapse's behaviour); a removed upstream still fails over.
+func NewRouter(store Store, strict bool) *Router {
+	return &Router{store: store, strict: strict}
+}
+
+// Route decides where one attempt of a request that names session id ("" for
+// none) goes. The id is a parameter of its own, not a field of the Attempt,
+// because it is stored: as a field it would drag the Attempt's closures to the
+// heap with it.
+func (r *Router) Route(id string, a Attempt) Decision {
+	if id == "" {
+		return Decision{Upstream: a.Place(), Outcome: NoSession}
+	}
+	bound, found := r.store.Lookup(id)
+	if !found {
+		return r.bind(id, a)
+	}
+	current := a.Pool.index(bound)
+	d := Decision{Upstream: current, Outcome: Followed, From: bound}
+	switch {
+	case current < 0:
+		d.Reason = UpstreamRemoved
+	case a.Failed != "" && bound == a.Failed:
+		d.Reason = RetryAfterFailure
+	case !a.Pool.Available(current):
+		d.Reason = UpstreamDown
+	default:
+		return d
+	}
+	if r.strict && d.Reason != UpstreamRemoved {
+		d.Upstream, d.Outcome = -1, Refused
+		return d
+	}
+	return r.rebind(id, a, d)
+}
+
+// bind places a new session and binds it, or follows a concurrent request of
+// the same session that bound it first.
+func (r *Router) bind(id string, a Attempt) Decision {
+	placed := place(a, a.Failed)
+	if placed < 0 {
+		return Decision{Upstream: -1, Outcome: Unplaced}
+	}
+	key := a.Pool.Key(placed)
+	winner := r.store.Bind(id, key)
+	if winner == key {
+		return Decision{Upstream: placed, Outcome: Bound}
+	}
+	if i := a.Pool.index(winner); a.Pool.usable(i, a.Failed) {
+		return Decision{Upstream: i, Outcome: JoinedBind}
+	}
+	return Decision{Upstream: placed, Outcome: LostBind}
+}
+
+// rebind moves the session of d off its upstream to a new placement, or
+// follows a concurrent request of the same session that moved it first.
+func (r *Router) rebind(id string, a Attempt, d Decision) Decision {
+	avoid := ""
+	if d.Upstream >= 0 {
+		avoid = d.From
+	}
+	placed := place(a, avoid)
+	if placed < 0 {
+		d.Upstream, d.Outcome = -1, Unplaced
+		return d
+	}
+	key := a.Pool.Key(placed)
+	now := r.store.Rebind(id, d.From, key)
+	if now == key {
+		d.Upstream, d.Outcome = placed, Rebound
+		return d
+	}
+	if i := a.Pool.index(now); a.Pool.usable(i, a.Failed) {
+		d.Upstream, d.Outcome = i, JoinedRebind
+		return d
+	}
+	d.Upstream, d.Outcome = placed, LostRebind
+	return d
+}
+
+// place asks the placement policy for an upstream, but not the one with key
+// avoid (the upstream that just failed) while another one is available.
+func place(a Attempt, avoid string) int {
+	placed := a.Place()
+	if placed < 0 || avoid == "" || a.Pool.Key(placed) != avoid {
+		return placed
+	}
+	for i := range a.Pool.Len {
+		if a.Pool.usable(i, avoid) {
+			return i
+		}
+	}
+	return placed
+}
