@@ -137,7 +137,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 			return []string{conf}
 		}))
 	}
-	waitFor(t, 20*time.Second, "the sentinels to know the replica and each other", func() bool {
+	Eventually(t, 20*time.Second, "the sentinels to know the replica and each other", func() bool {
 		for _, sn := range s.Sentinels {
 			info, err := sn.Do("INFO", "sentinel")
 			if err != nil || !strings.Contains(info, "slaves=1,sentinels=3") {
@@ -193,7 +193,7 @@ func StartCluster(t testing.TB, n int) []*Server {
 // WaitClusterOK waits until every node of the cluster says it is ok.
 func WaitClusterOK(t testing.TB, nodes []*Server) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "the cluster to be ok", func() bool {
+	Eventually(t, 20*time.Second, "the cluster to be ok", func() bool {
 		for _, n := range nodes {
 			if info, err := n.Do("CLUSTER", "INFO"); err != nil || !strings.Contains(info, "cluster_state:ok") {
 				return false
@@ -203,13 +203,14 @@ func WaitClusterOK(t testing.TB, nodes []*Server) {
 	})
 }
 
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+// Eventually polls cond until it holds, and fails the test after limit.
+func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", limit, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -28,7 +28,7 @@ func TestFixedExpiryCountsFromTheFirstBinding(t *testing.T) {
 	if ttl := srv.PTTL(a.Key("s")); ttl > 1100*time.Millisecond {
 		t.Fatalf("a lookup moved the fixed timeout in redis: ttl %s", ttl)
 	}
-	eventually(t, 3*time.Second, "redis to expire the session", func() bool { return srv.Get(a.Key("s")) == "" })
+	redistest.Eventually(t, 3*time.Second, "redis to expire the session", func() bool { return srv.Get(a.Key("s")) == "" })
 	for _, n := range []node{b, a} {
 		if up, ok := n.Lookup("s"); ok {
 			t.Fatalf("after its fixed timeout the session is still bound to %q", up)
@@ -60,5 +60,5 @@ func TestSlidingExpirySlidesOnEveryNode(t *testing.T) {
 	if up, ok := a.Lookup("s"); !ok || up != "u1" {
 		t.Fatalf("a.Lookup = %q, %v; b's uses should have kept the session", up, ok)
 	}
-	eventually(t, 3*time.Second, "the unused session to expire", func() bool { return srv.Get(a.Key("s")) == "" })
+	redistest.Eventually(t, 3*time.Second, "the unused session to expire", func() bool { return srv.Get(a.Key("s")) == "" })
 }

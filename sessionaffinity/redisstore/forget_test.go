@@ -26,7 +26,7 @@ func TestForget(t *testing.T) {
 	}
 	gone := func(id string) {
 		t.Helper()
-		eventually(t, time.Second, "b to drop "+id, func() bool { _, ok := b.Lookup(id); return !ok })
+		redistest.Eventually(t, time.Second, "b to drop "+id, func() bool { _, ok := b.Lookup(id); return !ok })
 		if _, ok := b.local.Get(id); ok {
 			t.Fatalf("%s is still in b's local table", id)
 		}

@@ -39,12 +39,12 @@ func TestOutage(t *testing.T) {
 	}
 
 	srv.Restart() // empty: it lost everything
-	eventually(t, 5*time.Second, "redis to be used again", func() bool {
+	redistest.Eventually(t, 5*time.Second, "redis to be used again", func() bool {
 		a.Lookup("known")
 		return a.out.ups.Load() == 1
 	})
 	// Sessions bound during the outage are shared when they are next used.
-	eventually(t, 5*time.Second, "new-7 to be shared", func() bool {
+	redistest.Eventually(t, 5*time.Second, "new-7 to be shared", func() bool {
 		if up, ok := a.Lookup("new-7"); !ok || up != "u2" {
 			t.Fatalf("after the outage Lookup = %q, %v; want u2", up, ok)
 		}
@@ -80,7 +80,7 @@ func TestOutageUnderLoadReportedOnce(t *testing.T) {
 	srv.Stop()
 	time.Sleep(500 * time.Millisecond)
 	srv.Restart()
-	eventually(t, 5*time.Second, "the recovery", func() bool { return a.out.ups.Load() > 0 })
+	redistest.Eventually(t, 5*time.Second, "the recovery", func() bool { return a.out.ups.Load() > 0 })
 	time.Sleep(300 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
@@ -109,7 +109,7 @@ func TestReconcileMovesASessionOnce(t *testing.T) {
 	}
 	srv.Restart()
 	for _, n := range []node{a, b} {
-		eventually(t, 5*time.Second, "redis to be used again", func() bool {
+		redistest.Eventually(t, 5*time.Second, "redis to be used again", func() bool {
 			n.Lookup("probe")
 			return n.out.ups.Load() == 1
 		})

@@ -60,14 +60,21 @@ func on(srv *redistest.Server) ClientOptions { return ClientOptions{Addresses: [
 
 var twoMinutes = sessionaffinity.TableConfig{MaxSessions: 100_000, Timeout: 2 * time.Minute}
 
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
+// requireShared binds id to u1 on a and checks that Redis and b hold it,
+// whatever b bids.
+func requireShared(t *testing.T, srv *redistest.Server, a, b node, id string) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Microsecond)
+	if got := a.Bind(id, "u1"); got != "u1" {
+		t.Fatalf("first Bind = %q, want u1", got)
+	}
+	if got := b.Bind(id, "u2"); got != "u1" {
+		t.Fatalf("second node's Bind = %q, want the first node's u1", got)
+	}
+	if up, ok := b.Lookup(id); !ok || up != "u1" {
+		t.Fatalf("second node's Lookup = %q, %v; want u1", up, ok)
+	}
+	if got := srv.Get(a.Key(id)); got != "u1" {
+		t.Fatalf("redis holds %q, want u1", got)
 	}
 }
 
@@ -110,19 +117,8 @@ func TestFirstBinderWins(t *testing.T) {
 	if got := srv.Get("test:s1"); got != "" {
 		t.Fatalf("a lookup miss wrote %q", got)
 	}
-	if got := a.Bind("s1", "u1"); got != "u1" {
-		t.Fatalf("first Bind = %q, want u1", got)
-	}
-	if got := b.Bind("s1", "u2"); got != "u1" {
-		t.Fatalf("second node's Bind = %q, want the first node's u1", got)
-	}
-	// b looked s1 up (and cached "no binding") before a bound it.
-	if up, ok := b.Lookup("s1"); !ok || up != "u1" {
-		t.Fatalf("second node's Lookup = %q, %v; want u1", up, ok)
-	}
-	if got := srv.Get("test:s1"); got != "u1" {
-		t.Fatalf("redis holds %q, want u1", got)
-	}
+	// b looked s1 up (and cached "no binding") before a binds it.
+	requireShared(t, srv, a, b, "s1")
 	if ttl := srv.PTTL("test:s1"); ttl < time.Minute || ttl > 2*time.Minute {
 		t.Fatalf("redis ttl %s, want about the session timeout 2m", ttl)
 	}
@@ -228,7 +224,7 @@ func TestFailoverSeenAtOnce(t *testing.T) {
 			t.Fatalf("a.Rebind = %q", got)
 		}
 		start := time.Now()
-		eventually(t, 100*time.Millisecond, "b to see a's failover", func() bool {
+		redistest.Eventually(t, 100*time.Millisecond, "b to see a's failover", func() bool {
 			up, _ := b.Lookup(id)
 			return up == "u2"
 		})

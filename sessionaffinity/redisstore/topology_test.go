@@ -21,15 +21,7 @@ func TestTLS(t *testing.T) {
 	}
 	opts := ClientOptions{Addresses: []string{srv.Addr}, TLS: tc}
 	a, b := newNode(t, opts, twoMinutes, Config{}), newNode(t, opts, twoMinutes, Config{})
-	if got := a.Bind("s", "u1"); got != "u1" {
-		t.Fatalf("a.Bind = %q", got)
-	}
-	if up, ok := b.Lookup("s"); !ok || up != "u1" {
-		t.Fatalf("b.Lookup over TLS = %q, %v", up, ok)
-	}
-	if got := srv.Get("test:s"); got != "u1" {
-		t.Fatalf("redis holds %q", got)
-	}
+	requireShared(t, srv.Server, a, b, "s")
 	if a.out.errors.Load()+b.out.errors.Load() != 0 {
 		t.Fatal("redis errors over TLS")
 	}
@@ -61,7 +53,7 @@ func TestSentinelFailover(t *testing.T) {
 			t.Fatalf("%s: other node sees %q, %v", ids[i], up, ok)
 		}
 	}
-	redistestWait(t, "the replica to hold every session", func() bool { return s.Replica.Get("test:"+ids[99]) != "" })
+	redistest.Eventually(t, 20*time.Second, "the replica to hold every session", func() bool { return s.Replica.Get("test:"+ids[99]) != "" })
 
 	var lookups, wrong atomic.Int64
 	stop := make(chan struct{})
@@ -87,10 +79,10 @@ func TestSentinelFailover(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	old := s.CurrentMaster(t)
 	s.Master.Stop()
-	redistestWait(t, "the sentinels to promote the replica", func() bool { return s.CurrentMaster(t) == s.Replica.Addr })
+	redistest.Eventually(t, 20*time.Second, "the sentinels to promote the replica", func() bool { return s.CurrentMaster(t) == s.Replica.Addr })
 	// The clients follow: a new session bound on one node reaches the new
 	// master and the other node.
-	redistestWait(t, "a new session to be shared through the new master", func() bool {
+	redistest.Eventually(t, 20*time.Second, "a new session to be shared through the new master", func() bool {
 		up := nodes[0].Bind("after-failover", "u2")
 		got, ok := nodes[1].Lookup("after-failover")
 		return ok && got == up && s.Replica.Get("test:after-failover") == up
@@ -130,7 +122,7 @@ func TestCluster(t *testing.T) {
 	masters[1].Restart()
 	redistest.WaitClusterOK(t, masters)
 	b := newNode(t, opts, twoMinutes, cfg)
-	redistestWait(t, "a fresh node to find every session", func() bool {
+	redistest.Eventually(t, 20*time.Second, "a fresh node to find every session", func() bool {
 		for id, up := range home {
 			if got, ok := b.Lookup(id); !ok || got != up {
 				return false
@@ -141,11 +133,6 @@ func TestCluster(t *testing.T) {
 	if e := a.out.errors.Load(); e == 0 {
 		t.Fatal("no redis error counted while a master was down")
 	}
-}
-
-func redistestWait(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	eventually(t, 20*time.Second, what, cond)
 }
 
 // tlsNoRoots trusts no CA but the system's, which did not sign the test's
