@@ -88,8 +88,9 @@ type node struct {
 	url string
 }
 
-// startNode runs the example as node n (1, 2, ...) against redisAddr and bs.
-func startNode(t *testing.T, n int, redisAddr string, bs []*stockBackend) *node {
+// startNode runs the example as node n (1, 2, ...) against redisAddr and bs,
+// with extra environment variables, if any.
+func startNode(t *testing.T, n int, redisAddr string, bs []*stockBackend, extra ...string) *node {
 	t.Helper()
 	port, admin := 9120+n, 3020+n
 	env := []string{
@@ -100,6 +101,7 @@ func startNode(t *testing.T, n int, redisAddr string, bs []*stockBackend) *node 
 	for i, b := range bs {
 		env = append(env, fmt.Sprintf("BACKEND%d=%s", i+1, b.addr))
 	}
+	env = append(env, extra...)
 	p := startCaddy(t, twoNodesConfig, fmt.Sprintf("localhost:%d", admin), env...)
 	return &node{caddyProcess: p, url: fmt.Sprintf("http://localhost:%d/services/LoadBalanceProxy", port)}
 }
