@@ -110,14 +110,17 @@ var nodeClient = &http.Client{Timeout: 10 * time.Second}
 
 // send posts the sample's placeOrder for session id and returns the backend
 // that answered, or an error for anything but 202.
-func (n *node) send(id string) (string, error) {
+func (n *node) send(id string) (string, error) { return n.sendWithin(id, nodeClient) }
+
+// sendWithin is send with client.
+func (n *node) sendWithin(id string, client *http.Client) (string, error) {
 	req, err := http.NewRequest(http.MethodPost, n.url, strings.NewReader(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>`))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "text/xml;charset=UTF-8")
 	req.Header.Set("simpleClientSession", id)
-	resp, err := nodeClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -205,7 +205,8 @@ type fixedExpiry struct{ timeout int64 }
 
 func (f fixedExpiry) ExpireAfterCreate(e otter.Entry[string, *session]) time.Duration {
 	age := max(time.Now().UnixNano()-e.Value.created, 0)
-	return time.Duration(f.timeout - age)
+	// At least 1ns: otter keeps an entry forever when it is given no time.
+	return time.Duration(max(f.timeout-age, 1))
 }
 
 func (f fixedExpiry) ExpireAfterUpdate(e otter.Entry[string, *session], _ *session) time.Duration {
