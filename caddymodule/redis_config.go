@@ -99,7 +99,7 @@ func (c RedisConfig) provision(ctx caddy.Context, policy string, local *sessiona
 	if err != nil {
 		return nil, fmt.Errorf("redis store: %w", err)
 	}
-	errorsCounter := registerRedisMetrics(ctx, logger).WithLabelValues(policy)
+	errorsCounter := metrics.redisErrs.WithLabelValues(policy)
 	fields := []zap.Field{zap.Strings("addresses", c.Addresses)}
 	store, err := redisstore.New(redisstore.Config{
 		Client:         val.(pooledRedisClient).Client,

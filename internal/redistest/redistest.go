@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +55,14 @@ func start(t testing.TB, bin string, tc *tls.Config, extra []string, args func(p
 		t.Fatalf("%s not found (apt-get install redis-server redis-sentinel): %v", bin, err)
 	}
 	port := FreePort(t)
+	// A working folder of its own: a master writes its snapshot there for a
+	// replica's first sync.
+	all := append(append(args(port), extra...), "--dir", t.TempDir())
+	if bin != "redis-server" || slices.Contains(all[:len(all)-2], "--dir") {
+		all = all[:len(all)-2]
+	}
 	s := &Server{t: t, Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		bin: bin, args: append(args(port), extra...), tls: tc}
+		bin: bin, args: all, tls: tc}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
