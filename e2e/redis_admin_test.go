@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
 // TestRedisAdminDeletesOnEveryNode deletes sessions through one node's admin
-// API (one session, an upstream's sessions, then all) while both nodes know
+// API (one session, POST .../sessions/forget; an upstream's sessions; then
+// all) while both nodes know
 // them: the next request of each deleted session is placed anew (a new
 // binding, counted by the node that receives it), on whichever node it lands,
 // and the other node follows the new binding.
@@ -41,7 +43,8 @@ func TestRedisAdminDeletesOnEveryNode(t *testing.T) {
 		}
 	}
 
-	if n := adminDelete(t, n1, "/sessions/"+url.PathEscape(ids[0])); n != 1 {
+	body, _ := json.Marshal(map[string]string{"id": ids[0]})
+	if n := adminDelete(t, n1, http.MethodPost, "/sessions/forget", string(body)); n != 1 {
 		t.Fatalf("deleting one session: deleted %d", n)
 	}
 	placedAnew(n2, n1, ids[:1])
@@ -53,22 +56,22 @@ func TestRedisAdminDeletesOnEveryNode(t *testing.T) {
 			onDrained = append(onDrained, id)
 		}
 	}
-	if n := adminDelete(t, n2, "/sessions?upstream="+url.QueryEscape(drained)); n != len(onDrained) || n == 0 {
+	if n := adminDelete(t, n2, http.MethodDelete, "/sessions?upstream="+url.QueryEscape(drained), ""); n != len(onDrained) || n == 0 {
 		t.Fatalf("draining %s: deleted %d, want its %d sessions", drained, n, len(onDrained))
 	}
 	placedAnew(n1, n2, onDrained)
 
-	if n := adminDelete(t, n1, "/sessions"); n != len(ids) {
+	if n := adminDelete(t, n1, http.MethodDelete, "/sessions", ""); n != len(ids) {
 		t.Fatalf("deleting all: deleted %d, want %d", n, len(ids))
 	}
 	placedAnew(n2, n1, ids)
 }
 
-// adminDelete sends DELETE to a path under the node's policy and returns how
-// many sessions it deleted.
-func adminDelete(t *testing.T, n *node, path string) int {
+// adminDelete sends a deletion (method, path under the node's policy, body)
+// and returns how many sessions it deleted.
+func adminDelete(t *testing.T, n *node, method, path, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodDelete, "http://"+n.adminAddr+"/soap-affinity/policies/LoadBalanceProxy"+path, nil)
+	req, err := http.NewRequest(method, "http://"+n.adminAddr+"/soap-affinity/policies/LoadBalanceProxy"+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
