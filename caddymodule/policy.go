@@ -116,7 +116,7 @@ type SimpleClientSession struct {
 	// sessionCounts counts the sessions per upstream for least_sessions and
 	// the admin API.
 	sessionCounts sessionaffinity.SessionCounter
-	redis         *redisBinding
+	redis         *redisLease
 	logger        *zap.Logger
 	metrics       *policyMetrics
 	// Request variables that carry state across the retries of one request.
@@ -193,6 +193,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		}
 		p.store = p.redis.store
 	}
+	p.table.store.Store(&p.store)
 	p.sessionCounts = p.table.Table
 	if p.redis != nil {
 		p.sessionCounts = p.redis.counts

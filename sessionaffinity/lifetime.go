@@ -37,7 +37,9 @@ func (l lifetime) left(s *session) time.Duration {
 	if l.max > 0 && (end < 0 || s.created+l.max < end) {
 		end = s.created + l.max
 	}
-	return time.Duration(end - now)
+	// At least 1ns: otter keeps an entry forever when it is given no time
+	// (a copy adopted from another node may be past its end already).
+	return time.Duration(max(end-now, 1))
 }
 
 func (l lifetime) ExpireAfterCreate(e otter.Entry[string, *session]) time.Duration {

@@ -311,6 +311,29 @@ func (t *Table) Rebind(id, from, to string) (bound string) {
 	return to
 }
 
+// Adopt makes id bound to upstream, whatever it was bound to, as a copy of a
+// binding made elsewhere (another node, through a shared store) at created.
+// A lifetime (ExpiryFixed, MaxLifetime) is counted from created, so the copy
+// ends when the original does; an idle timeout starts now.
+func (t *Table) Adopt(id, upstream string, created time.Time) {
+	at := created.UnixNano()
+	defer t.lock(id)()
+	tier, requests := t.trial, uint64(1)
+	for _, tr := range t.tiers() {
+		if old, found := tr.GetIfPresent(id); found {
+			if old.upstream == upstream && old.created == at {
+				return
+			}
+			tier, requests = tr, old.requests.Load()
+			break
+		}
+	}
+	adopted := newSession(upstream, at, requests)
+	adopted.lastUsed.Store(t.now())
+	tier.Set(id, adopted)
+	t.counts.add(upstream, 1) // the copy it replaces, if any, is counted out
+}
+
 func newSession(upstream string, created int64, requests uint64) *session {
 	s := &session{upstream: upstream, created: created}
 	s.lastUsed.Store(created)
@@ -406,6 +429,15 @@ func (t *Table) DeleteAll() int {
 	}
 	return n
 }
+
+// Forget deletes one session (Store); a table cannot fail to.
+func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
+
+// ForgetUpstream deletes the sessions bound to upstream (Store).
+func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUpstream(upstream), nil }
+
+// ForgetAll deletes every session (Store).
+func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
 // Len returns the number of sessions held (an estimate while writes race).
 func (t *Table) Len() int {

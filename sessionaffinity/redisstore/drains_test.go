@@ -1,4 +1,4 @@
-package sessionaffinity
+package redisstore
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // Two nodes share their drains through Redis: a drain set on one is obeyed by
@@ -13,10 +14,10 @@ import (
 // its copy, and a drain set meanwhile says it reached this node only.
 func TestRedisDrainsShared(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := RedisStoreConfig{Backoff: 10 * time.Millisecond}
-	s1, _ := newTestRedisStore(t, srv.Addr, twoMinutes, cfg)
-	s2, _ := newTestRedisStore(t, srv.Addr, twoMinutes, cfg)
-	var m1, m2 DrainSet
+	cfg := Config{Backoff: 10 * time.Millisecond}
+	table := sessionaffinity.TableConfig{MaxSessions: 1000, Timeout: 2 * time.Minute}
+	s1, s2 := newNode(t, on(srv), table, cfg), newNode(t, on(srv), table, cfg)
+	var m1, m2 sessionaffinity.DrainSet
 	d1, d2 := s1.Drains("test#drains", &m1), s2.Drains("test#drains", &m2)
 
 	if d2.Any() {

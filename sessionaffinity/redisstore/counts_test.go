@@ -1,4 +1,4 @@
-package sessionaffinity
+package redisstore
 
 import (
 	"fmt"
@@ -6,15 +6,16 @@ import (
 	"time"
 
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // Two nodes' counts add up: each sees its own live and the other's as last
 // published.
-func TestClusterCounts(t *testing.T) {
+func TestCounts(t *testing.T) {
 	srv := redistest.Start(t)
-	s1, _ := newTestRedisStore(t, srv.Addr, twoMinutes, RedisStoreConfig{})
-	s2, _ := newTestRedisStore(t, srv.Addr, twoMinutes, RedisStoreConfig{})
-	c1, c2 := s1.ClusterCounts("test#counts", "node1", 0), s2.ClusterCounts("test#counts", "node2", 0)
+	table := sessionaffinity.TableConfig{MaxSessions: 1000, Timeout: 2 * time.Minute}
+	s1, s2 := newNode(t, on(srv), table, Config{}), newNode(t, on(srv), table, Config{})
+	c1, c2 := s1.Counts("test#counts", "node1", 0), s2.Counts("test#counts", "node2", 0)
 	t.Cleanup(c1.Close)
 	t.Cleanup(c2.Close)
 	for i := range 5 {
@@ -26,12 +27,12 @@ func TestClusterCounts(t *testing.T) {
 	if c1.SessionsOn("b:80") != 0 {
 		t.Errorf("node 1 counts node 2's sessions before they were published")
 	}
-	for _, c := range []*ClusterCounts{c1, c2, c1} {
+	for _, c := range []*Counts{c1, c2, c1} {
 		if err := c.Sync(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range []*ClusterCounts{c1, c2} {
+	for _, c := range []*Counts{c1, c2} {
 		if a, b := c.SessionsOn("a:80"), c.SessionsOn("b:80"); a != 5 || b != 3 {
 			t.Errorf("%s counts a:80 %d, b:80 %d; want 5 and 3", c.node, a, b)
 		}
