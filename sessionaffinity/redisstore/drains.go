@@ -108,8 +108,15 @@ func (d *Drains) Retain(keep func(upstream string) bool) ([]string, error) {
 	return forgotten, err
 }
 
+// write runs an operator's change, once more if the first try fails: a
+// connection that broke (Redis restarted) fails its next command, and adding
+// or removing a set member twice is harmless.
 func (d *Drains) write(do func(context.Context) (int64, error)) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), drainWriteTimeout)
 	defer cancel()
-	return do(ctx)
+	n, err := do(ctx)
+	if err != nil {
+		n, err = do(ctx)
+	}
+	return n, err
 }
