@@ -28,7 +28,7 @@ const (
 // AdminAPI serves the session tables on Caddy's admin endpoint:
 //
 //	GET    /soap-affinity/policies                        every policy: name, sessions, settings
-//	GET    /soap-affinity/policies/{name}/sessions        sessions in id order (?limit= ?cursor= ?upstream=)
+//	GET    /soap-affinity/policies/{name}/sessions        sessions in table order (?limit= ?cursor= ?upstream=)
 //	DELETE /soap-affinity/policies/{name}/sessions        all sessions, or those of ?upstream= (drain)
 //	GET    /soap-affinity/policies/{name}/sessions/{id}   one session
 //	DELETE /soap-affinity/policies/{name}/sessions/{id}   forget one session
@@ -136,10 +136,13 @@ func (a *AdminAPI) listSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.After = string(after)
 	}
-	page, more := t.Page(q)
+	page, next, err := t.Page(q)
+	if err != nil {
+		return apiError(http.StatusBadRequest, "malformed cursor %q: pass next_cursor of the previous page as it is", r.URL.Query().Get("cursor"))
+	}
 	out := sessionPage{Sessions: page}
-	if more {
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].ID))
+	if next != "" {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(next))
 	}
 	return writeJSON(w, out)
 }
