@@ -763,6 +763,7 @@ var benchFullTable = sync.OnceValue(func() *Table {
 	ids := benchIDs()
 	for i, id := range ids[:1000000] {
 		tab.Bind(id, "upstream-"+strconv.Itoa(i%3))
+		tab.Lookup(id) // in use: kept, not on trial
 	}
 	tab.CleanUp()
 	return tab
