@@ -53,9 +53,38 @@ var errOverLimit = errors.New("peek limit reached")
 // until something of it has been read (so a retry after a dial error still has
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	pr := &peekReader{src: body, limit: s.peekLimit}
-	id, outcome = s.scanHeader(xml.NewDecoder(pr), nil)
-	return id, outcome, &replayBody{prefix: pr.buf, rest: body}
+	// One allocation for the reader, the replay and the first chunk.
+	p := &peek{}
+	p.reader = peekReader{src: body, limit: s.peekLimit, buf: p.first[:0:min(s.peekLimit, firstPeekChunk)]}
+	id, outcome = s.peekHeader(&p.reader)
+	p.replay = replayBody{prefix: p.reader.buf, rest: body}
+	return id, outcome, &p.replay
+}
+
+type peek struct {
+	reader peekReader
+	replay replayBody
+	first  [firstPeekChunk]byte
+}
+
+// peekHeader reads as much of the body as headerScanner needs, and asks
+// encoding/xml (from the first byte again) when the scanner cannot answer.
+func (s *IDSource) peekHeader(pr *peekReader) (string, PeekOutcome) {
+	sc := headerScanner{src: s}
+	for range scanMaxResumes {
+		if pr.fill() != nil {
+			break // the end, the limit or a read error: encoding/xml meets it too
+		}
+		id, outcome, st := sc.scan(pr.buf)
+		if st == scanDone {
+			return id, outcome
+		}
+		if st == scanOdd {
+			break
+		}
+	}
+	pr.pos = 0
+	return s.scanHeader(xml.NewDecoder(pr), nil)
 }
 
 // scanHeader reads the envelope up to the end of its Header (or the start of
