@@ -70,21 +70,34 @@ type peek struct {
 // peekHeader reads as much of the body as headerScanner needs, and asks
 // encoding/xml (from the first byte again) when the scanner cannot answer.
 func (s *IDSource) peekHeader(pr *peekReader) (string, PeekOutcome) {
-	sc := headerScanner{src: s}
+	sc := headerScanner{want: s.soapHeader}
 	for range scanMaxResumes {
 		if pr.fill() != nil {
 			break // the end, the limit or a read error: encoding/xml meets it too
 		}
-		id, outcome, st := sc.scan(pr.buf)
-		if st == scanDone {
-			return id, outcome
-		}
-		if st == scanOdd {
-			break
+		switch sc.scan(pr.buf) {
+		case scanDone:
+			return s.scanned(&sc, pr.buf)
+		case scanOdd:
+			pr.pos = 0
+			return s.scanHeader(xml.NewDecoder(pr), nil)
 		}
 	}
 	pr.pos = 0
 	return s.scanHeader(xml.NewDecoder(pr), nil)
+}
+
+// scanned turns the scanner's answer into the session id and outcome.
+func (s *IDSource) scanned(sc *headerScanner, buf []byte) (string, PeekOutcome) {
+	switch sc.result {
+	case foundBlock:
+		id := s.usableBytes(sc.Text(buf))
+		return id, idOutcome(id)
+	case notSOAP:
+		return "", PeekNotSOAP
+	default:
+		return "", PeekNoID
+	}
 }
 
 // scanHeader reads the envelope up to the end of its Header (or the start of

@@ -2,6 +2,7 @@ package sessionaffinity
 
 import (
 	"bytes"
+	"encoding/xml"
 	"strconv"
 	"unicode/utf8"
 )
@@ -20,8 +21,8 @@ import (
 // It scans whole tokens: when the bytes end inside one it reports scanMore,
 // and resumes at the start of that token once more bytes are there.
 type headerScanner struct {
-	src   *IDSource
-	pos   int // start of the next token
+	want  xml.Name // the header block to find
+	pos   int      // start of the next token
 	depth int // open elements
 	// names are the raw names of the open elements, to match end tags.
 	names [scanMaxDepth]span
@@ -37,7 +38,18 @@ type headerScanner struct {
 	pieces  int
 	decoded bool
 	text    []byte
+	// The answer, once scan returns scanDone.
+	result scanResult
 }
+
+// scanResult is what a scan found.
+type scanResult uint8
+
+const (
+	foundBlock scanResult = iota // the first block named want; Text is its text
+	noBlock                      // an envelope without such a block in its Header (or without a Header)
+	notSOAP                      // the root is no SOAP envelope
+)
 
 type span struct{ start, end int }
 
@@ -51,7 +63,8 @@ type nsBinding struct {
 type scanStatus uint8
 
 const (
-	scanDone scanStatus = iota // the answer is certain
+	scanOn   scanStatus = iota // a token was read: go on
+	scanDone                   // the answer (result) is certain
 	scanMore                   // the bytes end inside a token
 	scanOdd                    // ask encoding/xml
 )
@@ -68,25 +81,39 @@ const (
 func (b span) in(buf []byte) []byte { return buf[b.start:b.end] }
 
 // scan goes on from s.pos over buf, the bytes peeked so far.
-func (s *headerScanner) scan(buf []byte) (string, PeekOutcome, scanStatus) {
+func (s *headerScanner) scan(buf []byte) scanStatus {
 	for s.pos < len(buf) {
 		var (
-			id      string
-			outcome PeekOutcome
-			st      scanStatus
-			next    int
+			next int
+			st   scanStatus
 		)
 		if buf[s.pos] != '<' {
 			next, st = s.charData(buf)
 		} else {
-			next, id, outcome, st = s.markup(buf)
+			next, st = s.markup(buf)
 		}
-		if st != scanDone || next < 0 {
-			return id, outcome, st
+		if st != scanOn {
+			return st
 		}
 		s.pos = next
 	}
-	return "", 0, scanMore
+	return scanMore
+}
+
+// Text returns the found block's text: the character data directly in it,
+// entities decoded and line breaks normalised as encoding/xml does. It may
+// share memory with buf.
+func (s *headerScanner) Text(buf []byte) []byte {
+	if s.decoded {
+		return s.text
+	}
+	return s.raw.in(buf)
+}
+
+// done records the answer.
+func (s *headerScanner) done(r scanResult) (int, scanStatus) {
+	s.result = r
+	return 0, scanDone
 }
 
 // charData handles the text from s.pos to the next '<'.
@@ -101,7 +128,7 @@ func (s *headerScanner) charData(buf []byte) (next int, st scanStatus) {
 		if len(bytes.Trim(text, " \t\r\n")) > 0 {
 			return 0, scanOdd
 		}
-		return end, scanDone
+		return end, scanOn
 	}
 	plain, ok := checkText(text, false)
 	if !ok {
@@ -110,25 +137,22 @@ func (s *headerScanner) charData(buf []byte) (next int, st scanStatus) {
 	if s.inBlock && s.depth == 3 {
 		s.addText(buf, span{s.pos, end}, plain, false)
 	}
-	return end, scanDone
+	return end, scanOn
 }
 
-// markup handles the tag, comment, CDATA section or declaration at s.pos. A
-// negative next with scanDone means the answer (id, outcome) is found.
-func (s *headerScanner) markup(buf []byte) (next int, id string, outcome PeekOutcome, st scanStatus) {
+// markup handles the tag, comment, CDATA section or declaration at s.pos.
+func (s *headerScanner) markup(buf []byte) (next int, st scanStatus) {
 	rest := buf[s.pos:]
 	if len(rest) < 2 {
-		return 0, "", 0, scanMore
+		return 0, scanMore
 	}
 	switch rest[1] {
 	case '/':
 		return s.endTag(buf)
 	case '!':
-		next, st = s.special(buf)
-		return next, "", 0, st
+		return s.special(buf)
 	case '?':
-		next, st = s.declaration(buf)
-		return next, "", 0, st
+		return s.declaration(buf)
 	default:
 		return s.startTag(buf)
 	}
@@ -149,7 +173,7 @@ func (s *headerScanner) special(buf []byte) (int, scanStatus) {
 			return 0, scanMore
 		}
 		if end := len(comment) + i + 2; rest[end] == '>' {
-			return s.pos + end + 1, scanDone
+			return s.pos + end + 1, scanOn
 		}
 		return 0, scanOdd
 	case bytes.HasPrefix(rest, []byte(cdata)) && s.depth > 0:
@@ -165,7 +189,7 @@ func (s *headerScanner) special(buf []byte) (int, scanStatus) {
 		if s.inBlock && s.depth == 3 {
 			s.addText(buf, span{start, start + i}, plain, true)
 		}
-		return start + i + 3, scanDone
+		return start + i + 3, scanOn
 	}
 	return 0, scanOdd
 }
@@ -209,14 +233,14 @@ func (s *headerScanner) declaration(buf []byte) (int, scanStatus) {
 			return 0, scanOdd
 		}
 	}
-	return s.pos + end + 2, scanDone
+	return s.pos + end + 2, scanOn
 }
 
 // startTag handles a start tag (or an empty-element tag, a start and an end).
-func (s *headerScanner) startTag(buf []byte) (next int, id string, outcome PeekOutcome, st scanStatus) {
+func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 	name, i, st := scanName(buf, s.pos+1)
-	if st != scanDone {
-		return 0, "", 0, st
+	if st != scanOn {
+		return 0, st
 	}
 	var decls [scanMaxNS]nsBinding
 	ndecls := 0
@@ -224,15 +248,15 @@ func (s *headerScanner) startTag(buf []byte) (next int, id string, outcome PeekO
 	for {
 		i = skipSpace(buf, i)
 		if i >= len(buf) {
-			return 0, "", 0, scanMore
+			return 0, scanMore
 		}
 		if c := buf[i]; c == '>' || c == '/' {
 			if c == '/' {
 				if i+1 >= len(buf) {
-					return 0, "", 0, scanMore
+					return 0, scanMore
 				}
 				if buf[i+1] != '>' {
-					return 0, "", 0, scanOdd
+					return 0, scanOdd
 				}
 				empty, i = true, i+1
 			}
@@ -240,36 +264,36 @@ func (s *headerScanner) startTag(buf []byte) (next int, id string, outcome PeekO
 			break
 		}
 		attr, j, st := scanName(buf, i)
-		if st != scanDone {
-			return 0, "", 0, st
+		if st != scanOn {
+			return 0, st
 		}
 		if j = skipSpace(buf, j); j >= len(buf) {
-			return 0, "", 0, scanMore
+			return 0, scanMore
 		}
 		if buf[j] != '=' {
-			return 0, "", 0, scanOdd
+			return 0, scanOdd
 		}
 		if j = skipSpace(buf, j+1); j >= len(buf) {
-			return 0, "", 0, scanMore
+			return 0, scanMore
 		}
 		q := buf[j]
 		if q != '"' && q != '\'' {
-			return 0, "", 0, scanOdd
+			return 0, scanOdd
 		}
 		end := bytes.IndexByte(buf[j+1:], q)
 		if end < 0 {
-			return 0, "", 0, scanMore
+			return 0, scanMore
 		}
 		value := span{j + 1, j + 1 + end}
 		plain, ok := checkText(value.in(buf), false)
 		if !ok || bytes.IndexByte(value.in(buf), '<') >= 0 {
-			return 0, "", 0, scanOdd
+			return 0, scanOdd
 		}
 		if prefix, isDecl, ok := nsDeclaration(buf, attr); isDecl {
 			// Declared URIs are used as written: leave any escapes or line
 			// breaks in them to encoding/xml.
 			if !ok || !plain || ndecls == scanMaxNS {
-				return 0, "", 0, scanOdd
+				return 0, scanOdd
 			}
 			decls[ndecls] = nsBinding{prefix: prefix, uri: value}
 			ndecls++
@@ -278,7 +302,7 @@ func (s *headerScanner) startTag(buf []byte) (next int, id string, outcome PeekO
 	}
 
 	if s.depth == scanMaxDepth || s.nns+ndecls > scanMaxNS {
-		return 0, "", 0, scanOdd
+		return 0, scanOdd
 	}
 	s.depth++
 	for _, d := range decls[:ndecls] {
@@ -289,59 +313,53 @@ func (s *headerScanner) startTag(buf []byte) (next int, id string, outcome PeekO
 	s.names[s.depth-1] = name
 	space, local, ok := s.resolve(buf, name)
 	if !ok {
-		return 0, "", 0, scanOdd
+		return 0, scanOdd
 	}
 	switch {
 	case s.depth == 1:
 		switch {
 		case string(local) != "Envelope":
-			return -1, "", PeekNotSOAP, scanDone
+			return s.done(notSOAP)
 		case string(space) == SOAP11Namespace:
 			s.soap = SOAP11Namespace
 		case string(space) == SOAP12Namespace:
 			s.soap = SOAP12Namespace
 		default:
-			return -1, "", PeekNotSOAP, scanDone
+			return s.done(notSOAP)
 		}
 	case s.depth == 2:
 		if string(space) != s.soap || string(local) != "Header" {
-			return -1, "", PeekNoID, scanDone // the Body (or anything else) comes first: no Header
+			return s.done(noBlock) // the Body (or anything else) comes first: no Header
 		}
 		s.inHeader = true
 	case s.depth == 3 && s.inHeader:
-		s.inBlock = string(space) == s.src.soapHeader.Space && string(local) == s.src.soapHeader.Local
+		s.inBlock = string(space) == s.want.Space && string(local) == s.want.Local
 	}
 	if empty {
-		return s.end(buf, i)
+		return s.end(i)
 	}
-	return i, "", 0, scanDone
+	return i, scanOn
 }
 
 // endTag handles an end tag, which must close the innermost open element.
-func (s *headerScanner) endTag(buf []byte) (next int, id string, outcome PeekOutcome, st scanStatus) {
+func (s *headerScanner) endTag(buf []byte) (next int, st scanStatus) {
 	name, i, st := scanName(buf, s.pos+2)
-	if st != scanDone {
-		return 0, "", 0, st
+	if st != scanOn {
+		return 0, st
 	}
 	if i = skipSpace(buf, i); i >= len(buf) {
-		return 0, "", 0, scanMore
+		return 0, scanMore
 	}
 	if buf[i] != '>' || s.depth == 0 || !bytes.Equal(name.in(buf), s.names[s.depth-1].in(buf)) {
-		return 0, "", 0, scanOdd
+		return 0, scanOdd
 	}
-	return s.end(buf, i+1)
+	return s.end(i + 1)
 }
 
 // end closes the innermost element, as scanHeader does with an end element.
-func (s *headerScanner) end(buf []byte, next int) (int, string, PeekOutcome, scanStatus) {
+func (s *headerScanner) end(next int) (int, scanStatus) {
 	if s.inBlock && s.depth == 3 {
-		// The first matching block decides, as in Synapse.
-		text := s.raw.in(buf)
-		if s.decoded {
-			text = s.text
-		}
-		id := s.src.usableBytes(text)
-		return -1, id, idOutcome(id), scanDone
+		return s.done(foundBlock) // the first matching block decides, as in Synapse
 	}
 	for s.nns > 0 && s.ns[s.nns-1].depth == s.depth {
 		s.nns--
@@ -349,11 +367,11 @@ func (s *headerScanner) end(buf []byte, next int) (int, string, PeekOutcome, sca
 	s.depth--
 	switch {
 	case s.depth == 1 && s.inHeader:
-		return -1, "", PeekNoID, scanDone
+		return s.done(noBlock)
 	case s.depth == 0:
-		return 0, "", 0, scanOdd // an empty envelope: what follows decides
+		return 0, scanOdd // an empty envelope: what follows decides
 	}
-	return next, "", 0, scanDone
+	return next, scanOn
 }
 
 // resolve returns the namespace and local part of an element name, or false
@@ -407,7 +425,7 @@ func scanName(buf []byte, i int) (name span, next int, st scanStatus) {
 		bytes.Count(raw, []byte(":")) > 1 || raw[0] == ':' || raw[len(raw)-1] == ':' {
 		return span{}, 0, scanOdd
 	}
-	return span{i, j}, j, scanDone
+	return span{i, j}, j, scanOn
 }
 
 func isNameStart(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' }

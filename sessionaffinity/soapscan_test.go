@@ -11,11 +11,15 @@ import (
 // scanFast runs headerScanner alone over in, fed in pieces of chunk bytes as
 // a body read in pieces would be.
 func scanFast(src *IDSource, in []byte, chunk int) (string, PeekOutcome, scanStatus) {
-	sc := headerScanner{src: src}
+	sc := headerScanner{want: src.soapHeader}
 	for n := min(chunk, len(in)); ; n = min(n+chunk, len(in)) {
-		id, outcome, st := sc.scan(in[:n])
-		if st != scanMore || n == len(in) {
+		st := sc.scan(in[:n])
+		if st == scanDone {
+			id, outcome := src.scanned(&sc, in)
 			return id, outcome, st
+		}
+		if st != scanMore || n == len(in) {
+			return "", 0, st
 		}
 	}
 }
