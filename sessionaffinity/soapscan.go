@@ -23,7 +23,7 @@ import (
 type headerScanner struct {
 	want  xml.Name // the header block to find
 	pos   int      // start of the next token
-	depth int // open elements
+	depth int      // open elements
 	// names are the raw names of the open elements, to match end tags.
 	names [scanMaxDepth]span
 	ns    [scanMaxNS]nsBinding
