@@ -7,13 +7,15 @@ import (
 	"unicode/utf8"
 )
 
-// headerScanner finds the session id block in a SOAP envelope without
-// encoding/xml: a tokenizer for exactly what a SOAP Header needs (elements,
-// attributes, namespace declarations, text with the predefined and numeric
-// entities, CDATA, comments, an XML declaration) that works in place on the
-// peeked bytes and allocates nothing but the id. It answers only when the
-// answer is certain to be encoding/xml's (FuzzPeekSOAPMatchesEncodingXML
-// checks this on random input); on anything else (a DOCTYPE, a processing
+// headerScanner finds the first SOAP Header block of a name (the session id
+// block) without encoding/xml: a tokenizer for exactly what a SOAP Header
+// needs (elements, attributes, namespace declarations, text with the
+// predefined and numeric entities, CDATA, comments, an XML declaration) that
+// works in place on the peeked bytes and allocates nothing. It stops at the
+// end of the block, of the Header, or at the start of the element that comes
+// instead of one (the Body). It answers only when the answer is certain to be
+// encoding/xml's (FuzzHeaderScannerMatchesEncodingXML checks this on random
+// input, fed in random pieces); on anything else (a DOCTYPE, a processing
 // instruction, an unknown entity, an unbound prefix, a name that is not
 // ASCII, bad XML, a read error, the peek limit) it says so, and the caller
 // asks encoding/xml (scanHeader), which reads the same bytes again.
