@@ -1,10 +1,8 @@
 package sessionaffinity
 
 import (
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,9 +11,7 @@ import (
 // BenchmarkTableMemory reports the heap a table holds per stored session with
 // 1,000,000 and 10,000,000 sessions in use (bound, then used once more, so
 // that they are in the kept tier): the record, the index and the id string
-// itself, made while binding as a request's header value would be. It also
-// reports the growth of the process's resident memory (VmRSS) per session,
-// with the default GC settings, garbage made while filling included. Upstream
+// itself, made while binding as a request's header value would be. Upstream
 // keys are shared, as in the policy. The table is filled once; the timed loop
 // then looks sessions up, so that the benchmark costs one fill however many
 // iterations it runs.
@@ -29,7 +25,6 @@ func benchmarkTableMemory(b *testing.B, n int) {
 	upstreams := []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}
 	ids := make([]string, n) // the benchmark's, not the table's: made before measuring
 	before := heapInUse()
-	rssBefore := residentBytes()
 	// Room for every session in the kept tier, however the shards fall.
 	tab := newTestTable(b, TableConfig{MaxSessions: 2 * n, Timeout: time.Hour})
 	for i := range ids {
@@ -37,7 +32,6 @@ func benchmarkTableMemory(b *testing.B, n int) {
 		tab.Bind(ids[i], upstreams[i%len(upstreams)])
 		tab.Lookup(ids[i])
 	}
-	rss := residentBytes() - rssBefore
 	held := heapInUse() - before
 	if got := tab.Len(); got != n {
 		b.Fatalf("Len() = %d after binding %d sessions", got, n)
@@ -52,23 +46,8 @@ func benchmarkTableMemory(b *testing.B, n int) {
 	}
 	// Reported after the loop, which resets metrics.
 	b.ReportMetric(float64(held)/float64(tab.Len()), "heap-B/session")
-	b.ReportMetric(float64(rss)/float64(tab.Len()), "rss-B/session")
 }
 
-// residentBytes is the process's VmRSS, or 0 where /proc does not tell it.
-func residentBytes() uint64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
 
 func heapInUse() uint64 {
 	runtime.GC()
