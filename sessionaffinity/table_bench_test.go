@@ -48,7 +48,6 @@ func benchmarkTableMemory(b *testing.B, n int) {
 	b.ReportMetric(float64(held)/float64(tab.Len()), "heap-B/session")
 }
 
-
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
