@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,7 +79,7 @@ type policyMetrics struct {
 	noSession prometheus.Counter
 	rebinds   map[sessionaffinity.Reason]prometheus.Counter
 	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
-	bindings  sync.Map // upstream key -> prometheus.Counter
+	claims    claimedLabels // bindings_total, by upstream
 }
 
 func newPolicyMetrics(name string) *policyMetrics {
@@ -104,16 +103,6 @@ func (m *policyMetrics) peeked(o sessionaffinity.PeekOutcome) {
 		return
 	}
 	metrics.soapPeeks.WithLabelValues(m.name, o.String()).Inc()
-}
-
-// bound counts a session bound to upstream, new or moved there.
-func (m *policyMetrics) bound(upstream string) {
-	if c, ok := m.bindings.Load(upstream); ok {
-		c.(prometheus.Counter).Inc()
-		return
-	}
-	c, _ := m.bindings.LoadOrStore(upstream, metrics.bindings.WithLabelValues(m.name, upstream))
-	c.(prometheus.Counter).Inc()
 }
 
 // removalCounters are the counters of a table's expired and evicted sessions.
@@ -152,7 +141,9 @@ func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, t := range liveTables() {
 		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(t.Len()), name)
 		for upstream, n := range t.UpstreamCounts() {
-			ch <- prometheus.MustNewConstMetric(c.byUpstream, prometheus.GaugeValue, float64(n), name, upstream)
+			if n > 0 { // a series per upstream that has sessions: bounded however upstreams come and go
+				ch <- prometheus.MustNewConstMetric(c.byUpstream, prometheus.GaugeValue, float64(n), name, upstream)
+			}
 		}
 	}
 }
