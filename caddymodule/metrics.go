@@ -21,6 +21,7 @@ var metrics = struct {
 	noSession  *prometheus.CounterVec
 	soapPeeks  *prometheus.CounterVec
 	faults     *prometheus.CounterVec
+	redisErrs  *prometheus.CounterVec
 	collectors []prometheus.Collector
 }{}
 
@@ -50,8 +51,10 @@ func init() {
 		"Request bodies read for the SOAP header block, by outcome.", "policy", "outcome")
 	metrics.faults = counter("faults_total",
 		"SOAP faults written by soap_fault instead of an error response, by the HTTP status of the handler error that triggered them.", "status")
+	metrics.redisErrs = counter("redis_errors_total",
+		"Redis commands of the simple_client_session store that failed or timed out; the request was routed on the node's local session table instead.", "policy")
 	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.bindings, metrics.rebinds,
-		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.faults}
+		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.faults, metrics.redisErrs}
 }
 
 // registerMetrics registers the plugin's collectors on a config load's

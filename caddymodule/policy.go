@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
@@ -103,8 +104,8 @@ type SimpleClientSession struct {
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar, addressingVar string
 
-	addressing *sessionaffinity.Addressing // nil: off
-	proxy      *reverseproxy.Handler       // the reverse_proxy using this policy, if known
+	addressing *soap.Addressing      // nil: off
+	proxy      *reverseproxy.Handler // the reverse_proxy using this policy, if known
 }
 
 // CaddyModule returns the Caddy module information.

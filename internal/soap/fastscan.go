@@ -1,4 +1,4 @@
-package sessionaffinity
+package soap
 
 import (
 	"bytes"
@@ -322,10 +322,10 @@ func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 		switch {
 		case string(local) != "Envelope":
 			return s.done(notSOAP)
-		case string(space) == SOAP11Namespace:
-			s.soap = SOAP11Namespace
-		case string(space) == SOAP12Namespace:
-			s.soap = SOAP12Namespace
+		case string(space) == Namespace11:
+			s.soap = Namespace11
+		case string(space) == Namespace12:
+			s.soap = Namespace12
 		default:
 			return s.done(notSOAP)
 		}
