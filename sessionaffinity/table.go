@@ -192,6 +192,15 @@ func (t *Table) expiresAt(e *entry) int64 {
 	return e.lastUsed + int64(t.cfg.Timeout)
 }
 
+// lockLive locks the shard of id and returns it, with id's hash, the time
+// and the ref of id's live session (0: none). The caller unlocks the shard.
+func (t *Table) lockLive(id string) (s *shard, h uint64, now int64, ref uint32) {
+	h, s = t.shardOf(id)
+	now = t.now()
+	s.mu.Lock()
+	return s, h, now, s.live(t, h, id, now)
+}
+
 // live returns the ref of id's session, removing it if it has expired.
 func (s *shard) live(t *Table, h uint64, id string, now int64) uint32 {
 	ref, _ := s.find(h, id)
@@ -209,11 +218,8 @@ func (t *Table) Config() TableConfig { return t.cfg }
 // sliding mode, restarts the session's timeout). A session's second request
 // moves it from the trial tier to the kept one.
 func (t *Table) Lookup(id string) (upstream string, found bool) {
-	h, s := t.shardOf(id)
-	now := t.now()
-	s.mu.Lock()
+	s, _, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()
-	ref := s.live(t, h, id, now)
 	if ref == 0 {
 		return "", false
 	}
@@ -239,11 +245,9 @@ func (t *Table) Bind(id, upstream string) (bound string) {
 	if !ok {
 		return upstream // too many upstream keys to store another: unbound
 	}
-	h, s := t.shardOf(id)
-	now := t.now()
-	s.mu.Lock()
+	s, h, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()
-	if ref := s.live(t, h, id, now); ref != 0 {
+	if ref != 0 {
 		return t.upstreams.name(s.at(ref).upstream())
 	}
 	s.insert(t, h, id, u, now)
@@ -259,11 +263,8 @@ func (t *Table) Rebind(id, from, to string) (bound string) {
 	if !ok {
 		return to
 	}
-	h, s := t.shardOf(id)
-	now := t.now()
-	s.mu.Lock()
+	s, h, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()
-	ref := s.live(t, h, id, now)
 	if ref == 0 {
 		s.insert(t, h, id, u, now)
 		return to
