@@ -280,6 +280,31 @@ func (t *Table) Rebind(id, from, to string) (bound string) {
 	return to
 }
 
+// Adopt makes id bound to upstream, whatever it was bound to, as a copy of a
+// binding made elsewhere (another node, through a shared store) at created.
+// With ExpiryFixed the copy expires when the original does, counted from
+// created; with ExpirySliding its timeout starts now. A session already in the
+// table keeps its tier and request count.
+func (t *Table) Adopt(id, upstream string, created time.Time) {
+	u, ok := t.upstreams.intern(upstream)
+	if !ok {
+		return
+	}
+	at := created.UnixNano()
+	s, h, now, ref := t.lockLive(id)
+	defer s.mu.Unlock()
+	if ref == 0 {
+		ref = s.insert(t, h, id, u, now)
+	} else if e := s.at(ref); e.upstream() == u && e.created == at {
+		return
+	}
+	e := s.at(ref)
+	t.upstreams.add(e.upstream(), -1)
+	t.upstreams.add(u, 1)
+	e.setUpstream(u)
+	e.created, e.lastUsed = at, now
+}
+
 // Get returns a snapshot of one session without counting it as a use.
 func (t *Table) Get(id string) (SessionInfo, bool) {
 	h, s := t.shardOf(id)
@@ -368,6 +393,15 @@ func (t *Table) DeleteAll() int {
 	}
 	return n
 }
+
+// Forget deletes one session (Store); a table cannot fail to.
+func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
+
+// ForgetUpstream deletes the sessions bound to upstream (Store).
+func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUpstream(upstream), nil }
+
+// ForgetAll deletes every session (Store).
+func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
 // Len returns the number of sessions held, expired ones not yet swept
 // included. It costs O(1).
