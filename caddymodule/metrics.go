@@ -32,7 +32,7 @@ func init() {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricsPrefix + name, Help: help}, labels)
 	}
-	metrics.sessions = sessionsCollector{desc: prometheus.NewDesc(metricsPrefix+"sessions",
+	metrics.sessions = sessionsCollector{sessions: prometheus.NewDesc(metricsPrefix+"sessions",
 		"Sessions in the policy's table.", []string{"policy"}, nil)}
 	metrics.upstreams = upstreamsCollector{
 		sessions: prometheus.NewDesc(metricsPrefix+"upstream_sessions",
@@ -129,18 +129,20 @@ func (c removalCounters) count(cause sessionaffinity.RemovalCause) {
 	}
 }
 
-// sessionsCollector reports the size of every live table when scraped. Tables
-// that share a name (a reload that changed the table settings, while the old
-// config drains) report the newest one, as the admin API shows it.
+// sessionsCollector reports the size of every live table when scraped (the
+// table keeps it up to date: a scrape costs O(policies)). Tables that share a
+// name (a reload that changed the table settings, while the old config
+// drains) report the newest one, as the admin API shows it. The sessions per
+// upstream are upstreamsCollector's.
 type sessionsCollector struct {
-	desc *prometheus.Desc
+	sessions *prometheus.Desc
 }
 
-func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.sessions }
 
 func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, t := range liveTables() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Len()), name)
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(t.Len()), name)
 	}
 }
 

@@ -127,7 +127,7 @@ func TestRouterLeastSessions(t *testing.T) {
 	for i := range 300 {
 		router.Route(fmt.Sprintf("new-%d", i), Attempt{Pool: pool, Place: noFallback})
 	}
-	counts := table.CountByUpstream()
+	counts := countsOf(table)
 	if counts["a"] != 133 && counts["a"] != 134 || counts["b"] < 133 || counts["b"] > 134 || counts["c"] < 133 || counts["c"] > 134 {
 		t.Errorf("after 100 on a and 300 new sessions: %v, want each within ±1 of 133⅓", counts)
 	}

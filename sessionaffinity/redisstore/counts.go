@@ -87,7 +87,11 @@ func (c *Counts) SessionsOn(upstream string) int {
 // trip. While Redis fails, the others' last counts stay.
 func (c *Counts) Sync() error {
 	now := time.Now()
-	mine, err := json.Marshal(published{At: now.UnixMilli(), Counts: c.store.local.CountByUpstream()})
+	counts := map[string]int{}
+	for upstream, n := range c.store.local.UpstreamCounts() {
+		counts[upstream] = n
+	}
+	mine, err := json.Marshal(published{At: now.UnixMilli(), Counts: counts})
 	if err != nil {
 		return err
 	}
