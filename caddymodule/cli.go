@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 func init() {
@@ -199,6 +203,8 @@ func cliSessions(c *cobra.Command, args []string, api adminClient) error {
 	if printed, err := api.call(http.MethodGet, uri, &page); printed || err != nil {
 		return err
 	}
+	// A page comes in table order; a reader looks for ids.
+	slices.SortFunc(page.Sessions, func(a, b sessionaffinity.SessionInfo) int { return strings.Compare(a.ID, b.ID) })
 	rows := make([][]string, len(page.Sessions))
 	for i, s := range page.Sessions {
 		rows[i] = []string{s.ID, s.Upstream, strconv.FormatUint(s.Requests, 10),
