@@ -231,6 +231,25 @@ func (s *RedisStore) Rebind(id, from, to string) string {
 	return bound
 }
 
+// Forget deletes id from Redis and from this node's table and cache. While
+// Redis is unreachable only the local copy goes, and the error says so.
+func (s *RedisStore) Forget(id string) (bool, error) {
+	found := s.local.Delete(id)
+	s.recent.Delete(id)
+	if !s.useRedis() {
+		return found, errors.New("redis unreachable: session forgotten on this node only")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cmdTimeout)
+	defer cancel()
+	n, err := s.client.Del(ctx, s.Key(id)).Result()
+	if err != nil {
+		s.failed(err)
+		return found, err
+	}
+	s.answered()
+	return found || n > 0, nil
+}
+
 func (s *RedisStore) slide() string {
 	if s.sliding {
 		return "1"

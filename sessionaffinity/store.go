@@ -12,6 +12,11 @@ type Store interface {
 	// `from` (compare-and-set), binds it to `to` if it is not bound at all, and
 	// returns the upstream the session is bound to afterwards.
 	Rebind(id, from, to string) (bound string)
+
+	// Forget deletes one session wherever the store keeps it, so that its next
+	// request is placed anew; it reports whether the session was there. An
+	// error means the deletion may not have reached every node.
+	Forget(id string) (found bool, err error)
 }
 
 // Interface guards

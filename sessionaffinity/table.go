@@ -252,6 +252,9 @@ func (t *Table) DeleteAll() int {
 	return n
 }
 
+// Forget deletes one session (Store); a table cannot fail to.
+func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
+
 // Len returns the number of sessions held (an estimate while writes race).
 func (t *Table) Len() int { return t.cache.EstimatedSize() }
 
