@@ -339,3 +339,45 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 		t.Fatalf("table holds %d sessions after 200 new ids, want 1..20", n)
 	}
 }
+
+// The README's "How a request is routed": a session header sent on two lines
+// is named by its first line; "a, b" on one line is the one id "a, b".
+func TestSessionHeaderLines(t *testing.T) {
+	bs := startBackends(t, 3)
+	initCaddy(t, proxyConfig(bs, "", ""))
+	post := func(lines ...string) string {
+		t.Helper()
+		r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			r.Header.Add("simpleClientSession", l)
+		}
+		resp, err := testClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Backend")
+	}
+	a, b := post("a"), post("b")
+	if a == b {
+		t.Fatalf("sessions a and b both on %s; want round robin to part them", a)
+	}
+	for range 3 {
+		if got := post("a", "b"); got != a {
+			t.Fatalf("lines a, b went to %s, want a's %s", got, a)
+		}
+		if got := post("b", "a"); got != b {
+			t.Fatalf("lines b, a went to %s, want b's %s", got, b)
+		}
+	}
+	ab := post("a, b")
+	if ab == a || ab == b {
+		t.Fatalf(`"a, b" went to %s, the backend of a (%s) or b (%s): want a session of its own`, ab, a, b)
+	}
+	if tableNamed(t, "simple_client_session_1").Len() != 3 {
+		t.Errorf("%d sessions, want a, b and \"a, b\"", tableNamed(t, "simple_client_session_1").Len())
+	}
+}
