@@ -108,8 +108,8 @@ type SimpleClientSession struct {
 	fallback    reverseproxy.Selector
 	sessionType sessionaffinity.SessionType
 	ids         *sessionaffinity.IDSource
-	table    *sharedTable
-	tableKey string
+	table       *sharedTable
+	tableKey    string
 	// store is the table, or the Redis store in front of it.
 	store   sessionaffinity.Store
 	router  *sessionaffinity.Router
