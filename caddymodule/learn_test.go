@@ -6,9 +6,13 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // issued numbers the session cookies the test backends hand out.
@@ -319,5 +323,26 @@ func TestSessionTypeConfigErrors(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			assertLoadError(t, testConfig("\t"+tc.site), "caddyfile", tc.want)
 		})
+	}
+}
+
+// TestLearnSessionsIsOrderedInsideSOAPFault: without an order line,
+// learn_sessions runs right before reverse_proxy, inside soap_fault, so that it
+// sees what upstreams answer and never the faults written in their place.
+func TestLearnSessionsIsOrderedInsideSOAPFault(t *testing.T) {
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(`:8280 {
+	reverse_proxy localhost:9101
+	learn_sessions
+	soap_fault
+}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, m := range regexp.MustCompile(`"handler":"(\w+)"`).FindAllSubmatch(cfg, -1) {
+		order = append(order, string(m[1]))
+	}
+	if want := []string{"soap_fault", "learn_sessions", "reverse_proxy"}; !slices.Equal(order, want) {
+		t.Fatalf("handlers in order %v, want %v", order, want)
 	}
 }
