@@ -160,6 +160,10 @@ func TestHTTPSessionClearedByTheUpstreamIsForgotten(t *testing.T) {
 	bs := startCookieBackends(t, 2)
 	initCaddy(t, learningConfig(bs, "session http", ""))
 	b := newBrowser(t)
+	series := func(outcome string) string {
+		return metricsPrefix + `learned_total{outcome="` + outcome + `",policy="simple_client_session_1"}`
+	}
+	before := scrape(t)
 	home := b.get("/app")
 	id := b.session()
 	table := tableNamed(t, "simple_client_session_1")
@@ -169,6 +173,7 @@ func TestHTTPSessionClearedByTheUpstreamIsForgotten(t *testing.T) {
 	if got := b.get("/logout"); got != home {
 		t.Fatalf("logout served by %s, want %s", got, home)
 	}
+	checkDelta(t, "learn, then logout", before, scrape(t), map[string]float64{series("learned"): 1, series("forgotten"): 1})
 	if b.session() != "" {
 		t.Fatalf("the client still holds cookie %q after logout", b.session())
 	}

@@ -77,7 +77,8 @@ func unquoteCookie(v string) string {
 // Set-Cookie sets. A Set-Cookie that clears such a cookie (Max-Age=0, or an
 // Expires before now and no Max-Age) calls learn with cleared set and the
 // cookie's value, often empty. Unusable ids (empty, too long) are skipped. It
-// allocates only to parse a Set-Cookie of a configured name.
+// allocates only to parse a Set-Cookie of a configured name with a Max-Age or
+// an Expires.
 func (s *IDSource) FromResponse(h http.Header, now time.Time, learn func(id string, cleared bool)) {
 	for _, key := range s.headers {
 		if vals := h[key]; len(vals) > 0 {
@@ -90,8 +91,14 @@ func (s *IDSource) FromResponse(h http.Header, now time.Time, learn func(id stri
 		return
 	}
 	for _, line := range h["Set-Cookie"] {
-		n, _, _ := strings.Cut(line, "=")
+		n, rest, _ := strings.Cut(line, "=")
 		if !s.learnsCookie(textproto.TrimString(n)) {
+			continue
+		}
+		if v, ok := plainSetCookie(rest); ok {
+			if id := s.usable(v); id != "" {
+				learn(id, false)
+			}
 			continue
 		}
 		c, err := http.ParseSetCookie(line)
@@ -104,6 +111,31 @@ func (s *IDSource) FromResponse(h http.Header, now time.Time, learn func(id stri
 			learn(id, false)
 		}
 	}
+}
+
+// plainSetCookie returns the value of a Set-Cookie line, given what follows
+// the name's '=', when its attributes cannot clear the cookie (no Max-Age, no
+// Expires) and the value is valid: the common case of a server that sets its
+// session cookie (again), read without allocating. ok is false when the line
+// needs the full parse.
+func plainSetCookie(rest string) (value string, ok bool) {
+	value, attrs, _ := strings.Cut(rest, ";")
+	value = unquoteCookie(textproto.TrimString(value))
+	for i := 0; i < len(value); i++ {
+		if b := value[i]; b < 0x21 || b >= 0x7f || b == '"' || b == ',' || b == '\\' {
+			return "", false
+		}
+	}
+	for attrs != "" {
+		var attr string
+		attr, attrs, _ = strings.Cut(attrs, ";")
+		name, _, _ := strings.Cut(attr, "=")
+		name = textproto.TrimString(name)
+		if strings.EqualFold(name, "max-age") || strings.EqualFold(name, "expires") {
+			return "", false
+		}
+	}
+	return value, true
 }
 
 func (s *IDSource) learnsCookie(name string) bool {

@@ -123,3 +123,51 @@ func TestSessionIDsFromResponseWithoutOnesDoesNotAllocate(t *testing.T) {
 		t.Errorf("FromResponse allocates %v times per call, want 0", allocs)
 	}
 }
+
+// The quick read of a plain Set-Cookie agrees with net/http's full parse, and
+// declines every line whose attributes could clear the cookie.
+func TestPlainSetCookieAgreesWithFullParse(t *testing.T) {
+	for _, line := range []string{
+		"JSESSIONID=abc",
+		"JSESSIONID=abc; Path=/; HttpOnly; Secure; SameSite=Lax",
+		`JSESSIONID="quoted"; Path=/`,
+		"JSESSIONID = spaced ; Path=/app",
+		"JSESSIONID=a b",
+		"JSESSIONID=node1.abc-123_x:y/z",
+		"JSESSIONID=; Path=/",
+		"JSESSIONID=a b; Path=/",
+		"JSESSIONID=a,b",
+		"JSESSIONID=abc; Max-Age=60",
+		"JSESSIONID=abc; max-age=0",
+		"JSESSIONID=abc; EXPIRES=Thu, 01 Jan 1970 00:00:00 GMT",
+		"JSESSIONID=caf\xc3\xa9",
+	} {
+		_, rest, _ := strings.Cut(line, "=")
+		v, ok := plainSetCookie(rest)
+		if !ok {
+			if !strings.Contains(strings.ToLower(line), "max-age") && !strings.Contains(strings.ToLower(line), "expires") &&
+				!strings.ContainsFunc(rest, func(r rune) bool { return r == ' ' || r == ',' || r >= 0x80 }) {
+				t.Errorf("%q: declined, but it is plain", line)
+			}
+			continue
+		}
+		c, err := http.ParseSetCookie(line)
+		if err != nil || strings.TrimSpace(c.Value) != v { // ids are trimmed either way
+			t.Errorf("%q: quick read %q, net/http %v, %v", line, v, c, err)
+		}
+	}
+}
+
+func TestLearningAPlainSetCookieDoesNotAllocate(t *testing.T) {
+	src := cookieSource(t, nil, DefaultCookies)
+	h := http.Header{"Set-Cookie": {"JSESSIONID=node1.abc; Path=/; HttpOnly"}}
+	now := time.Now()
+	var got string
+	learn := func(id string, _ bool) { got = id }
+	if allocs := testing.AllocsPerRun(1000, func() { src.FromResponse(h, now, learn) }); allocs != 0 {
+		t.Errorf("FromResponse allocates %v times per call, want 0", allocs)
+	}
+	if got != "node1.abc" {
+		t.Errorf("learned %q", got)
+	}
+}
