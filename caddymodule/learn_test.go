@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -349,5 +351,26 @@ func TestLearnSessionsIsOrderedInsideSOAPFault(t *testing.T) {
 	}
 	if want := []string{"soap_fault", "learn_sessions", "reverse_proxy"}; !slices.Equal(order, want) {
 		t.Fatalf("handlers in order %v, want %v", order, want)
+	}
+}
+
+// TestLearnedSessionWithoutLearnSessionsWarnsOnce: a policy that learns from
+// responses, with no learn_sessions before its proxy, says so in the log,
+// once.
+func TestLearnedSessionWithoutLearnSessionsWarnsOnce(t *testing.T) {
+	bs := startCookieBackends(t, 2)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	initCaddy(t, testConfigWith(fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t}", logFile),
+		fmt.Sprintf("\treverse_proxy %s {\n\t\tlb_policy simple_client_session {\n\t\t\tsession http\n\t\t}\n\t}", addrs(bs))))
+	b := newBrowser(t)
+	for range 3 {
+		b.get("/app")
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "no learn_sessions handler runs before this reverse_proxy"); n != 1 {
+		t.Fatalf("the warning was logged %d times, want once:\n%s", n, data)
 	}
 }
