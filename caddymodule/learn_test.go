@@ -128,7 +128,7 @@ func TestHTTPSessionFollowsTheUpstreamThatIssuedItsCookie(t *testing.T) {
 
 func TestHTTPSessionFailsOverToTheUpstreamThatIssuesItAnew(t *testing.T) {
 	bs := startCookieBackends(t, 3)
-	initCaddy(t, learningConfig(bs, "session http", `lb_retries 2
+	initCaddy(t, learningConfig(bs, "name failover\n\t\t\tsession http", `lb_retries 2
 		fail_duration 30s`))
 	b := newBrowser(t)
 	home := b.get("/app")
@@ -144,7 +144,7 @@ func TestHTTPSessionFailsOverToTheUpstreamThatIssuesItAnew(t *testing.T) {
 	}
 	// The old id moved with the request, and the new one is bound where it
 	// was issued.
-	table := tableNamed(t, "simple_client_session_1")
+	table := tableNamed(t, "failover")
 	for _, id := range []string{first, b.session()} {
 		if si, _ := table.Get(id); si.Upstream != backendNamed(t, bs, moved).addr {
 			t.Errorf("session %s bound to %q, want %s's %s", id, si.Upstream, moved, backendNamed(t, bs, moved).addr)
@@ -160,15 +160,15 @@ func TestHTTPSessionFailsOverToTheUpstreamThatIssuesItAnew(t *testing.T) {
 
 func TestHTTPSessionClearedByTheUpstreamIsForgotten(t *testing.T) {
 	bs := startCookieBackends(t, 2)
-	initCaddy(t, learningConfig(bs, "session http", ""))
+	initCaddy(t, learningConfig(bs, "name logout\n\t\t\tsession http", ""))
 	b := newBrowser(t)
 	series := func(outcome string) string {
-		return metricsPrefix + `learned_total{outcome="` + outcome + `",policy="simple_client_session_1"}`
+		return metricsPrefix + `learned_total{outcome="` + outcome + `",policy="logout"}`
 	}
 	before := scrape(t)
 	home := b.get("/app")
 	id := b.session()
-	table := tableNamed(t, "simple_client_session_1")
+	table := tableNamed(t, "logout")
 	if _, ok := table.Get(id); !ok {
 		t.Fatalf("session %s not learned", id)
 	}

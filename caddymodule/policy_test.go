@@ -344,7 +344,7 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 // is named by its first line; "a, b" on one line is the one id "a, b".
 func TestSessionHeaderLines(t *testing.T) {
 	bs := startBackends(t, 3)
-	initCaddy(t, proxyConfig(bs, "", ""))
+	initCaddy(t, proxyConfig(bs, "{\n\t\t\tname lines\n\t\t}", ""))
 	post := func(lines ...string) string {
 		t.Helper()
 		r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
@@ -377,7 +377,7 @@ func TestSessionHeaderLines(t *testing.T) {
 	if ab == a || ab == b {
 		t.Fatalf(`"a, b" went to %s, the backend of a (%s) or b (%s): want a session of its own`, ab, a, b)
 	}
-	if tableNamed(t, "simple_client_session_1").Len() != 3 {
-		t.Errorf("%d sessions, want a, b and \"a, b\"", tableNamed(t, "simple_client_session_1").Len())
+	if tableNamed(t, "lines").Len() != 3 {
+		t.Errorf("%d sessions, want a, b and \"a, b\"", tableNamed(t, "lines").Len())
 	}
 }
