@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The README's commands for running Synapse configurations.
+const (
+	synapseBackends = "go run ./cmd/caddy run --config examples/backends.Caddyfile"
+	synapseRun      = "go run ./cmd/caddy run --config examples/synapse/LoadBalanceProxy.xml --adapter synapse"
+	synapseHTTPS    = `curl -sk -o /dev/null -w '%{http_code} %header{x-backend}\n' \
+  https://localhost:8253/services/LoadBalanceProxy \
+  -H 'Content-Type: text/xml;charset=UTF-8' \
+  -H 'simpleClientSession: 123' \
+  --data-binary @examples/placeOrder.xml`
+	synapseFailover = `curl -s -w ' %header{x-backend}\n' http://localhost:8290/test`
+	synapseWeighted = `for i in $(seq 12); do
+  curl -s -o /dev/null -w '%header{x-backend}\n' \
+    http://localhost:8290/services/WeightedLoadBalanceProxy \
+    -H 'Content-Type: text/xml;charset=UTF-8' -H 'SOAPAction: urn:getQuote' \
+    --data-binary @examples/placeOrder.xml
+done | sort | uniq -c`
+	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapsePorts      = `SYNAPSE_HTTP_PORT=8080 SYNAPSE_HTTPS_PORT=8443 go run ./cmd/caddy adapt \
+  --config examples/synapse/LoadBalanceProxy.xml --adapter synapse | grep -o '"listen":\[[^]]*\]'`
+)
+
+// startBackends runs the demo's backends alone, as the README says.
+func startBackends(t *testing.T) *caddyProcess {
+	t.Helper()
+	requireInReadme(t, synapseBackends)
+	return startCaddy(t, "examples/backends.Caddyfile", "localhost:2030")
+}
+
+// startSynapse adapts xml with the built binary's synapse adapter, as
+// `caddy run --config xml --adapter synapse` does, and runs the result.
+func startSynapse(t *testing.T, xml string) *caddyProcess {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "adapted.json")
+	bash(t, caddyBin+" adapt --config "+xml+" --adapter synapse --validate > "+out)
+	return startCaddy(t, out, "localhost:2019")
+}
+
+// lines runs command and splits its output into lines.
+func lines(t *testing.T, command string) []string {
+	t.Helper()
+	return strings.Split(strings.TrimSpace(bash(t, command)), "\n")
+}
+
+// TestSynapseSampleAsTheReadmeShowsIt runs the WSO2 sample's XML, unchanged,
+// on the built binary, in front of the demo's backends, with the demo's
+// walkthrough: affinity by the HTTP header and by the SOAP header ClientID,
+// urn:placeOrder reaching the backends (they answer 202 to placeOrder only),
+// HTTPS on 8253, and the VersionMismatch fault when every backend is down.
+func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
+	requireInReadme(t, synapseRun)
+	backends := startBackends(t)
+	startSynapse(t, "examples/synapse/LoadBalanceProxy.xml")
+
+	for name, command := range map[string]string{
+		"HTTP header session": demoSameSession,
+		"SOAP 1.1 ClientID":   demoSOAP11ClientID,
+		"SOAP 1.2 ClientID":   demoSOAP12ClientID,
+	} {
+		requireInReadme(t, command)
+		got := lines(t, command)
+		for _, l := range got {
+			if l != got[0] || !strings.HasPrefix(l, "202 localhost:900") {
+				t.Fatalf("%s: got %q, want identical lines '202 localhost:900N'", name, got)
+			}
+		}
+	}
+	requireInReadme(t, demoNewSessions)
+	placed := map[string]bool{}
+	for _, l := range lines(t, demoNewSessions) {
+		_, b, _ := strings.Cut(l, " ")
+		placed[b] = true
+	}
+	if len(placed) != 3 {
+		t.Fatalf("new sessions a, b, c went to %v; want three backends (round robin)", placed)
+	}
+
+	// enableAddressing: wsa:To names the endpoint's address (the backend
+	// chosen, the endpoint's path), wsa:Action the header mediator's action.
+	addressed := regexp.MustCompile(`<wsa:To>http://localhost:900[123]/services/SimpleStockQuoteService</wsa:To>` +
+		`<wsa:MessageID>urn:uuid:[0-9a-f-]{36}</wsa:MessageID><wsa:Action>urn:placeOrder</wsa:Action>`)
+	if out := bash(t, demoAddressing); !addressed.MatchString(out) {
+		t.Fatalf("the backend got\n%s\nwant WS-Addressing headers matching %s", out, addressed)
+	}
+
+	// HTTPS, with the same session (the HTTP and HTTPS servers share it).
+	requireInReadme(t, synapseHTTPS)
+	session123 := lines(t, demoSameSession)[0]
+	if got := strings.TrimSpace(bash(t, synapseHTTPS)); got != session123 {
+		t.Fatalf("over HTTPS: %q, want %q", got, session123)
+	}
+
+	backends.stop()
+	requireInReadme(t, faultWalkthrough)
+	out := strings.ReplaceAll(bash(t, faultWalkthrough), "\r\n", "\n")
+	head, body, _ := strings.Cut(out, "\n\n")
+	if !strings.HasPrefix(head, "HTTP/1.1 500 ") || !strings.Contains(head, "Content-Type: text/xml; charset=UTF-8") {
+		t.Fatalf("with every backend down: %s", head)
+	}
+	const fault = `<faultcode xmlns:soap11Env="http://schemas.xmlsoap.org/soap/envelope/">soap11Env:VersionMismatch</faultcode><faultstring>COULDN'T SEND THE MESSAGE TO THE SERVER.</faultstring>`
+	if !strings.Contains(body, fault) {
+		t.Fatalf("with every backend down, the body is not the sample's fault:\n%s", body)
+	}
+}
+
+// TestSynapseFailoverExample runs examples/synapse/FailoverAPI.xml: the first
+// endpoint refuses, the request fails over to the second.
+func TestSynapseFailoverExample(t *testing.T) {
+	startBackends(t)
+	startSynapse(t, "examples/synapse/FailoverAPI.xml")
+	requireInReadme(t, synapseFailover)
+	for range 3 {
+		out := bash(t, synapseFailover)
+		if !strings.Contains(out, "<ns:served_by>localhost:9002</ns:served_by>") || !strings.HasSuffix(out, " localhost:9002\n") {
+			t.Fatalf("GET /test: %q, want the getQuoteResponse of localhost:9002", out)
+		}
+	}
+}
+
+// TestSynapseWeightedExample runs examples/synapse/WeightedLoadBalanceProxy.xml:
+// twelve requests are shared 2, 4 and 6 by the weights 1, 2 and 3.
+func TestSynapseWeightedExample(t *testing.T) {
+	startBackends(t)
+	startSynapse(t, "examples/synapse/WeightedLoadBalanceProxy.xml")
+	requireInReadme(t, synapseWeighted)
+	got := strings.Fields(bash(t, synapseWeighted))
+	want := []string{"2", "localhost:9001", "4", "localhost:9002", "6", "localhost:9003"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("weighted shares: %q, want %q", got, want)
+	}
+}
+
+// TestSynapseDeploymentCommand combines the sample's deployment folder with
+// `caddy synapse`: the same JSON as the sample's <definitions>, and with
+// --definitions a document that adapts to it too.
+func TestSynapseDeploymentCommand(t *testing.T) {
+	requireInReadme(t, synapseDeployment)
+	fromDir := decodeJSON(t, bash(t, caddyBin+" synapse --dir examples/synapse/deployment 2>/dev/null"))
+	fromFile := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
+	if !reflect.DeepEqual(fromDir, fromFile) {
+		t.Fatalf("caddy synapse --dir gives\n%v\nbut the sample's definitions adapt to\n%v", fromDir, fromFile)
+	}
+	defs := filepath.Join(t.TempDir(), "synapse.xml")
+	if err := os.WriteFile(defs, []byte(bash(t, caddyBin+" synapse --dir examples/synapse/deployment --definitions 2>/dev/null")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fromDefs := decodeJSON(t, bash(t, caddyBin+" adapt --config "+defs+" --adapter synapse 2>/dev/null")); !reflect.DeepEqual(fromDefs, fromFile) {
+		t.Fatalf("the combined <definitions> adapt to\n%v\nwant\n%v", fromDefs, fromFile)
+	}
+	if out := bash(t, caddyBin+" synapse --dir examples/synapse/deployment --http-port 18290"); !strings.Contains(out, `":18290"`) {
+		t.Fatalf("--http-port 18290 not applied:\n%s", out)
+	}
+}
+
+// TestSynapsePortsAsTheReadmeShowsIt moves the servers with the environment.
+func TestSynapsePortsAsTheReadmeShowsIt(t *testing.T) {
+	requireInReadme(t, synapsePorts)
+	out := bash(t, strings.Replace(synapsePorts, "go run ./cmd/caddy", caddyBin, 1))
+	const want = "\"listen\":[\":8080\"]\n\"listen\":[\":8443\"]\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	requireInReadme(t, want)
+}
+
+func decodeJSON(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return v
+}

@@ -1,0 +1,187 @@
+package synapse
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Default ports of WSO2 Micro Integrator's pass-through transports.
+const (
+	DefaultHTTPPort  = 8290
+	DefaultHTTPSPort = 8253
+)
+
+// Options change what the adapter writes.
+type Options struct {
+	HTTPPort  int // 0: DefaultHTTPPort
+	HTTPSPort int // 0: DefaultHTTPSPort
+}
+
+// Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
+// and endpoints may be in any of the files; proxies and APIs become routes.
+func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
+	for _, p := range []int{opts.HTTPPort, opts.HTTPSPort} {
+		if p < 0 || p > 65535 {
+			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
+		}
+	}
+	c := &compiler{
+		sequences: map[string]*etree.Element{},
+		endpoints: map[string]*etree.Element{},
+		pos:       map[*etree.Element]position{},
+	}
+	var artifacts []*etree.Element
+	for _, f := range files {
+		d, err := parse(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		maps.Copy(c.pos, d.pos)
+		if d.root.Tag == "definitions" {
+			artifacts = append(artifacts, d.root.ChildElements()...)
+		} else {
+			artifacts = append(artifacts, d.root)
+		}
+		c.harmless(d.root)
+	}
+	services, err := c.compile(artifacts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// In file order; a named endpoint used twice warns once.
+	slices.SortStableFunc(c.warnings, func(a, b Warning) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	c.warnings = slices.Compact(c.warnings)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(caddyConfig(services, opts)); err != nil {
+		return nil, nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	return bytes.TrimSpace(buf.Bytes()), c.warnings, nil
+}
+
+// compiler holds what adapting the files has learned so far.
+type compiler struct {
+	sequences map[string]*etree.Element
+	endpoints map[string]*etree.Element
+	used      map[string]bool // "sequence:name", "endpoint:name": used somewhere
+	mediators int             // mapped so far, inlined sequences counted each time
+	pos       map[*etree.Element]position
+	warnings  []Warning
+}
+
+func (c *compiler) errorf(e *etree.Element, format string, args ...any) error {
+	p := c.pos[e]
+	return &Error{File: p.file, Line: p.line, Col: p.col, Element: e.Tag, Message: fmt.Sprintf(format, args...)}
+}
+
+func (c *compiler) warnf(e *etree.Element, format string, args ...any) {
+	p := c.pos[e]
+	c.warnings = append(c.warnings, Warning{File: p.file, Line: p.line, Col: p.col, Element: e.Tag, Message: fmt.Sprintf(format, args...)})
+}
+
+// harmless warns about the constructs that change nothing in Caddy, wherever
+// they are: descriptions and the statistics and trace switches.
+func (c *compiler) harmless(e *etree.Element) {
+	if e.Tag == "description" {
+		c.warnf(e, "ignored (documentation only)")
+		return
+	}
+	for _, a := range []string{"statistics", "trace"} {
+		if e.SelectAttr(a) != nil {
+			c.warnf(e, "%s=%q ignored: use Caddy's metrics and logs", a, e.SelectAttrValue(a, ""))
+		}
+	}
+	for _, ch := range e.ChildElements() {
+		c.harmless(ch)
+	}
+}
+
+// compile registers the named sequences and endpoints, then maps the proxies
+// and APIs.
+func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
+	var served []*etree.Element
+	for _, a := range artifacts {
+		switch a.Tag {
+		case "sequence", "endpoint":
+			if err := c.register(a); err != nil {
+				return nil, err
+			}
+		case "proxy", "api":
+			served = append(served, a)
+		case "description":
+		default:
+			return nil, c.errorf(a, "artifact not supported (supported: proxy, api, sequence, endpoint)")
+		}
+	}
+	c.used = map[string]bool{}
+	var services []*service
+	for _, a := range served {
+		var s *service
+		var err error
+		if a.Tag == "proxy" {
+			s, err = c.proxy(a)
+		} else {
+			s, err = c.api(a)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			services = append(services, s)
+		}
+	}
+	return services, c.checkUnused(artifacts)
+}
+
+// register files a named sequence or endpoint under its name.
+func (c *compiler) register(a *etree.Element) error {
+	name := a.SelectAttrValue("name", "")
+	if name == "" {
+		return c.errorf(a, "a top-level %s needs a name", a.Tag)
+	}
+	named := c.sequences
+	if a.Tag == "endpoint" {
+		named = c.endpoints
+	}
+	if _, dup := named[name]; dup {
+		return c.errorf(a, "a second %s named %q", a.Tag, name)
+	}
+	named[name] = a
+	return nil
+}
+
+// checkUnused reports the errors of named sequences and endpoints that no
+// proxy or API uses (they are not mapped, but a file holding only them should
+// still be checked), and warns that they are not mapped.
+func (c *compiler) checkUnused(artifacts []*etree.Element) error {
+	for _, a := range artifacts {
+		name := a.SelectAttrValue("name", "")
+		switch {
+		case a.Tag == "endpoint" && !c.used["endpoint:"+name]:
+			if _, err := c.call(a, name); err != nil {
+				return err
+			}
+		case a.Tag == "sequence" && !c.used["sequence:"+name]:
+			ph := phaseIn
+			if a.FindElement(".//makefault") != nil {
+				ph = phaseFault
+			}
+			b := &flowBuilder{c: c, f: &flow{}, name: name}
+			if err := b.sequence(a, ph); err != nil {
+				return err
+			}
+			c.warnf(a, "sequence %q is used by no proxy or API: not mapped", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package synapse
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// The folders of a WSO2 MI deployment (synapse-configs/default) that hold
+// what the adapter maps, in the order their files are read.
+var deploymentFolders = []string{"endpoints", "sequences", "proxy-services", "api"}
+
+// ReadDeployment reads the XML files of a WSO2 MI deployment: dir is the
+// synapse-configs/default folder, or a folder (such as MI's
+// repository/deployment/server) holding synapse-configs/default. Artifacts of
+// other kinds (local entries, tasks, templates, ...) are refused.
+func ReadDeployment(dir string) ([]File, error) {
+	if nested := filepath.Join(dir, "synapse-configs", "default"); isDir(nested) {
+		dir = nested
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		xmls, err := filepath.Glob(filepath.Join(dir, e.Name(), "*.xml"))
+		if err != nil {
+			return nil, err
+		}
+		if len(xmls) > 0 && !slices.Contains(deploymentFolders, e.Name()) {
+			return nil, fmt.Errorf("%s: %s are not supported (supported: %s)", filepath.Join(dir, e.Name()), e.Name(), strings.Join(deploymentFolders, ", "))
+		}
+	}
+	for _, folder := range deploymentFolders {
+		xmls, _ := filepath.Glob(filepath.Join(dir, folder, "*.xml"))
+		slices.Sort(xmls)
+		for _, name := range xmls {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, File{Name: name, Data: data})
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no artifacts in %s", dir, strings.Join(deploymentFolders, ", "))
+	}
+	return files, nil
+}
+
+func isDir(name string) bool {
+	fi, err := os.Stat(name)
+	return err == nil && fi.IsDir()
+}
+
+// Definitions combines the artifacts of files into one <definitions>
+// document, Synapse's synapse.xml.
+func Definitions(files []File) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	defs := doc.CreateElement("definitions")
+	defs.CreateAttr("xmlns", Namespace)
+	for _, f := range files {
+		d, err := parse(f)
+		if err != nil {
+			return nil, err
+		}
+		artifacts := []*etree.Element{d.root}
+		if d.root.Tag == "definitions" {
+			artifacts = d.root.ChildElements()
+		}
+		for _, a := range artifacts {
+			defs.AddChild(a.Copy())
+		}
+	}
+	doc.Indent(4)
+	return doc.WriteToBytes()
+}

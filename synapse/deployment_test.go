@@ -1,0 +1,117 @@
+package synapse
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeDeployment lays out files (path: content) under a new folder.
+func writeDeployment(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const (
+	deployedProxy = `<proxy xmlns="http://ws.apache.org/ns/synapse" name="P" transports="http">
+  <target endpoint="E" faultSequence="F"/>
+</proxy>
+`
+	deployedEndpoint = `<endpoint xmlns="http://ws.apache.org/ns/synapse" name="E">
+  <address uri="http://localhost:9001/svc"/>
+</endpoint>
+`
+	deployedFault = `<sequence xmlns="http://ws.apache.org/ns/synapse" name="F">
+  <makefault version="soap12"><reason value="down"/></makefault>
+  <send/>
+</sequence>
+`
+)
+
+// TestReadDeploymentCombinesTheFolders reads a deployment whose artifacts
+// refer to each other across files, from MI's server folder.
+func TestReadDeploymentCombinesTheFolders(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"synapse-configs/default/proxy-services/P.xml": deployedProxy,
+		"synapse-configs/default/endpoints/E.xml":      deployedEndpoint,
+		"synapse-configs/default/sequences/F.xml":      deployedFault,
+		"synapse-configs/default/local-entries/.keep":  "",
+	})
+	files, err := ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := Adapt(files, Options{HTTPPort: 8080})
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("Adapt: %v, warnings %v", err, warnings)
+	}
+	for _, want := range []string{`"listen":[":8080"]`, `"dial":"localhost:9001"`, `"handler":"soap_fault","reason":"down","version":"soap12"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+		}
+	}
+
+	defs, err := Definitions(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDefs, _, err := Adapt([]File{{Name: "synapse.xml", Data: defs}}, Options{HTTPPort: 8080})
+	if err != nil || string(fromDefs) != string(out) {
+		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", fromDefs, err, out, defs)
+	}
+}
+
+// TestReadDeploymentRefuses names the file, line and column of a bad
+// artifact, and refuses folders of artifacts it cannot map.
+func TestReadDeploymentRefuses(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"proxy-services/P.xml": deployedProxy,
+		"sequences/F.xml":      deployedFault,
+		"endpoints/E.xml":      "<endpoint name=\"E\">\n  <wsdl uri=\"http://x/?wsdl\"/>\n</endpoint>\n",
+	})
+	files, err := ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Adapt(files, Options{})
+	want := filepath.Join(dir, "endpoints", "E.xml") + ": line 2, column 3: <wsdl>: endpoint not supported"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error = %v, want it to start with %q", err, want)
+	}
+
+	dir = writeDeployment(t, map[string]string{"templates/T.xml": "<template name=\"T\"/>"})
+	if _, err := ReadDeployment(dir); err == nil || !strings.Contains(err.Error(), "templates are not supported") {
+		t.Fatalf("error = %v", err)
+	}
+	if _, err := ReadDeployment(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no artifacts") {
+		t.Fatalf("error = %v", err)
+	}
+	if _, _, err := Adapt(files, Options{HTTPPort: 70000}); err == nil || err.Error() != "port 70000 out of range 1-65535" {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestMalformedXMLNamesTheLine reports where the parser stopped.
+func TestMalformedXMLNamesTheLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                 "x.xml: line 1, column 1: no XML element",
+		"<proxy name=\"P\">\n  <target>\n": "x.xml: line 3, column 1: malformed XML: unexpected EOF",
+		"<proxy name=\"P\"\n  a=b/>":       "x.xml: line 2, column 6: malformed XML: unquoted or missing attribute value in element",
+	} {
+		_, _, err := Adapt([]File{{Name: "x.xml", Data: []byte(in)}}, Options{})
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: error = %v, want %s", in, err, want)
+		}
+	}
+}

@@ -1,0 +1,335 @@
+package synapse
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// Synapse's defaults for an endpoint that fails: suspended for 30 s at the
+// first failure; a session lives 2 minutes from its first message.
+const (
+	defaultSuspend        = 30 * time.Second
+	defaultSessionTimeout = 2 * time.Minute
+)
+
+const (
+	algorithmPrefix   = "org.apache.synapse.endpoints.algorithms."
+	supportedEndpoint = "supported: address, loadbalance, failover, and <endpoint key=...>"
+)
+
+// leaf is an address endpoint, a member of a group or alone.
+type leaf struct {
+	el         *etree.Element // the address element
+	scheme     string
+	dial, path string
+	addressing *addressing
+	health     health
+	weight     int
+}
+
+// call maps an endpoint (inline or by key) to where the request goes. name
+// names the session table of a loadbalance with a session.
+func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
+	ep, body, err := c.endpointBody(ep)
+	if err != nil {
+		return nil, err
+	}
+	sess := ep.SelectElement("session")
+	if sess != nil && body.Tag != "loadbalance" {
+		return nil, c.errorf(sess, "a session is supported on a loadbalance endpoint only")
+	}
+	if body.Tag == "address" {
+		l, err := c.leaf(ep, body)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := c.group(body, []*leaf{l}, "", 0)
+		return c.withoutSession(body, cl), err
+	}
+	var members []*leaf
+	for _, m := range body.ChildElements() {
+		if m.Tag == "description" {
+			continue
+		}
+		if m.Tag != "endpoint" {
+			return nil, c.errorf(m, "not supported in <%s> (only endpoints)", body.Tag)
+		}
+		l, err := c.member(m)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, l)
+	}
+	if len(members) == 0 {
+		return nil, c.errorf(body, "no endpoints")
+	}
+	retries := len(members) - 1
+	if body.Tag == "failover" {
+		if body.SelectAttrValue("dynamic", "true") == "false" {
+			c.warnf(body, "dynamic=\"false\": Caddy goes back to the first endpoint as soon as it is available again, as dynamic failover does")
+		}
+		cl, err := c.group(body, members, "first", retries)
+		return c.withoutSession(body, cl), err
+	}
+	if body.SelectAttrValue("failover", "true") == "false" {
+		retries = 0
+	}
+	policy, err := c.algorithm(body, members)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := c.group(body, members, policy, retries)
+	if err != nil {
+		return nil, err
+	}
+	if sess == nil {
+		return c.withoutSession(body, cl), nil
+	}
+	if cl.session, err = c.session(sess); err != nil {
+		return nil, err
+	}
+	cl.name = name
+	return cl, nil
+}
+
+// withoutSession warns that WS-Addressing is not written without a session:
+// Caddy writes it in the simple_client_session policy.
+func (c *compiler) withoutSession(body *etree.Element, cl *call) *call {
+	if cl != nil && cl.addressing != nil {
+		c.warnf(body, "enableAddressing is applied with a simpleClientSession only: not mapped")
+		cl.addressing = nil
+	}
+	return cl
+}
+
+// resolve follows endpoint keys to the endpoint they name.
+func (c *compiler) resolve(ep *etree.Element) (*etree.Element, error) {
+	var chain []string
+	for key := ep.SelectAttrValue("key", ""); key != ""; key = ep.SelectAttrValue("key", "") {
+		if slices.Contains(chain, key) {
+			return nil, c.errorf(ep, "endpoint %q refers to itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
+		}
+		named, ok := c.endpoints[key]
+		if !ok {
+			return nil, c.errorf(ep, "no endpoint named %q", key)
+		}
+		c.used["endpoint:"+key] = true
+		chain = append(chain, key)
+		ep = named
+	}
+	if ep.SelectAttr("key-expression") != nil {
+		return nil, c.errorf(ep, "key-expression is not supported: only key")
+	}
+	return ep, nil
+}
+
+// endpointBody follows ep's key, if any, to the endpoint it names, and finds
+// the element that says what kind of endpoint that is.
+func (c *compiler) endpointBody(ep *etree.Element) (resolved, body *etree.Element, err error) {
+	if ep, err = c.resolve(ep); err != nil {
+		return nil, nil, err
+	}
+	for _, ch := range ep.ChildElements() {
+		switch ch.Tag {
+		case "session", "property", "description":
+			continue
+		case "address", "loadbalance", "failover":
+			if body != nil {
+				return nil, nil, c.errorf(ch, "a second endpoint body in one endpoint")
+			}
+			body = ch
+		default:
+			return nil, nil, c.errorf(ch, "endpoint not supported (%s)", supportedEndpoint)
+		}
+	}
+	if body == nil {
+		return nil, nil, c.errorf(ep, "no endpoint body (%s)", supportedEndpoint)
+	}
+	return ep, body, nil
+}
+
+// member maps a member of a loadbalance or failover: an address endpoint.
+func (c *compiler) member(m *etree.Element) (*leaf, error) {
+	ep, body, err := c.endpointBody(m)
+	if err != nil {
+		return nil, err
+	}
+	if body.Tag != "address" {
+		return nil, c.errorf(body, "a nested %s is not supported: members must be address endpoints", body.Tag)
+	}
+	if s := ep.SelectElement("session"); s != nil {
+		return nil, c.errorf(s, "a session is supported on a loadbalance endpoint only")
+	}
+	return c.leaf(ep, body)
+}
+
+// leaf maps an address endpoint and the properties of its endpoint.
+func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
+	l := &leaf{el: addr, weight: 1}
+	for _, a := range []string{"format", "optimize"} {
+		if addr.SelectAttr(a) != nil {
+			return nil, c.errorf(addr, "%s=%q is not supported: the message is sent as it came", a, addr.SelectAttrValue(a, ""))
+		}
+	}
+	if err := c.parseURI(l, addr); err != nil {
+		return nil, err
+	}
+	l.health = health{failDuration: defaultSuspend, maxFails: 1}
+	for _, ch := range addr.ChildElements() {
+		var err error
+		switch ch.Tag {
+		case "enableAddressing":
+			l.addressing = &addressing{version: ch.SelectAttrValue("version", "")}
+			if v := l.addressing.version; v != "" && v != "final" && v != "submission" {
+				err = c.errorf(ch, "version %q is not supported (supported: final, submission)", v)
+			}
+		case "timeout":
+			err = c.timeout(ch, &l.health)
+		case "suspendOnFailure":
+			err = c.suspendOnFailure(ch, &l.health)
+		case "markForSuspension":
+			err = c.markForSuspension(ch, &l.health)
+		case "description":
+		default:
+			err = c.errorf(ch, "not supported in an address endpoint (supported: enableAddressing, timeout, suspendOnFailure, markForSuspension)")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range ep.SelectElements("property") {
+		if p.SelectAttrValue("name", "") != "loadbalance.weight" {
+			c.warnf(p, "endpoint property %q changes nothing in Caddy: not mapped", p.SelectAttrValue("name", ""))
+			continue
+		}
+		w, err := strconv.Atoi(p.SelectAttrValue("value", ""))
+		if err != nil || w < 1 || w > 1_000_000 {
+			return nil, c.errorf(p, "loadbalance.weight %q is not a whole number from 1 to 1000000", p.SelectAttrValue("value", ""))
+		}
+		l.weight = w
+	}
+	return l, nil
+}
+
+// parseURI splits the address into the upstream (host and port) and the path
+// that the request's path is rewritten to.
+func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
+	raw := addr.SelectAttrValue("uri", "")
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return c.errorf(addr, "uri %q is not an http or https URL with a host", raw)
+	}
+	if strings.ContainsAny(raw, "{}$") {
+		return c.errorf(addr, "uri %q: variables are not supported", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return c.errorf(addr, "uri %q: a query or fragment is not supported", raw)
+	}
+	port := u.Port()
+	switch u.Scheme {
+	case "http":
+		port = cmpOr(port, "80")
+	case "https":
+		port = cmpOr(port, "443")
+	default:
+		return c.errorf(addr, "uri %q: scheme %q is not supported (supported: http, https)", raw, u.Scheme)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return c.errorf(addr, "uri %q: port %q out of range 1-65535", raw, port)
+	}
+	l.scheme = u.Scheme
+	l.dial = net.JoinHostPort(u.Hostname(), port)
+	l.path = u.EscapedPath()
+	return nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// algorithm maps a loadbalance algorithm to a Caddy selection policy.
+func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error) {
+	switch alg := strings.TrimPrefix(lb.SelectAttrValue("algorithm", "RoundRobin"), algorithmPrefix); alg {
+	case "RoundRobin":
+		for _, m := range members {
+			if m.weight != 1 {
+				c.warnf(m.el, "loadbalance.weight is ignored by the RoundRobin algorithm")
+				break
+			}
+		}
+		return "round_robin", nil
+	case "WeightedRoundRobin":
+		return "weighted_round_robin", nil
+	case "WeightedRRLCAlgorithm":
+		return "", c.errorf(lb, "algorithm %q is not yet supported: it needs the least_sessions placement (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
+	default:
+		return "", c.errorf(lb, "algorithm %q is not supported (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
+	}
+}
+
+// group checks that the members can share one reverse_proxy (one scheme,
+// one path, one WS-Addressing setting) and takes their health settings from
+// the first.
+func (c *compiler) group(body *etree.Element, members []*leaf, policy string, retries int) (*call, error) {
+	first := members[0]
+	cl := &call{tls: first.scheme == "https", path: first.path, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
+	for _, m := range members {
+		switch {
+		case m.scheme != first.scheme:
+			return nil, c.errorf(m.el, "scheme %s differs from the first endpoint's (%s): one group has one scheme", m.scheme, first.scheme)
+		case m.path != first.path:
+			return nil, c.errorf(m.el, "path %q differs from the first endpoint's (%q): Caddy rewrites the path before it chooses an upstream", m.path, first.path)
+		case (m.addressing == nil) != (first.addressing == nil) || (m.addressing != nil && *m.addressing != *first.addressing):
+			return nil, c.errorf(m.el, "enableAddressing differs from the first endpoint's: one group has one WS-Addressing setting")
+		case m.health != first.health:
+			c.warnf(m.el, "timeout and suspension settings differ from the first endpoint's: the first's apply to the whole group")
+		}
+		cl.upstreams = append(cl.upstreams, upstream{dial: m.dial, weight: m.weight})
+	}
+	return cl, nil
+}
+
+// session maps <session type="simpleClientSession"> to our policy, with
+// Synapse's absolute sessionTimeout.
+func (c *compiler) session(s *etree.Element) (*session, error) {
+	switch t := s.SelectAttrValue("type", ""); t {
+	case "simpleClientSession":
+	case "http", "soap":
+		return nil, c.errorf(s, "session type %q is not yet supported (supported: simpleClientSession)", t)
+	default:
+		return nil, c.errorf(s, "session type %q is not supported (supported: simpleClientSession)", t)
+	}
+	sess := &session{timeout: defaultSessionTimeout}
+	for _, ch := range s.ChildElements() {
+		if ch.Tag != "sessionTimeout" {
+			return nil, c.errorf(ch, "not supported in a session (supported: sessionTimeout)")
+		}
+		d, err := c.millis(ch, ch.Text())
+		if err != nil {
+			return nil, err
+		}
+		if d <= 0 {
+			return nil, c.errorf(ch, "sessionTimeout must be positive")
+		}
+		sess.timeout = d
+	}
+	return sess, nil
+}
+
+// millis parses a duration in milliseconds, as Synapse writes them.
+func (c *compiler) millis(e *etree.Element, s string) (time.Duration, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < -1 || n > int64(365*24*time.Hour/time.Millisecond) {
+		return 0, c.errorf(e, "%q is not a duration in milliseconds", strings.TrimSpace(s))
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}

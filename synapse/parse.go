@@ -1,0 +1,150 @@
+package synapse
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/beevik/etree"
+)
+
+// Namespace is Synapse's configuration namespace.
+const Namespace = "http://ws.apache.org/ns/synapse"
+
+// File is one XML document to adapt: a single artifact (proxy, api,
+// sequence, endpoint) or a <definitions> holding several.
+type File struct {
+	Name string // for messages; may be empty
+	Data []byte
+}
+
+// position is where an element starts in its file.
+type position struct {
+	file      string
+	line, col int
+}
+
+// Error is a configuration the adapter refuses, with where it is.
+type Error struct {
+	File      string
+	Line, Col int
+	Element   string
+	Message   string
+}
+
+func (e *Error) Error() string {
+	where := fmt.Sprintf("line %d, column %d", e.Line, e.Col)
+	if e.File != "" {
+		where = e.File + ": " + where
+	}
+	if e.Element == "" {
+		return where + ": " + e.Message
+	}
+	return fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
+}
+
+// Warning is a construct adapted with a difference worth knowing, or
+// ignored because it has no effect in Caddy.
+type Warning struct {
+	File      string
+	Line, Col int
+	Element   string
+	Message   string
+}
+
+// document is a parsed file with the position of each of its elements.
+type document struct {
+	root *etree.Element
+	pos  map[*etree.Element]position
+}
+
+// parse reads one file. encoding/xml finds where each element starts (etree
+// keeps no positions); etree builds the tree; both see the elements in the
+// same order, which pairs them.
+func parse(f File) (*document, error) {
+	starts, err := elementStarts(f)
+	if err != nil {
+		return nil, err
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(f.Data); err != nil {
+		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "malformed XML: " + err.Error()}
+	}
+	d := &document{root: doc.Root(), pos: make(map[*etree.Element]position, len(starts))}
+	if d.root == nil {
+		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "no XML element"}
+	}
+	i := 0
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		if i < len(starts) {
+			d.pos[e] = starts[i]
+		}
+		i++
+		for _, c := range e.ChildElements() {
+			walk(c)
+		}
+	}
+	walk(d.root)
+	if i != len(starts) {
+		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("malformed XML: %d elements read, %d expected", i, len(starts))}
+	}
+	return d, nil
+}
+
+// elementStarts lists the position of every start tag, in document order, and
+// reports malformed XML with its line and column.
+func elementStarts(f File) ([]position, error) {
+	dec := xml.NewDecoder(bytes.NewReader(f.Data))
+	dec.Strict = true
+	// Token, unlike RawToken, checks that end tags match their start tags.
+	var starts []position
+	lc := lineCounter{data: f.Data}
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			if len(starts) == 0 {
+				return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "no XML element"}
+			}
+			return starts, nil
+		}
+		if err != nil {
+			line, col := lc.at(dec.InputOffset())
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				err = errors.New(se.Msg)
+			}
+			return nil, &Error{File: f.Name, Line: line, Col: col, Message: "malformed XML: " + err.Error()}
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			line, col := lc.at(off)
+			starts = append(starts, position{file: f.Name, line: line, col: col})
+		}
+	}
+}
+
+// lineCounter turns byte offsets, asked in increasing order, into 1-based
+// lines and columns (columns count bytes).
+type lineCounter struct {
+	data      []byte
+	off       int
+	line      int
+	lineStart int
+}
+
+func (c *lineCounter) at(off int64) (line, col int) {
+	if c.line == 0 {
+		c.line = 1
+	}
+	end := min(int(off), len(c.data))
+	for ; c.off < end; c.off++ {
+		if c.data[c.off] == '\n' {
+			c.line++
+			c.lineStart = c.off + 1
+		}
+	}
+	return c.line, end - c.lineStart + 1
+}

@@ -1,0 +1,192 @@
+package synapse
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// proxy maps a proxy service: its target, served at /services/NAME and
+// below, on the transports it names.
+func (c *compiler) proxy(p *etree.Element) (*service, error) {
+	name := p.SelectAttrValue("name", "")
+	if name == "" || strings.ContainsAny(name, "/*?#{} ") {
+		return nil, c.errorf(p, "name %q is not a proxy service name", name)
+	}
+	if p.SelectAttrValue("startOnLoad", "true") == "false" {
+		c.warnf(p, "startOnLoad=\"false\": not mapped")
+		return nil, nil
+	}
+	s := &service{name: name}
+	for _, t := range strings.Fields(p.SelectAttrValue("transports", "http https")) {
+		switch t {
+		case "http":
+			s.http = true
+		case "https":
+			s.https = true
+		default:
+			return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", t)
+		}
+	}
+	if !s.http && !s.https {
+		return nil, c.errorf(p, "no transport")
+	}
+	var target *etree.Element
+	for _, ch := range p.ChildElements() {
+		switch ch.Tag {
+		case "target":
+			target = ch
+		case "description":
+		case "publishWSDL", "parameter":
+			c.warnf(ch, "not mapped: Caddy does not serve WSDLs or read Axis2 service parameters")
+		default:
+			return nil, c.errorf(ch, "not supported in a proxy (supported: target, description, publishWSDL, parameter)")
+		}
+	}
+	if target == nil {
+		return nil, c.errorf(p, "no target")
+	}
+	prefix := "/services/" + name
+	f, err := c.target(target, prefix, name)
+	if err != nil {
+		return nil, err
+	}
+	s.routes = []*route{{paths: []string{prefix, prefix + "/*"}, flow: f}}
+	return s, nil
+}
+
+var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
+
+// api maps an API: each resource is a route under the API's context, on
+// both transports, as MI serves APIs.
+func (c *compiler) api(a *etree.Element) (*service, error) {
+	name := a.SelectAttrValue("name", "")
+	if name == "" {
+		return nil, c.errorf(a, "an API needs a name")
+	}
+	ctx, err := c.apiContext(a)
+	if err != nil {
+		return nil, err
+	}
+	for _, attr := range []string{"hostname", "port"} {
+		if a.SelectAttr(attr) != nil {
+			return nil, c.errorf(a, "%s is not supported: the API is served on the adapter's ports, any host", attr)
+		}
+	}
+	s := &service{name: name, http: true, https: true}
+	for _, r := range a.ChildElements() {
+		switch r.Tag {
+		case "resource":
+		case "description":
+			continue
+		default:
+			return nil, c.errorf(r, "not supported in an API (supported: resource, description)")
+		}
+		rt := &route{}
+		for _, m := range strings.Fields(r.SelectAttrValue("methods", "")) {
+			if !slices.Contains(methods, m) {
+				return nil, c.errorf(r, "method %q is not supported (supported: %s)", m, strings.Join(methods, " "))
+			}
+			rt.methods = append(rt.methods, m)
+		}
+		if err := c.resourcePath(r, ctx, rt); err != nil {
+			return nil, err
+		}
+		if rt.flow, err = c.target(r, ctx, name); err != nil {
+			return nil, err
+		}
+		s.routes = append(s.routes, rt)
+	}
+	if len(s.routes) == 0 {
+		return nil, c.errorf(a, "an API needs a resource")
+	}
+	return s, nil
+}
+
+// apiContext is the API's context with its version, if any.
+func (c *compiler) apiContext(a *etree.Element) (string, error) {
+	ctx := strings.TrimSuffix(a.SelectAttrValue("context", ""), "/")
+	if !strings.HasPrefix(ctx, "/") || strings.ContainsAny(ctx, "*?#") {
+		return "", c.errorf(a, "context %q is not a path", a.SelectAttrValue("context", ""))
+	}
+	version := a.SelectAttrValue("version", "")
+	if version == "" {
+		return ctx, checkNoPlaceholder(c, a, ctx)
+	}
+	switch vt := a.SelectAttrValue("version-type", "context"); vt {
+	case "url":
+		ctx += "/" + version
+	case "context":
+		if !strings.Contains(ctx, "{version}") {
+			return "", c.errorf(a, "version-type=\"context\" needs {version} in the context")
+		}
+		ctx = strings.ReplaceAll(ctx, "{version}", version)
+	default:
+		return "", c.errorf(a, "version-type %q is not supported (supported: context, url)", vt)
+	}
+	return ctx, checkNoPlaceholder(c, a, ctx)
+}
+
+// checkNoPlaceholder refuses braces in a path: Caddy would read them as
+// placeholders.
+func checkNoPlaceholder(c *compiler, e *etree.Element, path string) error {
+	if strings.ContainsAny(path, "{}") {
+		return c.errorf(e, "%q: variables are not supported here", path)
+	}
+	return nil
+}
+
+var templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
+
+// resourcePath maps a resource's uri-template or url-mapping to a path
+// matcher under the API's context.
+func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
+	tmpl, hasTmpl := r.SelectAttrValue("uri-template", ""), r.SelectAttr("uri-template") != nil
+	mapping, hasMapping := r.SelectAttrValue("url-mapping", ""), r.SelectAttr("url-mapping") != nil
+	switch {
+	case hasTmpl && hasMapping:
+		return c.errorf(r, "both uri-template and url-mapping")
+	case hasTmpl:
+		path, _, _ := strings.Cut(tmpl, "?") // the query part binds variables only
+		if !strings.HasPrefix(path, "/") || strings.Contains(path, "*") {
+			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+		}
+		if !templateVar.MatchString(path) {
+			rt.paths = []string{ctx + path}
+			return nil
+		}
+		if strings.ContainsAny(templateVar.ReplaceAllString(path, ""), "{}") {
+			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+		}
+		var re strings.Builder
+		re.WriteString("^" + regexp.QuoteMeta(ctx))
+		prev := 0
+		for _, loc := range templateVar.FindAllStringIndex(path, -1) {
+			re.WriteString(regexp.QuoteMeta(path[prev:loc[0]]) + "[^/]+")
+			prev = loc[1]
+		}
+		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")
+		rt.pathRegexp = re.String()
+	case hasMapping:
+		if err := checkNoPlaceholder(c, r, mapping); err != nil {
+			return err
+		}
+		switch {
+		case mapping == "/*" || mapping == "/":
+			rt.paths = []string{ctx, ctx + "/*"}
+		case strings.HasPrefix(mapping, "*."):
+			rt.paths = []string{ctx + "/" + mapping}
+		case strings.HasSuffix(mapping, "/*") && !strings.Contains(strings.TrimSuffix(mapping, "/*"), "*"):
+			rt.paths = []string{strings.TrimSuffix(ctx+mapping, "/*"), ctx + mapping}
+		case strings.HasPrefix(mapping, "/") && !strings.Contains(mapping, "*"):
+			rt.paths = []string{ctx + mapping}
+		default:
+			return c.errorf(r, "url-mapping %q is not supported (supported: /path, /path/*, *.ext)", mapping)
+		}
+	default:
+		rt.paths = []string{ctx, ctx + "/*"}
+	}
+	return nil
+}
