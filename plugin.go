@@ -4,7 +4,7 @@
 //	xcaddy build --with github.com/soap-affinity/caddy-soap-affinity
 //
 // The modules themselves live in package caddymodule; the domain logic lives in
-// the Caddy-free packages sessionaffinity and soapfault.
+// the Caddy-free packages sessionaffinity, soapfault and internal/soap.
 package caddysoapaffinity
 
 import (

@@ -2,10 +2,8 @@ package caddymodule
 
 import (
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -14,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
-	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // AddressingConfig turns on WS-Addressing for the proxied SOAP requests, as
@@ -42,7 +40,7 @@ func (p *SimpleClientSession) provisionAddressing(ctx caddy.Context) error {
 		return nil
 	}
 	var err error
-	p.addressing, err = sessionaffinity.NewAddressing(p.Addressing.Version, p.Addressing.Preserve)
+	p.addressing, err = soap.NewAddressing(p.Addressing.Version, p.Addressing.Preserve)
 	if err != nil {
 		return err
 	}
@@ -60,7 +58,7 @@ func (p *SimpleClientSession) provisionAddressing(ctx caddy.Context) error {
 // addressedRequest is the WS-Addressing state of one request across the
 // attempts (retries) of it.
 type addressedRequest struct {
-	msg           *sessionaffinity.Message
+	msg           *soap.Message
 	body          io.ReadCloser // the body this policy last put on the request
 	contentLength int64         // the client's
 	messageID     string        // one per request: a retry resends the same message
@@ -80,14 +78,14 @@ func (p *SimpleClientSession) peekForAddressing(r *http.Request) *addressedReque
 	}
 	// The first attempt, or a retry whose body reverse_proxy rewound from its
 	// request buffer: peek (again) at what is there now.
-	msg := p.ids.PeekMessage(r.Body)
+	msg, id, outcome := p.ids.PeekMessage(r.Body)
 	if st == nil {
 		st = &addressedRequest{contentLength: r.ContentLength, messageID: "urn:uuid:" + uuid.NewString()}
 		caddyhttp.SetVar(r.Context(), p.addressingVar, st)
 		if p.ids.ReadsBody() {
-			caddyhttp.SetVar(r.Context(), p.idVar, msg.ID)
+			caddyhttp.SetVar(r.Context(), p.idVar, id)
 		}
-		p.notePeek(msg.ID, msg.Outcome)
+		p.notePeek(id, outcome)
 	}
 	st.msg, st.body = msg, msg.Body()
 	r.Body = st.body
@@ -101,7 +99,7 @@ func (p *SimpleClientSession) address(r *http.Request, st *addressedRequest, cho
 	if !st.msg.Addressable() {
 		return
 	}
-	h := sessionaffinity.AddressingHeaders{To: p.toURL(r, chosen), MessageID: st.messageID, Action: p.soapAction(r)}
+	h := soap.AddressingHeaders{To: p.toURL(r, chosen), MessageID: st.messageID, Action: p.soapAction(r)}
 	body, growth := st.msg.Addressed(p.addressing, h)
 	r.Body, st.body = body, body
 	if st.contentLength > 0 {
@@ -139,10 +137,9 @@ func (p *SimpleClientSession) toURL(r *http.Request, u *reverseproxy.Upstream) s
 	return scheme + "://" + host + r.URL.RequestURI()
 }
 
-// soapAction is the request's SOAP action as the upstream will get it: the
-// SOAPAction header (quotes stripped), else the action parameter of the
-// Content-Type (SOAP 1.2). reverse_proxy applies header_up after the
-// selection, so its operations are applied here to a copy of the headers.
+// soapAction is the request's SOAP action as the upstream will get it (see
+// soap.Action). reverse_proxy applies header_up after the selection, so its
+// operations are applied here to a copy of the headers.
 func (p *SimpleClientSession) soapAction(r *http.Request) string {
 	header := r.Header
 	if p.proxy != nil && p.proxy.Headers != nil && p.proxy.Headers.Request != nil {
@@ -151,20 +148,13 @@ func (p *SimpleClientSession) soapAction(r *http.Request) string {
 		p.proxy.Headers.Request.ApplyToRequest(&upstreamReq)
 		header = upstreamReq.Header
 	}
-	if action := strings.Trim(strings.TrimSpace(header.Get("SOAPAction")), `"`); action != "" {
-		return action
-	}
-	_, params, err := mime.ParseMediaType(header.Get("Content-Type"))
-	if err != nil {
-		return ""
-	}
-	return params["action"]
+	return soap.Action(header.Get("SOAPAction"), header.Get("Content-Type"))
 }
 
 // hasXMLBody reports whether the request has a body that may be a SOAP envelope.
 func hasXMLBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 &&
-		sessionaffinity.IsSOAPContentType(r.Header.Get("Content-Type"))
+		soap.IsXMLContentType(r.Header.Get("Content-Type"))
 }
 
 // unmarshalAddressing parses
@@ -179,7 +169,7 @@ func (p *SimpleClientSession) unmarshalAddressing(d *caddyfile.Dispenser) error 
 	p.Addressing = &AddressingConfig{}
 	if d.NextArg() {
 		p.Addressing.Version = d.Val()
-		if _, err := sessionaffinity.NewAddressing(d.Val(), false); err != nil {
+		if _, err := soap.NewAddressing(d.Val(), false); err != nil {
 			return d.Errf("invalid addressing: %v", err)
 		}
 		if d.NextArg() {

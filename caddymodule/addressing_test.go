@@ -14,12 +14,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 const (
-	wsaFinalDecl      = `xmlns:wsa="` + sessionaffinity.WSAFinalNamespace + `"`
-	wsaSubmissionDecl = `xmlns:wsa="` + sessionaffinity.WSASubmissionNamespace + `"`
+	wsaFinalDecl      = `xmlns:wsa="` + soap.WSAFinalNamespace + `"`
+	wsaSubmissionDecl = `xmlns:wsa="` + soap.WSASubmissionNamespace + `"`
 	servicePath       = "/services/LoadBalanceProxy"
 )
 
@@ -207,7 +207,7 @@ func TestAddressingClientHeadersReplacedOrPreserved(t *testing.T) {
 func TestAddressingCreatesHeader(t *testing.T) {
 	bs := startBackends(t, 1)
 	initCaddy(t, addressingConfig(bs, "", ""))
-	for _, ns := range []string{sessionaffinity.SOAP11Namespace, sessionaffinity.SOAP12Namespace} {
+	for _, ns := range []string{soap.Namespace11, soap.Namespace12} {
 		open := `<s:Envelope xmlns:s="` + ns + `">`
 		body := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + open + "\n  <s:Body><m:getQuote xmlns:m=\"urn:m\"/></s:Body>\n</s:Envelope>\n")
 		req := request{header: map[string]string{"Content-Type": "text/xml"}, body: body}

@@ -1,12 +1,10 @@
 package caddymodule
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -27,13 +25,14 @@ const (
 
 // AdminAPI serves the session tables on Caddy's admin endpoint:
 //
-//	GET    /soap-affinity/policies                        every policy: name, sessions, settings
-//	GET    /soap-affinity/policies/{name}/sessions        sessions in id order (?limit= ?cursor= ?upstream=)
-//	DELETE /soap-affinity/policies/{name}/sessions        all sessions, or those of ?upstream= (drain)
-//	GET    /soap-affinity/policies/{name}/sessions/{id}   one session
-//	DELETE /soap-affinity/policies/{name}/sessions/{id}   forget one session
+//	GET    /soap-affinity/policies                          every policy: name, sessions, settings
+//	GET    /soap-affinity/policies/{name}/sessions          sessions in id order (?limit= ?cursor= ?upstream=)
+//	DELETE /soap-affinity/policies/{name}/sessions          all sessions, or those of ?upstream= (drain)
+//	POST   /soap-affinity/policies/{name}/sessions/lookup   one session, named by {"id": "..."}
+//	POST   /soap-affinity/policies/{name}/sessions/forget   forget one session, named by {"id": "..."}
 //
-// Names and ids are path segments: percent-encode them.
+// Names are path segments: percent-encode them. Session ids travel only in
+// bodies: Caddy logs the URI of every admin request (see admin_request.go).
 type AdminAPI struct {
 	logger *zap.Logger
 }
@@ -60,8 +59,12 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminPrefix + "policies", Handler: methods{http.MethodGet: a.listPolicies}},
 		{Pattern: adminPrefix + "policies/{name}/sessions", Handler: methods{
 			http.MethodGet: a.listSessions, http.MethodDelete: a.deleteSessions}},
-		{Pattern: adminPrefix + "policies/{name}/sessions/{id}", Handler: methods{
-			http.MethodGet: a.getSession, http.MethodDelete: a.deleteSession}},
+		{Pattern: adminPrefix + "policies/{name}/sessions/lookup", Handler: methods{http.MethodPost: a.getSession}},
+		{Pattern: adminPrefix + "policies/{name}/sessions/forget", Handler: methods{http.MethodPost: a.deleteSession}},
+		// The old form put the id in the URL, which Caddy has logged by now.
+		{Pattern: adminPrefix + "policies/{name}/sessions/{id}", Handler: caddy.AdminHandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return apiError(http.StatusGone, `session ids no longer go in the URL (Caddy logs it): POST {"id": "..."} to .../sessions/lookup or .../sessions/forget`)
+		})},
 		// Anything else under the prefix: a JSON 404 rather than the mux's text.
 		{Pattern: adminPrefix, Handler: caddy.AdminHandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
 			return apiError(http.StatusNotFound, "no such resource: %s", r.URL.Path)
@@ -98,7 +101,10 @@ type policyInfo struct {
 	MaxSessions int    `json:"max_sessions"`
 }
 
-func (a *AdminAPI) listPolicies(w http.ResponseWriter, _ *http.Request) error {
+func (a *AdminAPI) listPolicies(w http.ResponseWriter, r *http.Request) error {
+	if err := noArguments(r); err != nil {
+		return err
+	}
 	live := liveTables()
 	list := make([]policyInfo, 0, len(live))
 	for name, t := range live {
@@ -117,59 +123,63 @@ type sessionPage struct {
 }
 
 func (a *AdminAPI) listSessions(w http.ResponseWriter, r *http.Request) error {
-	t, err := tableOf(r)
+	q, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q := sessionaffinity.PageQuery{Limit: defaultPageLimit, Upstream: r.URL.Query().Get("upstream")}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageLimit {
-			return apiError(http.StatusBadRequest, "limit %q: want a number from 1 to %d", v, maxPageLimit)
-		}
-		q.Limit = n
+	if err := requireNoBody(r); err != nil {
+		return err
 	}
-	if v := r.URL.Query().Get("cursor"); v != "" {
-		after, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(after) == 0 {
-			return apiError(http.StatusBadRequest, "malformed cursor %q: pass next_cursor of the previous page as it is", v)
-		}
-		q.After = string(after)
+	t, err := tableOf(r)
+	if err != nil {
+		return err
 	}
 	page, more := t.Page(q)
 	out := sessionPage{Sessions: page}
 	if more {
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].ID))
+		out.NextCursor = sealCursor(page[len(page)-1].ID)
 	}
 	return writeJSON(w, out)
 }
 
-func (a *AdminAPI) getSession(w http.ResponseWriter, r *http.Request) error {
+// sessionOf parses a call naming one session in its body and returns the
+// policy's table and the id.
+func sessionOf(r *http.Request) (*sharedTable, string, error) {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return nil, "", err
+	}
+	id, err := parseIDBody(r)
+	if err != nil {
+		return nil, "", err
+	}
 	t, err := tableOf(r)
+	return t, id, err
+}
+
+func (a *AdminAPI) getSession(w http.ResponseWriter, r *http.Request) error {
+	t, id, err := sessionOf(r)
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
 	si, ok := t.Get(id)
 	if !ok {
-		return apiError(http.StatusNotFound, "policy %s has no session %q", t.name, id)
+		return apiError(http.StatusNotFound, "policy %s has no such session", t.name)
 	}
 	return writeJSON(w, si)
 }
 
-// deleted is the answer to a DELETE: how many sessions went.
+// deleted is the answer to a delete: how many sessions went.
 type deleted struct {
 	Deleted int `json:"deleted"`
 }
 
 func (a *AdminAPI) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	t, err := tableOf(r)
+	t, id, err := sessionOf(r)
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
 	if !t.Delete(id) {
-		return apiError(http.StatusNotFound, "policy %s has no session %q", t.name, id)
+		return apiError(http.StatusNotFound, "policy %s has no such session", t.name)
 	}
 	fields := []zap.Field{zap.String("policy", t.name)}
 	if l := t.logTo.Load(); l != nil && l.logSessionIDs {
@@ -180,23 +190,35 @@ func (a *AdminAPI) deleteSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *AdminAPI) deleteSessions(w http.ResponseWriter, r *http.Request) error {
+	params, err := parseQuery(r.URL.RawQuery, "upstream")
+	if err != nil {
+		return err
+	}
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
 	t, err := tableOf(r)
 	if err != nil {
 		return err
 	}
 	var n int
-	if upstream, filtered := r.URL.Query()["upstream"]; filtered {
-		if upstream[0] == "" {
-			return apiError(http.StatusBadRequest, "empty upstream: name it as in the config, host:port")
-		}
-		n = t.DeleteUpstream(upstream[0])
+	if upstream, filtered := params["upstream"]; filtered {
+		n = t.DeleteUpstream(upstream)
 		a.logger.Info("upstream drained of sessions", zap.String("policy", t.name),
-			zap.String("upstream", upstream[0]), zap.Int("deleted", n))
+			zap.String("upstream", upstream), zap.Int("deleted", n))
 	} else {
 		n = t.DeleteAll()
 		a.logger.Info("all sessions deleted", zap.String("policy", t.name), zap.Int("deleted", n))
 	}
 	return writeJSON(w, deleted{n})
+}
+
+// noArguments rejects a query or a body on a call that takes neither.
+func noArguments(r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	return requireNoBody(r)
 }
 
 // tableOf returns the table of the policy named in the request's path.

@@ -17,7 +17,13 @@ import (
 // answer into out (if not nil). It returns the status.
 func admin(t *testing.T, method, path string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, adminURL+path, nil)
+	return adminWithBody(t, method, path, "", out)
+}
+
+// adminWithBody is admin with a request body.
+func adminWithBody(t *testing.T, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, adminURL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +32,16 @@ func admin(t *testing.T, method, path string, out any) int {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("%s %s: reading answer: %v", method, path, err)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("%s %s: Content-Type %q, body %q; want JSON", method, path, ct, body)
+		t.Fatalf("%s %s: Content-Type %q, body %q; want JSON", method, path, ct, answer)
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, path, body, err)
+		if err := json.Unmarshal(answer, out); err != nil {
+			t.Fatalf("%s %s: decoding %q: %v", method, path, answer, err)
 		}
 	}
 	return resp.StatusCode
@@ -78,8 +84,31 @@ func bindSessions(t *testing.T, bs []*backend, ids []string) map[string]string {
 	return home
 }
 
-func sessionPath(policy, id string) string {
-	return "/soap-affinity/policies/" + url.PathEscape(policy) + "/sessions/" + url.PathEscape(id)
+// oneSession calls lookup or forget for one session, named in the body.
+func oneSession(t *testing.T, action, policy, id string, out any) int {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"id": id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return adminWithBody(t, http.MethodPost, "/soap-affinity/policies/"+url.PathEscape(policy)+"/sessions/"+action, string(body), out)
+}
+
+// lookupOK requires the session to be found.
+func lookupOK(t *testing.T, policy, id string, out *sessionaffinity.SessionInfo) {
+	t.Helper()
+	if status := oneSession(t, "lookup", policy, id, out); status != http.StatusOK {
+		t.Fatalf("lookup of %q in %s: status %d", id, policy, status)
+	}
+}
+
+// oneSessionError requires an error naming want.
+func oneSessionError(t *testing.T, action, policy, id string, status int, want string) {
+	t.Helper()
+	var e struct{ Error string }
+	if got := oneSession(t, action, policy, id, &e); got != status || !strings.Contains(e.Error, want) {
+		t.Errorf("%s %q in %s: status %d, error %q; want %d and an error with %q", action, id, policy, got, e.Error, status, want)
+	}
 }
 
 func TestAdminListsAndPagesSessions(t *testing.T) {
@@ -100,10 +129,10 @@ func TestAdminListsAndPagesSessions(t *testing.T) {
 	// Three pages of 100, 100 and 50, each session once, in id order.
 	seen := map[string]bool{}
 	var sizes []int
-	cursor := ""
+	query := ""
 	for page := 0; ; page++ {
 		var list sessionList
-		adminOK(t, "GET", "/soap-affinity/policies/orders/sessions?limit=100&cursor="+cursor, &list)
+		adminOK(t, "GET", "/soap-affinity/policies/orders/sessions?limit=100"+query, &list)
 		sizes = append(sizes, len(list.Sessions))
 		for _, s := range list.Sessions {
 			if seen[s.ID] {
@@ -117,7 +146,10 @@ func TestAdminListsAndPagesSessions(t *testing.T) {
 		if list.NextCursor == "" {
 			break
 		}
-		cursor = url.QueryEscape(list.NextCursor)
+		if strings.Contains(list.NextCursor, list.Sessions[len(list.Sessions)-1].ID) {
+			t.Fatalf("next_cursor %q shows the last id of the page: cursors go in URLs, which Caddy logs", list.NextCursor)
+		}
+		query = "&cursor=" + url.QueryEscape(list.NextCursor)
 	}
 	if fmt.Sprint(sizes) != "[100 100 50]" || len(seen) != len(ids) {
 		t.Fatalf("pages of %v, %d distinct sessions; want [100 100 50] and all 250", sizes, len(seen))
@@ -165,21 +197,20 @@ func TestAdminGetsAndDeletesSessions(t *testing.T) {
 	servedBy(t, withSession(odd), 2)
 
 	var s sessionaffinity.SessionInfo
-	adminOK(t, "GET", sessionPath("deleting", odd), &s)
+	lookupOK(t, "deleting", odd, &s)
 	if s.ID != odd || s.Upstream != home[odd] || s.Requests != 3 {
 		t.Fatalf("session %q: %+v; want upstream %s and 3 requests", odd, s, home[odd])
 	}
 
 	// Delete one: it is gone, and its next request starts a new session.
 	var d deleted
-	adminOK(t, "DELETE", sessionPath("deleting", odd), &d)
-	if d.Deleted != 1 {
+	if status := oneSession(t, "forget", "deleting", odd, &d); status != http.StatusOK || d.Deleted != 1 {
 		t.Fatalf("deleting one session answered %+v", d)
 	}
-	adminError(t, "GET", sessionPath("deleting", odd), 404, "no session")
-	adminError(t, "DELETE", sessionPath("deleting", odd), 404, "no session")
+	oneSessionError(t, "lookup", "deleting", odd, 404, "no such session")
+	oneSessionError(t, "forget", "deleting", odd, 404, "no such session")
 	home[odd] = bindSessions(t, bs, []string{odd})[odd]
-	adminOK(t, "GET", sessionPath("deleting", odd), &s)
+	lookupOK(t, "deleting", odd, &s)
 	if s.Requests != 1 || s.Upstream != home[odd] {
 		t.Fatalf("session after delete and one request: %+v; want a new session", s)
 	}
@@ -189,7 +220,7 @@ func TestAdminGetsAndDeletesSessions(t *testing.T) {
 	drained := home["k1"]
 	before := map[string]sessionaffinity.SessionInfo{}
 	for _, id := range ids {
-		adminOK(t, "GET", sessionPath("deleting", id), &s)
+		lookupOK(t, "deleting", id, &s)
 		before[id] = s
 	}
 	want := 0
@@ -210,15 +241,15 @@ func TestAdminGetsAndDeletesSessions(t *testing.T) {
 	}
 	for _, id := range ids {
 		if home[id] != drained {
-			adminOK(t, "GET", sessionPath("deleting", id), &s)
+			lookupOK(t, "deleting", id, &s)
 			if s != before[id] {
 				t.Errorf("session %s on another upstream changed: %+v, was %+v", id, s, before[id])
 			}
 			continue
 		}
-		adminError(t, "GET", sessionPath("deleting", id), 404, "no session")
+		oneSessionError(t, "lookup", "deleting", id, 404, "no such session")
 		got := servedBy(t, withSession(id), 3)
-		adminOK(t, "GET", sessionPath("deleting", id), &s)
+		lookupOK(t, "deleting", id, &s)
 		if !allSame(got) || s.Requests != 3 || !s.Created.After(before[id].Created) {
 			t.Errorf("drained session %s: served by %v, now %+v; want a new binding that sticks", id, got, s)
 		}
@@ -247,20 +278,56 @@ func TestAdminRejectsBadRequests(t *testing.T) {
 	}{
 		{"GET", "/soap-affinity/policies/nope/sessions", 404, `no simple_client_session policy named "nope"`},
 		{"DELETE", "/soap-affinity/policies/nope/sessions", 404, `policy named "nope"`},
-		{"GET", sessionPath("nope", "x"), 404, `policy named "nope"`},
-		{"GET", sessionPath("errors", "y"), 404, `policy errors has no session "y"`},
+		{"GET", "/soap-affinity/policies/errors/sessions/x", 410, "no longer go in the URL"},
+		{"DELETE", "/soap-affinity/policies/errors/sessions/x", 410, "no longer go in the URL"},
+		{"POST", "/soap-affinity/policies/errors/sessions/lookup", 400, `want a body {"id": "<session id>"}`},
+		{"GET", "/soap-affinity/policies/errors/sessions?upstream=[fe80::1%eth0]:22002", 400, "malformed query"},
+		{"DELETE", "/soap-affinity/policies/errors/sessions?upstream=[fe80::1%eth0]:22002", 400, "malformed query"},
+		{"DELETE", "/soap-affinity/policies/errors/sessions?upstream", 400, "empty upstream"},
+		{"DELETE", "/soap-affinity/policies/errors/sessions?upstream=a&upstream=b", 400, `parameter "upstream" given 2 times`},
+		{"DELETE", "/soap-affinity/policies/errors/sessions?upstreams=a", 400, `unknown parameter "upstreams"`},
+		{"DELETE", "/soap-affinity/policies/errors/sessions?id=x", 400, `unknown parameter "id"`},
+		{"GET", "/soap-affinity/policies/errors/sessions?upstream=", 400, "empty upstream"},
+		{"GET", "/soap-affinity/policies/errors/sessions?limit=1&limit=2", 400, "given 2 times"},
+		{"GET", "/soap-affinity/policies?x=1", 400, `unknown parameter "x": this call takes none`},
 		{"GET", "/soap-affinity/policies/errors/sessions?cursor=%21%21", 400, "malformed cursor"},
 		{"GET", "/soap-affinity/policies/errors/sessions?limit=1000000", 400, "limit \"1000000\": want a number from 1 to 1000"},
 		{"GET", "/soap-affinity/policies/errors/sessions?limit=0", 400, "want a number from 1 to 1000"},
 		{"GET", "/soap-affinity/policies/errors/sessions?limit=ten", 400, "want a number"},
 		{"DELETE", "/soap-affinity/policies/errors/sessions?upstream=", 400, "empty upstream"},
 		{"PUT", "/soap-affinity/policies/errors/sessions", 405, "allowed: DELETE, GET"},
+		{"GET", "/soap-affinity/policies/errors/sessions/lookup", 405, "allowed: POST"},
 		{"POST", "/soap-affinity/policies", 405, "allowed: GET"},
 		{"GET", "/soap-affinity/sessions", 404, "no such resource"},
 	} {
 		adminError(t, c.method, c.path, c.status, c.want)
 	}
+	for _, c := range []struct{ action, policy, body, want string }{
+		{"lookup", "nope", `{"id":"x"}`, `policy named "nope"`},
+		{"forget", "errors", `{"id":"x","id":"x"}`, "nothing else"},
+		{"forget", "errors", `{"id":""}`, "non-empty id"},
+		{"forget", "errors", `{"id":"x","upstream":"y"}`, "nothing else"},
+		{"forget", "errors", `{"id":"x"} {"id":"y"}`, "nothing else"},
+		{"forget", "errors", `["x"]`, "want a body"},
+		{"forget", "errors", ``, "want a body"},
+	} {
+		status := 400
+		if c.policy == "nope" {
+			status = 404
+		}
+		var e struct{ Error string }
+		if got := adminWithBody(t, "POST", "/soap-affinity/policies/"+c.policy+"/sessions/"+c.action, c.body, &e); got != status || !strings.Contains(e.Error, c.want) {
+			t.Errorf("%s %s with %q: status %d, error %q; want %d and %q", c.action, c.policy, c.body, got, e.Error, status, c.want)
+		}
+	}
+	// A body on a call that takes none: a DELETE of all with one id in its
+	// body must not delete all.
+	var e struct{ Error string }
+	if got := adminWithBody(t, "DELETE", "/soap-affinity/policies/errors/sessions", `{"id":"x"}`, &e); got != 400 || !strings.Contains(e.Error, "takes no body") {
+		t.Errorf("DELETE all with a body: status %d, error %q; want 400", got, e.Error)
+	}
+	oneSessionError(t, "lookup", "errors", "y", 404, "no such session")
 	// None of that touched the session.
 	var s sessionaffinity.SessionInfo
-	adminOK(t, "GET", sessionPath("errors", "x"), &s)
+	lookupOK(t, "errors", "x", &s)
 }

@@ -184,7 +184,7 @@ func TestChaosUnderLoad(t *testing.T) {
 	for _, b := range bs {
 		addrOf[b.name] = b.addr
 	}
-	table := findTable(t, "simple_client_session_1")
+	table := findTable(t, "simple_client_session_srv0_1")
 	table.CleanUp()
 	if n := table.Len(); n != sessions {
 		t.Errorf("table holds %d sessions, want %d", n, sessions)

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,6 +22,7 @@ var metrics = struct {
 	soapPeeks  *prometheus.CounterVec
 	learned    *prometheus.CounterVec
 	faults     *prometheus.CounterVec
+	redisErrs  *prometheus.CounterVec
 	collectors []prometheus.Collector
 }{}
 
@@ -50,8 +50,10 @@ func init() {
 		"Sessions that upstream responses handed out (session http and soap), by outcome: learned (bound to the upstream that answered), relearned (moved there from another upstream), lost_relearn (a concurrent change won), forgotten (the upstream cleared the session cookie).", "policy", "outcome")
 	metrics.faults = counter("faults_total",
 		"SOAP faults written by soap_fault instead of an error response, by the HTTP status of the handler error that triggered them.", "status")
+	metrics.redisErrs = counter("redis_errors_total",
+		"Redis commands of the simple_client_session store that failed or timed out; the request was routed on the node's local session table instead.", "policy")
 	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.bindings, metrics.rebinds,
-		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.learned, metrics.faults}
+		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.learned, metrics.faults, metrics.redisErrs}
 }
 
 // registerMetrics registers the plugin's collectors on a config load's
@@ -80,7 +82,7 @@ type policyMetrics struct {
 	rebinds   map[sessionaffinity.Reason]prometheus.Counter
 	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
 	learns    [sessionaffinity.Forgotten + 1]prometheus.Counter
-	bindings  sync.Map // upstream key -> prometheus.Counter
+	claims    claimedLabels // bindings_total, by upstream
 }
 
 func newPolicyMetrics(name string) *policyMetrics {
@@ -113,16 +115,6 @@ func (m *policyMetrics) learned(o sessionaffinity.LearnOutcome) {
 	if int(o) < len(m.learns) {
 		m.learns[o].Inc()
 	}
-}
-
-// bound counts a session bound to upstream, new or moved there.
-func (m *policyMetrics) bound(upstream string) {
-	if c, ok := m.bindings.Load(upstream); ok {
-		c.(prometheus.Counter).Inc()
-		return
-	}
-	c, _ := m.bindings.LoadOrStore(upstream, metrics.bindings.WithLabelValues(m.name, upstream))
-	c.(prometheus.Counter).Inc()
 }
 
 // removalCounters are the counters of a table's expired and evicted sessions.

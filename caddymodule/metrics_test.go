@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // scrape returns the test Caddy's metrics from the admin endpoint's /metrics.
@@ -136,8 +139,9 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	}
 	checkDelta(t, "after failover", before, now, want)
 
-	// Reload without the stopped backend and without m2's: the counters carry
-	// on, nothing is registered twice, and m2 is rebound (upstream_removed).
+	// Reload without the stopped backend and without m2's: their bindings
+	// series go (bounded cardinality), the other counters carry on, nothing
+	// is registered twice, and m2 is rebound (upstream_removed).
 	var keep []*backend
 	for _, b := range bs {
 		if b != down && b != home["m2"] {
@@ -149,6 +153,8 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	}
 	tester := initCaddy(t, cfg(keep))
 	before = now
+	delete(before, bindings(down))
+	delete(before, bindings(home["m2"]))
 	if now = scrape(t); fmt.Sprint(now) != fmt.Sprint(before) {
 		t.Errorf("a reload changed the metrics:\nbefore %v\nafter  %v", before, now)
 	}
@@ -218,4 +224,35 @@ func TestMetricsCountRequestsNotAttempts(t *testing.T) {
 	checkDelta(t, "4 requests, 2 of them retried", before, scrape(t), map[string]float64{
 		metricsPrefix + "requests_without_session_total" + fmt.Sprintf(`{policy="%s"}`, name): 4,
 	})
+}
+
+// TestMetricsRegistration: provisioning again on one registry (every policy
+// and handler of a config does) reuses the collectors instead of failing.
+func TestMetricsRegistration(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	for range 2 {
+		if err := registerMetrics(reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := testutil.ToFloat64(metrics.faults.WithLabelValues("503"))
+	metrics.faults.WithLabelValues("503").Inc()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "caddy_soap_affinity_faults_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "503" {
+				if got := m.GetCounter().GetValue(); got != before+1 {
+					t.Errorf("faults_total{status=503} = %v, want %v", got, before+1)
+				}
+				return
+			}
+		}
+	}
+	t.Errorf("faults_total not gathered from %d families", len(mfs))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
@@ -37,9 +38,11 @@ const (
 // it is available, and fail over (and rebind) to another when it is not.
 type SimpleClientSession struct {
 	// Name identifies the policy's session table in the admin API and across
-	// config reloads. Default: simple_client_session_N, N counting the unnamed
-	// policies of the config in order. Policies with the same name and table
-	// settings share one table.
+	// config reloads. Default: simple_client_session_<server>_<n>, where
+	// <server> is the name of the HTTP server (srv0, srv1, ... in a
+	// Caddyfile) and <n> counts the unnamed policies of that server in config
+	// order: the same on every load of the same config. Policies with the same
+	// name and table settings share one table.
 	Name string `json:"name,omitempty"`
 
 	// Session is where clients carry their session, after Synapse's session
@@ -70,7 +73,8 @@ type SimpleClientSession struct {
 	// http.
 	SOAPHeader string `json:"soap_header,omitempty"`
 
-	// How long a session lives. Default: 2m.
+	// How long a session lives. Default: 2m (also for 0 in JSON; the
+	// Caddyfile rejects `timeout 0`, and negative values are errors).
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// "sliding" (default) restarts the timeout on each request of the session;
@@ -84,7 +88,8 @@ type SimpleClientSession struct {
 	// Longer session ids (in bytes) are treated as no session. Default: 256.
 	MaxIDLength int `json:"max_id_length,omitempty"`
 
-	// The most bytes of a body read to find the SOAP header block. Default: 65536.
+	// The most bytes of a body read to find the SOAP header block, at most
+	// 1 GiB. Default: 65536.
 	PeekLimit int `json:"peek_limit,omitempty"`
 
 	// Strict answers "no upstream" for a session whose upstream is down,
@@ -119,8 +124,8 @@ type SimpleClientSession struct {
 	// Request variables that carry state across the retries of one request.
 	idVar, lastChoiceVar, addressingVar string
 
-	addressing *sessionaffinity.Addressing // nil: off
-	proxy      *reverseproxy.Handler       // the reverse_proxy using this policy, if known
+	addressing *soap.Addressing      // nil: off
+	proxy      *reverseproxy.Handler // the reverse_proxy using this policy, if known
 
 	// noteLearn is p.noteLearned, bound once so that learning does not
 	// allocate a method value per response.
@@ -150,11 +155,15 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 	if cookiesGiven && p.sessionType != sessionaffinity.SessionHTTP {
 		return fmt.Errorf("policy %s: cookies %q: only session http reads cookies, not session %s", p.Name, p.Cookies, p.sessionType)
 	}
+	if err := p.checkOptions(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
 	p.logger = ctx.Logger().With(zap.String("policy", p.Name))
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 	p.metrics = newPolicyMetrics(p.Name)
+	p.metrics.claimStatic(ctx)
 
 	if p.FallbackRaw == nil {
 		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.RoundRobinSelection{}, "policy", "round_robin", nil)
@@ -266,6 +275,9 @@ func (p *SimpleClientSession) Validate() error {
 // no config uses it any more.
 func (p *SimpleClientSession) Cleanup() error {
 	var errs []error
+	if p.metrics != nil {
+		p.metrics.release()
+	}
 	if p.redis != nil {
 		errs = append(errs, p.redis.release())
 	}
@@ -342,7 +354,7 @@ func (p *SimpleClientSession) noteRoute(pool reverseproxy.UpstreamPool, d sessio
 	case sessionaffinity.Bound, sessionaffinity.LostBind:
 		to := pool[d.Upstream].String()
 		if d.Outcome == sessionaffinity.Bound {
-			p.metrics.bound(to)
+			p.metrics.bound(to, pool)
 		}
 		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", to))...)
@@ -351,7 +363,7 @@ func (p *SimpleClientSession) noteRoute(pool reverseproxy.UpstreamPool, d sessio
 		to := pool[d.Upstream].String()
 		if d.Outcome == sessionaffinity.Rebound {
 			p.metrics.rebinds[d.Reason].Inc()
-			p.metrics.bound(to)
+			p.metrics.bound(to, pool)
 		}
 		if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id,

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -72,8 +71,11 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "timeout":
 			err = oneArg(d, option, func(v string) error {
 				dur, err := caddy.ParseDuration(v)
+				if err != nil {
+					return err
+				}
 				p.Timeout = caddy.Duration(dur)
-				return err
+				return checkTimeout(dur)
 			})
 		case "expiry":
 			err = oneArg(d, option, stringSetter(&p.Expiry))
@@ -84,11 +86,11 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "peek_limit":
 			err = oneArg(d, option, func(v string) error {
 				size, err := humanize.ParseBytes(v)
-				if err != nil || size < 1 || size > maxPeekLimit {
+				if err != nil || size > maxPeekLimit {
 					return errPeekLimit
 				}
 				p.PeekLimit = int(size)
-				return nil
+				return checkPeekLimit(p.PeekLimit)
 			})
 		case "strict":
 			p.Strict = true
@@ -140,14 +142,6 @@ func oneArg(d *caddyfile.Dispenser, option string, set func(string) error) error
 	return nil
 }
 
-// maxPeekLimit keeps a misconfigured peek from buffering whole bodies.
-const maxPeekLimit = 1 << 30
-
-var (
-	errPositiveInt = errors.New("want a whole number of at least 1")
-	errPeekLimit   = errors.New("want a size from 1B to 1GiB, such as 64KiB")
-)
-
 // stringSetter returns a setter for oneArg that stores the value as it is.
 func stringSetter(dst *string) func(string) error {
 	return func(v string) error { *dst = v; return nil }
@@ -155,10 +149,10 @@ func stringSetter(dst *string) func(string) error {
 
 func positiveInt(v string) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
+	if err != nil {
 		return 0, errPositiveInt
 	}
-	return n, nil
+	return n, checkPositive(n)
 }
 
 // loadFallbackPolicy parses a nested selection policy, as Caddy's own

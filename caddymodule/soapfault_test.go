@@ -1,9 +1,6 @@
 package caddymodule
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,19 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/zap"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
@@ -65,16 +56,19 @@ func sfClosedPort(t *testing.T) string {
 	return addr
 }
 
-// sfRequireClosed skips the test if something listens on one of the addresses
-// that an example expects to be down.
-func sfRequireClosed(t *testing.T, addrs ...string) {
+// sfDemoUpstreamsDown points an example's upstreams, the demo backends on
+// localhost:9001-9003 that the example expects to be stopped, at ports on
+// which nothing listens, so that the test does not depend on what else runs
+// on the machine.
+func sfDemoUpstreamsDown(t *testing.T, site string) string {
 	t.Helper()
-	for _, a := range addrs {
-		if c, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Skipf("%s is in use; the example needs it closed", a)
+	for _, demo := range []string{"localhost:9001", "localhost:9002", "localhost:9003"} {
+		if !strings.Contains(site, demo) {
+			t.Fatalf("the example no longer proxies to %s; update the test:\n%s", demo, site)
 		}
+		site = strings.ReplaceAll(site, demo, sfClosedPort(t))
 	}
+	return site
 }
 
 // sfServe loads site (a Caddyfile without global options) into Caddy.
@@ -494,330 +488,3 @@ func TestSOAPFaultOnStatuses(t *testing.T) {
 		t.Errorf("502 not in on: got %d %q, want Caddy's empty 502", resp.StatusCode, body)
 	}
 }
-
-// TestSOAPFaultHandleErrors loads the README's handle_errors example.
-func TestSOAPFaultHandleErrors(t *testing.T) {
-	sfRequireClosed(t, "localhost:9001", "localhost:9002", "localhost:9003")
-	tester := sfServe(t, sfReadTestdata(t, "handle_errors.caddyfile"))
-	resp, body := sfPost(t, tester, "http://localhost:8290/", "application/soap+xml", sfSOAP12Request)
-	sfExpect(t, sfParseFault(t, resp, body), sfFault{Version: "soap12", Code: "soap12Env:Receiver", CodeNS: sfNS12, Lang: "en",
-		Reason: "Service unavailable (HTTP 502), please retry", StatusCode: 500, ContentType: "application/soap+xml; charset=UTF-8"})
-	resp, body = sfPost(t, tester, "http://localhost:8290/", "text/xml", sfSOAP11Request)
-	sfExpect(t, sfParseFault(t, resp, body), sfFault{Version: "soap11", Code: "soap11Env:Server", CodeNS: sfNS11,
-		Reason: "Service unavailable (HTTP 502), please retry", StatusCode: 500, ContentType: "text/xml; charset=UTF-8"})
-}
-
-// sfProxyOnly is examples/proxy-only.Caddyfile, the demo's proxy without its
-// backends, which must be the proxy of Caddyfile.example to the letter.
-func sfProxyOnly(t *testing.T) string {
-	t.Helper()
-	proxy, err := os.ReadFile("../examples/proxy-only.Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, err := os.ReadFile("../Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := string(proxy[strings.Index(string(proxy), ":8290 {"):])
-	if !strings.Contains(string(demo), site) {
-		t.Fatalf("examples/proxy-only.Caddyfile is not the proxy of Caddyfile.example:\n%s", site)
-	}
-	return string(proxy)
-}
-
-// TestSOAPFaultWalkthrough runs the README walkthrough: the demo backends are
-// stopped, the client gets the default fault.
-func TestSOAPFaultWalkthrough(t *testing.T) {
-	sfRequireClosed(t, "localhost:9001", "localhost:9002", "localhost:9003")
-	tester := sfServe(t, sfProxyOnly(t))
-	resp, body := sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "text/xml;charset=UTF-8", sfSOAP11Request)
-	sfExpect(t, sfParseFault(t, resp, body), sfDefault11("COULDN'T SEND THE MESSAGE TO THE SERVER."))
-	if want := sfReadTestdata(t, "default_soap11.xml"); string(body) != want {
-		t.Errorf("body =\n%s\nwant\n%s", body, want)
-	}
-	if resp.ContentLength != 330 {
-		t.Errorf("Content-Length %d, README says 330", resp.ContentLength)
-	}
-	// Now the upstreams are marked down (fail_duration): 503, the same fault.
-	resp, body2 := sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "text/xml;charset=UTF-8", sfSOAP11Request)
-	if resp.StatusCode != 500 || string(body2) != string(body) {
-		t.Errorf("second request: %d %s", resp.StatusCode, body2)
-	}
-	// The SOAP 1.2 default, as the README shows it.
-	tester = sfServe(t, strings.Replace(sfProxyOnly(t), "version soap11", "version soap12", 1))
-	resp, body = sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "application/soap+xml", sfSOAP12Request)
-	if want := sfReadTestdata(t, "default_soap12.xml"); string(body) != want || resp.Header.Get("Content-Type") != "application/soap+xml; charset=UTF-8" {
-		t.Errorf("SOAP 1.2 default: %s %s\nwant\n%s", resp.Header.Get("Content-Type"), body, want)
-	}
-}
-
-// TestSOAPFaultAdapt is the golden caddy adapt test of the full syntax.
-func TestSOAPFaultAdapt(t *testing.T) {
-	caddyfile, want := sfAdaptGolden(t)
-	caddytest.AssertAdapt(t, caddyfile, "caddyfile", want)
-}
-
-func sfAdaptGolden(t *testing.T) (caddyfile, json string) {
-	t.Helper()
-	parts := strings.SplitN(sfReadTestdata(t, "adapt.caddyfiletest"), "\n----------\n", 2)
-	if len(parts) != 2 {
-		t.Fatal("adapt.caddyfiletest: no ---------- separator")
-	}
-	return parts[0] + "\n", strings.TrimSpace(parts[1])
-}
-
-// TestSOAPFaultConfigErrors: bad values fail at load, and the error names them.
-func TestSOAPFaultConfigErrors(t *testing.T) {
-	caddyfiles := []struct{ block, want string }{
-		{"version soap13", `"soap13"`},
-		{"code soap11Env:Bogus", `"Bogus"`},
-		{"version soap12\n\t\tcode soap11Env:Client", `"soap11Env:Client"`},
-		{"detail `<a><b></a>`", `<a><b></a>`},
-		{"status abc", `"abc"`},
-		{"status 99", "99"},
-		{"on 200", "200"},
-		{"on x5x", `"x5x"`},
-		{"node urn:n", `"urn:n"`},
-		{"colour red", `"colour"`},
-		{"reason", "wrong argument count"},
-	}
-	for _, tc := range caddyfiles {
-		t.Run("caddyfile/"+tc.block, func(t *testing.T) {
-			assertLoadError(t, testConfig("\tsoap_fault {\n\t\t"+tc.block+"\n\t}\n\trespond 200"), "caddyfile", sfJSONEscaped(tc.want))
-		})
-	}
-	jsons := []struct{ handler, want string }{
-		{`"version": "soap13"`, `soap13`},
-		{`"code": "x:Nope"`, `Nope`},
-		{`"detail": "<a>"`, `detail "<a>"`},
-		{`"status_code": 700`, "700"},
-		{`"on": [302]`, "302"},
-	}
-	for _, tc := range jsons {
-		t.Run("json/"+tc.handler, func(t *testing.T) {
-			cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d"},"apps":{"http":{"http_port":%d,"servers":{"srv0":{"listen":[":%d"],"routes":[{"handle":[{"handler":"soap_fault",`+tc.handler+`}]}]}}}}}`, adminPort, httpPort, httpPort)
-			assertLoadError(t, cfg, "json", sfJSONEscaped(tc.want))
-		})
-	}
-}
-
-// sfJSONEscaped returns s as it appears in the admin API's JSON error.
-func sfJSONEscaped(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
-}
-
-// TestSOAPFaultREADME: every example in the README is one of the testdata
-// files that the tests above load, and every such file is in the README.
-func TestSOAPFaultREADME(t *testing.T) {
-	var readme string
-	for _, p := range []string{"../README.md"} {
-		b, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(b), "soap_fault") {
-			readme = string(b)
-			break
-		}
-	}
-	if readme == "" {
-		t.Fatal("no README documents soap_fault")
-	}
-	adaptCaddyfile, adaptJSON := sfAdaptGolden(t)
-	examples := map[string]string{
-		"caddyfile:proxy-only.Caddyfile":    sfProxyOnly(t),
-		"caddyfile:handle_errors.caddyfile": sfReadTestdata(t, "handle_errors.caddyfile"),
-		"caddyfile:adapt.caddyfiletest":     adaptCaddyfile,
-		"xml:default_soap11.xml":            sfReadTestdata(t, "default_soap11.xml"),
-		"xml:default_soap12.xml":            sfReadTestdata(t, "default_soap12.xml"),
-	}
-	found := map[string]bool{}
-	block := regexp.MustCompile("(?ms)^```(caddyfile|json|xml)\n(.*?)^```")
-	for _, m := range block.FindAllStringSubmatch(readme, -1) {
-		lang, text := m[1], strings.TrimSpace(m[2])
-		if lang == "json" && strings.Contains(text, `"soap_fault"`) {
-			var got, want any
-			if err := json.Unmarshal([]byte(text), &got); err != nil {
-				t.Errorf("README JSON does not parse: %v\n%s", err, text)
-				continue
-			}
-			_ = json.Unmarshal([]byte(adaptJSON), &want)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("README JSON is not the adapt golden output:\n%s", text)
-			}
-			found["json"] = true
-			continue
-		}
-		ok := false
-		for key, ex := range examples {
-			if strings.HasPrefix(key, lang+":") && strings.TrimSpace(ex) == text {
-				found[key], ok = true, true
-			}
-		}
-		if !ok && strings.Contains(text, "soap_fault") || !ok && lang == "xml" && strings.Contains(text, "Fault") {
-			t.Errorf("README %s example is not a tested testdata file:\n%s", lang, text)
-		}
-	}
-	for key := range examples {
-		if !found[key] {
-			t.Errorf("testdata example %s is not in the README", key)
-		}
-	}
-	if !found["json"] {
-		t.Error("README lacks the JSON of the full example")
-	}
-}
-
-// Unit tests of the handler, without a server.
-
-func sfProvision(t *testing.T, h *SOAPFault) *SOAPFault {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func sfRequest(ctx context.Context) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(sfSOAP11Request))
-	r.Header.Set("Content-Type", "text/xml")
-	repl := caddy.NewReplacer()
-	ctx = context.WithValue(ctx, caddy.ReplacerCtxKey, repl)
-	return r.WithContext(ctx)
-}
-
-// TestSOAPFaultClientGone: a canceled request gets nothing written and the
-// error goes back to Caddy unchanged.
-func TestSOAPFaultClientGone(t *testing.T) {
-	h := sfProvision(t, &SOAPFault{})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	rec := httptest.NewRecorder()
-	want := caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused"))
-	err := h.ServeHTTP(rec, sfRequest(ctx), caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return want }))
-	if !errors.Is(err, want) && !reflect.DeepEqual(err, want) {
-		t.Errorf("error = %v, want the handler's", err)
-	}
-	if rec.Body.Len() != 0 || rec.Header().Get("Content-Type") != "" {
-		t.Errorf("wrote %q to a gone client", rec.Body.String())
-	}
-}
-
-// TestSOAPFaultAfterWrite: once a response has started, errors pass through.
-func TestSOAPFaultAfterWrite(t *testing.T) {
-	h := sfProvision(t, &SOAPFault{})
-	he := caddyhttp.Error(http.StatusBadGateway, errors.New("reading upstream body"))
-	for name, start := range map[string]func(w http.ResponseWriter){
-		"WriteHeader": func(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) },
-		"Write":       func(w http.ResponseWriter) { _, _ = w.Write([]byte("partial")) },
-		"ReadFrom":    func(w http.ResponseWriter) { _, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("partial")) },
-		"Flush":       func(w http.ResponseWriter) { _ = http.NewResponseController(w).Flush() },
-	} {
-		t.Run(name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			err := h.ServeHTTP(rec, sfRequest(context.Background()), caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
-				start(w)
-				return he
-			}))
-			if err == nil || strings.Contains(rec.Body.String(), "Fault") {
-				t.Errorf("fault written after the response started: err %v, body %q", err, rec.Body.String())
-			}
-		})
-	}
-	t.Run("1xx does not count", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		err := h.ServeHTTP(rec, sfRequest(context.Background()), caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
-			w.WriteHeader(http.StatusEarlyHints)
-			return he
-		}))
-		if err != nil || !strings.Contains(rec.Body.String(), "Fault") {
-			t.Errorf("no fault after 103: err %v, body %q", err, rec.Body.String())
-		}
-	})
-	t.Run("wrapped error", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		err := h.ServeHTTP(rec, sfRequest(context.Background()), caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
-			return fmt.Errorf("wrapped: %w", caddyhttp.Error(http.StatusServiceUnavailable, errors.New("no upstreams")))
-		}))
-		if err != nil || rec.Code != 500 || !strings.Contains(rec.Body.String(), "Fault") {
-			t.Errorf("wrapped 503: err %v, %d %q", err, rec.Code, rec.Body.String())
-		}
-	})
-	t.Run("HEAD", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		r := sfRequest(context.Background())
-		r.Method = http.MethodHead
-		err := h.ServeHTTP(rec, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return he }))
-		if err != nil || rec.Code != 500 || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") == "" {
-			t.Errorf("HEAD: err %v, %d %q", err, rec.Code, rec.Body.String())
-		}
-	})
-}
-
-// TestMetricsRegistration: provisioning again on one registry (every policy
-// and handler of a config does) reuses the collectors instead of failing.
-func TestMetricsRegistration(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	for range 2 {
-		if err := registerMetrics(reg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	before := testutil.ToFloat64(metrics.faults.WithLabelValues("503"))
-	metrics.faults.WithLabelValues("503").Inc()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "caddy_soap_affinity_faults_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == "503" {
-				if got := m.GetCounter().GetValue(); got != before+1 {
-					t.Errorf("faults_total{status=503} = %v, want %v", got, before+1)
-				}
-				return
-			}
-		}
-	}
-	t.Errorf("faults_total not gathered from %d families", len(mfs))
-}
-
-// BenchmarkSOAPFaultServeHTTP measures answering a failed request, with the
-// reason expanded from placeholders through Caddy's replacer.
-func BenchmarkSOAPFaultServeHTTP(b *testing.B) {
-	for name, reason := range map[string]string{"static": "", "placeholder": "upstream error {http.error.status_code}: {http.error.status_text}"} {
-		b.Run(name, func(b *testing.B) {
-			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-			defer cancel()
-			h := &SOAPFault{Reason: reason}
-			if err := h.Provision(ctx); err != nil {
-				b.Fatal(err)
-			}
-			h.logger = zap.NewNop() // measure the handler, not the error log
-			he := caddyhttp.Error(http.StatusServiceUnavailable, errors.New("no upstreams available"))
-			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return he })
-			r := sfRequest(context.Background())
-			w := &sfDiscard{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				if err := h.ServeHTTP(w, r, next); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-type sfDiscard struct{ h http.Header }
-
-func (d *sfDiscard) Header() http.Header         { return d.h }
-func (d *sfDiscard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *sfDiscard) WriteHeader(int)             {}

@@ -114,7 +114,7 @@ func (c RedisStoreConfig) provision(ctx caddy.Context, policy string, local *ses
 	if err != nil {
 		return nil, fmt.Errorf("redis client: %w", err)
 	}
-	errorsCounter := registerRedisMetrics(ctx, logger).WithLabelValues(policy)
+	errorsCounter := metrics.redisErrs.WithLabelValues(policy)
 	fields := []zap.Field{zap.Strings("addresses", c.Addresses)}
 	store, err := sessionaffinity.NewRedisStore(sessionaffinity.RedisStoreConfig{
 		Client:         val.(pooledRedisClient).UniversalClient,

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
@@ -96,29 +97,40 @@ func liveTables() map[string]*sharedTable {
 	return live
 }
 
-// autoNames numbers the unnamed policy instances of one config load in the
-// order Caddy provisions them (the order of the config), which stays the same
-// across reloads. Loads are provisioned one at a time, so one counter suffices;
-// a new load is recognised by its root module (the first in the context's
-// lineage), a new value for every load.
+// autoNames numbers the unnamed policy instances of each HTTP server of one
+// config load, in the order of the server's config. Caddy provisions its
+// servers in no fixed order (it ranges over a map) but each server's routes
+// and handlers in order, so a name made of the server's name and the
+// policy's position in it is the same on every load of the same config.
+// Loads are provisioned one at a time; a new load is recognised by its root
+// module (the first in the context's lineage), a new value for every load.
 var autoNames struct {
 	sync.Mutex
-	root  caddy.Module
-	count int
+	root    caddy.Module
+	counted map[string]int // by server name
 }
 
+// autoName is simple_client_session_<server>_<n>, or simple_client_session_<n>
+// for a policy provisioned outside an HTTP server.
 func autoName(ctx caddy.Context) string {
 	var root caddy.Module
 	if mods := ctx.Modules(); len(mods) > 0 {
 		root = mods[0]
 	}
+	server := ""
+	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv != nil {
+		server = srv.Name()
+	}
 	autoNames.Lock()
 	defer autoNames.Unlock()
-	if root == nil || root != autoNames.root {
-		autoNames.root, autoNames.count = root, 0
+	if root == nil || root != autoNames.root || autoNames.counted == nil {
+		autoNames.root, autoNames.counted = root, map[string]int{}
 	}
-	autoNames.count++
-	return fmt.Sprintf("simple_client_session_%d", autoNames.count)
+	autoNames.counted[server]++
+	if server == "" {
+		return fmt.Sprintf("simple_client_session_%d", autoNames.counted[server])
+	}
+	return fmt.Sprintf("simple_client_session_%s_%d", server, autoNames.counted[server])
 }
 
 // sessionFields builds log fields, with the session id only if asked for.

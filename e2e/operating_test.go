@@ -9,14 +9,15 @@ import (
 
 // The README's "Operating it" commands, against the demo.
 const (
-	opPolicies  = `curl -s localhost:2019/soap-affinity/policies`
-	opPage1     = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_1/sessions?limit=2'`
-	opPage2     = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_1/sessions?limit=2&cursor=YQ'`
-	opFilter    = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_1/sessions?upstream=localhost:9002'`
-	opGet       = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_1/sessions/123`
-	opDeleteOne = `curl -s -X DELETE localhost:2019/soap-affinity/policies/simple_client_session_1/sessions/123`
-	opDrain     = `curl -s -X DELETE 'localhost:2019/soap-affinity/policies/simple_client_session_1/sessions?upstream=localhost:9002'`
-	opDeleteAll = `curl -s -X DELETE localhost:2019/soap-affinity/policies/simple_client_session_1/sessions`
+	opPolicies = `curl -s localhost:2019/soap-affinity/policies`
+	opPage1    = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2'`
+	opPage2    = `cursor=$(curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2' | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')
+curl -s "localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?limit=2&cursor=$cursor"`
+	opFilter    = `curl -s 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?upstream=localhost:9002'`
+	opGet       = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions/lookup -d '{"id":"123"}'`
+	opDeleteOne = `curl -s localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions/forget -d '{"id":"123"}'`
+	opDrain     = `curl -s -X DELETE 'localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions?upstream=localhost:9002'`
+	opDeleteAll = `curl -s -X DELETE localhost:2019/soap-affinity/policies/simple_client_session_srv0_1/sessions`
 	opMetrics   = `curl -s localhost:2019/metrics | grep ^caddy_soap_affinity_`
 )
 
@@ -64,14 +65,14 @@ func TestOperatingAsTheReadmeShowsIt(t *testing.T) {
 		} `json:"policies"`
 	}
 	runJSON(t, opPolicies, &policies)
-	if len(policies.Policies) != 1 || policies.Policies[0].Name != "simple_client_session_1" || policies.Policies[0].Sessions != 4 {
-		t.Fatalf("policies: %+v; want simple_client_session_1 with 4 sessions", policies)
+	if len(policies.Policies) != 1 || policies.Policies[0].Name != "simple_client_session_srv0_1" || policies.Policies[0].Sessions != 4 {
+		t.Fatalf("policies: %+v; want simple_client_session_srv0_1 with 4 sessions", policies)
 	}
 
 	var page opPage
 	runJSON(t, opPage1, &page)
-	if ids(page.Sessions) != "123 a" || page.NextCursor != "YQ" {
-		t.Fatalf("first page: %+v; want 123 and a, next cursor YQ", page)
+	if ids(page.Sessions) != "123 a" || page.NextCursor == "" {
+		t.Fatalf("first page: %+v; want 123 and a, and a next cursor", page)
 	}
 	home := map[string]string{}
 	for _, s := range page.Sessions {
@@ -110,9 +111,9 @@ func TestOperatingAsTheReadmeShowsIt(t *testing.T) {
 	}
 	m := metrics()
 	for _, line := range []string{
-		`caddy_soap_affinity_sessions{policy="simple_client_session_1"} 4`,
-		`caddy_soap_affinity_bindings_total{policy="simple_client_session_1",upstream="localhost:9002"} ` + strconv.Itoa(len(on9002)),
-		`caddy_soap_affinity_requests_without_session_total{policy="simple_client_session_1"} 0`,
+		`caddy_soap_affinity_sessions{policy="simple_client_session_srv0_1"} 4`,
+		`caddy_soap_affinity_bindings_total{policy="simple_client_session_srv0_1",upstream="localhost:9002"} ` + strconv.Itoa(len(on9002)),
+		`caddy_soap_affinity_requests_without_session_total{policy="simple_client_session_srv0_1"} 0`,
 	} {
 		if !strings.Contains(m, line+"\n") {
 			t.Errorf("metrics lack %q:\n%s", line, m)
@@ -137,7 +138,7 @@ func TestOperatingAsTheReadmeShowsIt(t *testing.T) {
 		left -= len(on9002) - 1
 	}
 	deletes(opDeleteAll, left)
-	if m := metrics(); !strings.Contains(m, `caddy_soap_affinity_sessions{policy="simple_client_session_1"} 0`+"\n") {
+	if m := metrics(); !strings.Contains(m, `caddy_soap_affinity_sessions{policy="simple_client_session_srv0_1"} 0`+"\n") {
 		t.Errorf("after deleting all, metrics say:\n%s", m)
 	}
 }

@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"unicode"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // Defaults for an IDSource, as in Synapse's simpleClientSession.
@@ -47,45 +48,13 @@ func NewIDSource(headers []string, soapHeader string, peekLimit, maxIDLength int
 		src.headers = append(src.headers, textproto.CanonicalMIMEHeaderKey(h))
 	}
 	if soapHeader != "" {
-		name, err := ParseQName(soapHeader)
+		name, err := soap.ParseQName(soapHeader)
 		if err != nil {
 			return nil, err
 		}
 		src.soapHeader = name
 	}
 	return src, nil
-}
-
-// ParseQName parses Clark notation, "{namespace}Local", as used in Synapse's
-// configuration. The namespace may be empty ("{}Local" or "Local").
-func ParseQName(s string) (xml.Name, error) {
-	var name xml.Name
-	local := s
-	if strings.HasPrefix(s, "{") {
-		end := strings.IndexByte(s, '}')
-		if end < 0 {
-			return name, fmt.Errorf("invalid SOAP header name %q: missing '}'", s)
-		}
-		name.Space, local = s[1:end], s[end+1:]
-	}
-	if !isNCName(local) {
-		return name, fmt.Errorf("invalid SOAP header name %q: want {namespace}LocalName", s)
-	}
-	name.Local = local
-	return name, nil
-}
-
-// isNCName reports whether s is an XML local name (a name without a colon).
-func isNCName(s string) bool {
-	for i, r := range s {
-		switch {
-		case r == '_' || unicode.IsLetter(r):
-		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)):
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // ReadsBody reports whether the source may look into SOAP bodies.
@@ -114,14 +83,4 @@ func (s *IDSource) usable(id string) string {
 		return ""
 	}
 	return id
-}
-
-// IsSOAPContentType reports whether a Content-Type may carry a SOAP envelope:
-// text/xml, application/soap+xml, application/xml or any other +xml type.
-func IsSOAPContentType(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	mediaType = strings.TrimSpace(mediaType)
-	return strings.EqualFold(mediaType, "text/xml") ||
-		strings.EqualFold(mediaType, "application/xml") ||
-		(len(mediaType) > 4 && strings.EqualFold(mediaType[len(mediaType)-4:], "+xml"))
 }

@@ -1,9 +1,7 @@
 package sessionaffinity
 
 import (
-	"encoding/xml"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -53,58 +51,6 @@ func TestNewIDSource(t *testing.T) {
 			}
 			if src != nil {
 				t.Errorf("NewIDSource returned a source along with an error")
-			}
-		})
-	}
-}
-
-func TestParseQName(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    xml.Name
-		wantErr bool
-	}{
-		{in: DefaultSOAPHeader, want: xml.Name{Space: "http://ws.apache.org/ns/synapse", Local: "ClientID"}},
-		{in: "{urn:acme:v1}Session", want: xml.Name{Space: "urn:acme:v1", Local: "Session"}},
-		{in: "{}Local", want: xml.Name{Local: "Local"}},
-		{in: "Local", want: xml.Name{Local: "Local"}},
-		{in: "{http://x/}a.b-c_d", want: xml.Name{Space: "http://x/", Local: "a.b-c_d"}},
-		{in: "{urn:x}Sessão", want: xml.Name{Space: "urn:x", Local: "Sessão"}},
-		{in: "", wantErr: true},
-		{in: "{", wantErr: true},
-		{in: "{urn:x", wantErr: true},
-		{in: "{urn:x}", wantErr: true},
-		{in: "{}", wantErr: true},
-		{in: "{urn:x}}a", wantErr: true},
-		{in: "{urn:x}a{b}", wantErr: true},
-		{in: "a}b", wantErr: true},
-		{in: "syn:ClientID", wantErr: true},
-		{in: "{urn:x}syn:ClientID", wantErr: true},
-		{in: "{urn:x}Client ID", wantErr: true},
-		{in: "{urn:x}Client\tID", wantErr: true},
-		{in: "{urn:x}Client\nID", wantErr: true},
-		{in: "{urn:x}<ClientID>", wantErr: true},
-		{in: "{urn:x}a&b", wantErr: true},
-		{in: `{urn:x}a"b`, wantErr: true},
-		{in: "{urn:x}a'b", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseQName(tc.in)
-			if tc.wantErr {
-				if err == nil {
-					t.Fatalf("ParseQName(%q) = %+v, want an error", tc.in, got)
-				}
-				if !strings.Contains(err.Error(), strconv.Quote(tc.in)) {
-					t.Errorf("error %q does not name the value %q", err, tc.in)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseQName(%q): %v", tc.in, err)
-			}
-			if got != tc.want {
-				t.Errorf("ParseQName(%q) = %+v, want %+v", tc.in, got, tc.want)
 			}
 		})
 	}
@@ -179,44 +125,6 @@ func TestFromHeadersDoesNotAllocate(t *testing.T) {
 	} {
 		if allocs := testing.AllocsPerRun(1000, func() { _ = src.FromHeaders(h) }); allocs != 0 {
 			t.Errorf("%s: FromHeaders allocates %v times per call, want 0", name, allocs)
-		}
-	}
-}
-
-func TestIsSOAPContentType(t *testing.T) {
-	tests := []struct {
-		ct   string
-		want bool
-	}{
-		{"text/xml", true},
-		{"text/xml; charset=utf-8", true},
-		{"text/xml;charset=UTF-8", true},
-		{" text/xml ; charset=utf-8", true},
-		{"TEXT/XML", true},
-		{`application/soap+xml; charset=utf-8; action="urn:getQuote"`, true},
-		{"application/soap+xml;action=urn:placeOrder", true},
-		{"application/soap+xml", true},
-		{"APPLICATION/XML", true},
-		{"application/xml", true},
-		{"Application/Soap+XML", true},
-		{"application/atom+xml", true},
-		{"application/vnd.acme+xml; version=2", true},
-		{"text/plain", false},
-		{"text/plain; charset=utf-8", false},
-		{"application/json", false},
-		{"application/soap+json", false},
-		{"multipart/related; type=\"application/xop+xml\"", false},
-		{"application/x-www-form-urlencoded", false},
-		{"text/xmlfoo", false},
-		{"xml", false},
-		{"+xml", false},
-		{"text/html", false},
-		{"", false},
-		{";", false},
-	}
-	for _, tc := range tests {
-		if got := IsSOAPContentType(tc.ct); got != tc.want {
-			t.Errorf("IsSOAPContentType(%q) = %v, want %v", tc.ct, got, tc.want)
 		}
 	}
 }

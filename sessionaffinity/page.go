@@ -24,18 +24,23 @@ func (t *Table) Page(q PageQuery) (page []SessionInfo, more bool) {
 	ids := make([]string, 0, 2*keep)
 	var bound string // once ids held keep ids: the largest of them
 	full := false
-	for id, s := range t.cache.All() {
+	for id, s := range t.sessions() {
 		if id <= q.After || (full && id >= bound) || (q.Upstream != "" && s.upstream != q.Upstream) {
 			continue
 		}
 		ids = append(ids, id)
 		if len(ids) == cap(ids) {
 			slices.Sort(ids)
+			// A session moving between tiers may be seen in both.
+			if ids = slices.Compact(ids); len(ids) < keep {
+				continue
+			}
 			ids = ids[:keep]
 			bound, full = ids[keep-1], true
 		}
 	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	if len(ids) > limit {
 		ids, more = ids[:limit], true
 	}

@@ -1,15 +1,10 @@
 package sessionaffinity
 
 import (
-	"encoding/xml"
 	"errors"
 	"io"
-)
 
-// SOAP envelope namespaces.
-const (
-	SOAP11Namespace = "http://schemas.xmlsoap.org/soap/envelope/"
-	SOAP12Namespace = "http://www.w3.org/2003/05/soap-envelope"
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // PeekOutcome says what a look into a SOAP body found.
@@ -40,12 +35,6 @@ func (o PeekOutcome) String() string {
 	return "unknown"
 }
 
-// firstPeekChunk is the first read from the body: enough for a typical SOAP
-// Header, so that most peeks read once.
-const firstPeekChunk = 4 << 10
-
-var errOverLimit = errors.New("peek limit reached")
-
 // PeekSOAP reads body only as far as needed to find the session id in the
 // SOAP Header (it stops at the end of the Header or the start of the Body) and
 // never more than the peek limit. It returns a body that yields exactly the
@@ -53,74 +42,41 @@ var errOverLimit = errors.New("peek limit reached")
 // until something of it has been read (so a retry after a dial error still has
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	pr := &peekReader{src: body, limit: s.peekLimit}
-	id, outcome = s.scanHeader(xml.NewDecoder(pr), nil)
-	return id, outcome, &replayBody{prefix: pr.buf, rest: body}
+	sc := soap.NewHeaderScanner(body, s.peekLimit)
+	id, outcome = s.findID(sc)
+	return id, outcome, soap.Replay(sc.Peeked(), body)
 }
 
-// scanHeader reads the envelope up to the end of its Header (or the start of
-// the element that comes instead of one). Without a layout to fill it stops as
-// soon as the session id block ends; with one it reads the whole Header and
-// records where its parts lie, for a rewrite.
-func (s *IDSource) scanHeader(dec *xml.Decoder, layout *headerLayout) (string, PeekOutcome) {
-	var (
-		depth      int
-		envelopeNS string
-		inHeader   bool
-		inBlock    bool
-		idBlockEnd bool // the first session id block has been read: it decides
-		id         string
-		text       []byte
-	)
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return "", classifyPeekError(err)
+// findID scans the Header up to the end of the first block that names the
+// session: that block decides, as in Synapse.
+func (s *IDSource) findID(sc *soap.HeaderScanner) (string, PeekOutcome) {
+	for sc.Next() {
+		if sc.Block().Name != s.soapHeader {
+			continue
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			switch {
-			case depth == 1:
-				if t.Name.Local != "Envelope" || (t.Name.Space != SOAP11Namespace && t.Name.Space != SOAP12Namespace) {
-					return "", PeekNotSOAP
-				}
-				envelopeNS = t.Name.Space
-				layout.envelope(t, int(start), int(dec.InputOffset()))
-			case depth == 2:
-				if t.Name.Space != envelopeNS || t.Name.Local != "Header" {
-					layout.noHeader()
-					return "", PeekNoID // the Body (or anything else) comes first: no Header
-				}
-				inHeader = true
-				layout.header(t, int(start), int(dec.InputOffset()))
-			case depth == 3 && inHeader:
-				inBlock = !idBlockEnd && t.Name == s.soapHeader
-				layout.blockStart(t.Name, int(start))
-			}
-		case xml.CharData:
-			if inBlock && depth == 3 {
-				text = append(text, t...)
-			}
-		case xml.EndElement:
-			if inBlock && depth == 3 {
-				// The first matching block decides, as in Synapse.
-				inBlock, idBlockEnd, id = false, true, s.usable(string(text))
-				if layout == nil {
-					return id, idOutcome(id)
-				}
-			}
-			if depth == 3 {
-				layout.blockEnd(int(dec.InputOffset()))
-			}
-			depth--
-			if depth == 1 && inHeader {
-				layout.headerEnd()
-				return id, idOutcome(id)
-			}
+		if text, ok := sc.Text(); ok {
+			id := s.usable(text)
+			return id, idOutcome(id)
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return "", classifyPeekError(err)
+	}
+	return "", PeekNoID
+}
+
+// PeekMessage reads the body as far as the end of the SOAP Header (or the
+// start of the Body when there is none), never beyond the peek limit, and
+// finds the session id as PeekSOAP does. Unlike PeekSOAP it always reads the
+// whole Header, since a WS-Addressing rewrite of the message needs to know
+// every block in it.
+func (s *IDSource) PeekMessage(body io.ReadCloser) (m *soap.Message, id string, outcome PeekOutcome) {
+	m, text, err := soap.ReadMessage(body, s.peekLimit, s.soapHeader)
+	if err != nil {
+		return m, "", classifyPeekError(err)
+	}
+	id = s.usable(text)
+	return m, id, idOutcome(id)
 }
 
 func idOutcome(id string) PeekOutcome {
@@ -131,113 +87,15 @@ func idOutcome(id string) PeekOutcome {
 }
 
 func classifyPeekError(err error) PeekOutcome {
-	var readErr *bodyReadError
+	var readErr *soap.ReadError
 	switch {
-	case errors.Is(err, errOverLimit):
+	case errors.Is(err, soap.ErrNotSOAP):
+		return PeekNotSOAP
+	case errors.Is(err, soap.ErrOverLimit):
 		return PeekOverLimit
 	case errors.As(err, &readErr):
 		return PeekReadError
 	default:
 		return PeekMalformed
 	}
-}
-
-// bodyReadError marks a failure of the request body itself, as opposed to bad XML.
-type bodyReadError struct{ err error }
-
-func (e *bodyReadError) Error() string { return "reading request body: " + e.err.Error() }
-func (e *bodyReadError) Unwrap() error { return e.err }
-
-// peekReader feeds the XML decoder from the body while keeping every byte it
-// read, so that they can be replayed. Being an io.ByteReader, it spares the
-// decoder its own bufio buffer, so buf is the only copy.
-type peekReader struct {
-	src   io.Reader
-	buf   []byte
-	pos   int
-	limit int
-	err   error
-}
-
-func (p *peekReader) ReadByte() (byte, error) {
-	if p.pos == len(p.buf) {
-		if err := p.fill(); err != nil {
-			return 0, err
-		}
-	}
-	b := p.buf[p.pos]
-	p.pos++
-	return b, nil
-}
-
-func (p *peekReader) Read(out []byte) (int, error) {
-	if p.pos == len(p.buf) {
-		if err := p.fill(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(out, p.buf[p.pos:])
-	p.pos += n
-	return n, nil
-}
-
-// fill reads more of the body into buf, never beyond the limit.
-func (p *peekReader) fill() error {
-	if p.err != nil {
-		return p.err
-	}
-	if len(p.buf) >= p.limit {
-		p.err = errOverLimit
-		return p.err
-	}
-	if len(p.buf) == cap(p.buf) {
-		grown := make([]byte, len(p.buf), min(max(2*cap(p.buf), firstPeekChunk), p.limit))
-		copy(grown, p.buf)
-		p.buf = grown
-	}
-	for {
-		n, err := p.src.Read(p.buf[len(p.buf):cap(p.buf)])
-		p.buf = p.buf[:len(p.buf)+n]
-		switch {
-		case n > 0:
-			return nil
-		case err == io.EOF:
-			p.err = io.EOF
-			return p.err
-		case err != nil:
-			p.err = &bodyReadError{err}
-			return p.err
-		}
-	}
-}
-
-// replayBody yields the peeked prefix, then the rest of the original body.
-// Until any byte has been read from it, Close leaves the original open: the
-// HTTP transport closes request bodies on dial errors, and Caddy retries such
-// requests with the same body.
-type replayBody struct {
-	prefix  []byte
-	rest    io.ReadCloser
-	started bool
-}
-
-func (b *replayBody) Read(p []byte) (int, error) {
-	if len(b.prefix) > 0 {
-		n := copy(p, b.prefix)
-		b.prefix = b.prefix[n:]
-		b.started = b.started || n > 0
-		return n, nil
-	}
-	n, err := b.rest.Read(p)
-	if n > 0 {
-		b.started = true
-	}
-	return n, err
-}
-
-func (b *replayBody) Close() error {
-	if !b.started {
-		return nil
-	}
-	return b.rest.Close()
 }

@@ -9,33 +9,23 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soaptest"
 )
 
 const (
-	synNS = "http://ws.apache.org/ns/synapse"
-
-	soap11Open = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">`
-	soap12Open = `<soapenv:Envelope xmlns:soapenv="http://www.w3.org/2003/05/soap-envelope">`
-	envClose   = `</soapenv:Envelope>`
-	bodyQuote  = `<soapenv:Body><m:getQuote xmlns:m="http://services.samples"><m:request><m:symbol>IBM</m:symbol></m:request></m:getQuote></soapenv:Body>`
+	synNS      = soaptest.SynapseNS
+	soap11Open = soaptest.Open11
+	soap12Open = soaptest.Open12
+	envClose   = soaptest.Close
+	bodyQuote  = soaptest.BodyQuote
 )
 
-// clientID is a ClientID header block with the syn prefix.
-func clientID(text string) string {
-	return `<syn:ClientID xmlns:syn="` + synNS + `">` + text + `</syn:ClientID>`
-}
-
-// env11 and env12 build an envelope with the given Header content (none if
-// header is "-") followed by a Body.
-func env11(header string) string { return envelope(soap11Open, header) }
-func env12(header string) string { return envelope(soap12Open, header) }
-
-func envelope(open, header string) string {
-	if header == "-" {
-		return open + bodyQuote + envClose
-	}
-	return open + `<soapenv:Header>` + header + `</soapenv:Header>` + bodyQuote + envClose
-}
+var (
+	clientID = soaptest.ClientID
+	env11    = soaptest.Env11
+	env12    = soaptest.Env12
+)
 
 // countingBody is a request body that counts the bytes handed out and records
 // Close. It optionally fails after failAfter bytes.

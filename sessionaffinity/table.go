@@ -2,7 +2,9 @@ package sessionaffinity
 
 import (
 	"fmt"
+	"hash/maphash"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,13 +83,31 @@ type SessionInfo struct {
 	Requests uint64    `json:"requests"`
 }
 
-// Table binds session ids to upstream keys. It is safe for concurrent use.
-// Reads take no lock; under a flood of new ids the W-TinyLFU admission of the
-// underlying cache keeps sessions that are in use and drops one-hit ids first.
+// Table binds session ids to upstream keys. It is safe for concurrent use;
+// reads take no lock.
+//
+// The table has two tiers, each a W-TinyLFU cache (otter). A new session
+// enters the trial tier (a fifth of max_sessions); its second request moves it
+// to the kept tier (the rest). A flood of one-off ids (a scan, or a client
+// minting a new id per request) therefore only ever evicts other sessions on
+// trial, never a session in use. One W-TinyLFU cache for both could not
+// promise that: its frequency sketch is sized for max_sessions, so among 100
+// times more one-off ids some collide into counts as high as a session used
+// every thousand requests, and its admission lets such candidates in (about
+// one in ten sessions in use was lost in TestTableFloodKeepsHotSessions).
 type Table struct {
-	cache *otter.Cache[string, *session]
+	trial *otter.Cache[string, *session]
+	kept  *otter.Cache[string, *session] // nil when max_sessions is too small for two tiers
+	// locks serialise the writes (bind, rebind, promotion, delete) of one id
+	// across the two tiers, so that a session is never bound twice.
+	locks [64]sync.Mutex
 	cfg   TableConfig
 }
+
+// trialShare is the part of max_sessions that new sessions share until their
+// second request: enough to see a session's second request through a flood of
+// one-off ids of about as many as it holds.
+const trialShare = 5
 
 // NewTable makes an empty table.
 func NewTable(cfg TableConfig) (*Table, error) { return newTable(cfg, nil) }
@@ -101,8 +121,23 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 	if cfg.Expiry == "" {
 		cfg.Expiry = ExpirySliding
 	}
+	trialSize := max(1, cfg.MaxSessions/trialShare)
+	t := &Table{cfg: cfg}
+	var err error
+	if t.trial, err = newTier(cfg, clock, trialSize); err != nil {
+		return nil, err
+	}
+	if keptSize := cfg.MaxSessions - trialSize; keptSize > 0 {
+		if t.kept, err = newTier(cfg, clock, keptSize); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func newTier(cfg TableConfig, clock otter.Clock, size int) (*otter.Cache[string, *session], error) {
 	opts := &otter.Options[string, *session]{
-		MaximumSize: cfg.MaxSessions,
+		MaximumSize: size,
 		Clock:       clock,
 		// Maintenance runs on the goroutine whose read or write filled the
 		// cache's buffers, not on a new goroutine (otter's default). Run
@@ -112,7 +147,12 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 		Executor: func(maintain func()) { maintain() },
 	}
 	if cfg.Expiry == ExpiryFixed {
-		opts.ExpiryCalculator = otter.ExpiryCreating[string, *session](cfg.Timeout)
+		// From the session's creation, which a promotion to the kept tier or
+		// a rebind carries over.
+		timeout := int64(cfg.Timeout)
+		opts.ExpiryCalculator = otter.ExpiryCreatingFunc(func(e otter.Entry[string, *session]) time.Duration {
+			return time.Duration(e.Value.created + timeout - time.Now().UnixNano())
+		})
 	} else {
 		opts.ExpiryCalculator = otter.ExpiryAccessing[string, *session](cfg.Timeout)
 	}
@@ -131,16 +171,49 @@ func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating session table: %w", err)
 	}
-	return &Table{cache: cache, cfg: cfg}, nil
+	return cache, nil
 }
+
+// tiers returns the table's caches, the kept tier first.
+func (t *Table) tiers() []*otter.Cache[string, *session] {
+	if t.kept == nil {
+		return []*otter.Cache[string, *session]{t.trial}
+	}
+	return []*otter.Cache[string, *session]{t.kept, t.trial}
+}
+
+// sessions yields every session of both tiers; one moving between them may
+// be yielded twice.
+func (t *Table) sessions() iter.Seq2[string, *session] {
+	return func(yield func(string, *session) bool) {
+		for _, tier := range t.tiers() {
+			for id, s := range tier.All() {
+				if !yield(id, s) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// lock takes the write lock of id and returns its unlock.
+func (t *Table) lock(id string) func() {
+	h := maphash.String(lockSeed, id)
+	m := &t.locks[h%uint64(len(t.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+var lockSeed = maphash.MakeSeed()
 
 // Config returns the configuration the table was made with.
 func (t *Table) Config() TableConfig { return t.cfg }
 
 // Lookup returns the upstream key bound to id and records the use (which, in
-// sliding mode, restarts the session's timeout).
+// sliding mode, restarts the session's timeout). A session's second request
+// moves it from the trial tier to the kept one.
 func (t *Table) Lookup(id string) (upstream string, found bool) {
-	s, ok := t.cache.GetIfPresent(id)
+	s, ok := t.find(id)
 	if !ok {
 		return "", false
 	}
@@ -149,10 +222,40 @@ func (t *Table) Lookup(id string) (upstream string, found bool) {
 	return s.upstream, true
 }
 
+// find returns the session of id, promoting it if it is on trial.
+func (t *Table) find(id string) (*session, bool) {
+	if t.kept != nil {
+		if s, ok := t.kept.GetIfPresent(id); ok {
+			return s, true
+		}
+	}
+	s, ok := t.trial.GetIfPresent(id)
+	if !ok || t.kept == nil {
+		return s, ok
+	}
+	defer t.lock(id)()
+	if cur, ok := t.trial.GetIfPresent(id); ok && cur == s {
+		t.kept.Set(id, s)
+		t.trial.Invalidate(id)
+		return s, true
+	}
+	// Promoted, rebound or deleted meanwhile: read it again.
+	if s, ok := t.kept.GetIfPresent(id); ok {
+		return s, true
+	}
+	return t.trial.GetIfPresent(id)
+}
+
 // Bind binds id to upstream unless it is bound already, and returns the
 // upstream the session is bound to afterwards (the first binder wins).
 func (t *Table) Bind(id, upstream string) (bound string) {
-	s, _ := t.cache.SetIfAbsent(id, newSession(upstream, time.Now().UnixNano(), 1))
+	defer t.lock(id)()
+	if t.kept != nil {
+		if s, ok := t.kept.GetIfPresent(id); ok {
+			return s.upstream
+		}
+	}
+	s, _ := t.trial.SetIfAbsent(id, newSession(upstream, time.Now().UnixNano(), 1))
 	return s.upstream
 }
 
@@ -162,19 +265,22 @@ func (t *Table) Bind(id, upstream string) (bound string) {
 // session is bound to afterwards.
 func (t *Table) Rebind(id, from, to string) (bound string) {
 	now := time.Now().UnixNano()
-	s, _ := t.cache.Compute(id, func(old *session, found bool) (*session, otter.ComputeOp) {
-		switch {
-		case !found:
-			return newSession(to, now, 1), otter.WriteOp
-		case old.upstream != from:
-			return old, otter.CancelOp
-		default:
-			moved := newSession(to, old.created, old.requests.Load())
-			moved.lastUsed.Store(now)
-			return moved, otter.WriteOp
+	defer t.lock(id)()
+	for _, tier := range t.tiers() {
+		old, found := tier.GetIfPresent(id)
+		if !found {
+			continue
 		}
-	})
-	return s.upstream
+		if old.upstream != from {
+			return old.upstream
+		}
+		moved := newSession(to, old.created, old.requests.Load())
+		moved.lastUsed.Store(now)
+		tier.Set(id, moved)
+		return to
+	}
+	t.trial.Set(id, newSession(to, now, 1))
+	return to
 }
 
 func newSession(upstream string, created int64, requests uint64) *session {
@@ -186,59 +292,77 @@ func newSession(upstream string, created int64, requests uint64) *session {
 
 // Get returns a snapshot of one session without counting it as a use.
 func (t *Table) Get(id string) (SessionInfo, bool) {
-	e, ok := t.cache.GetEntryQuietly(id)
-	if !ok {
-		return SessionInfo{}, false
+	for _, tier := range t.tiers() {
+		if e, ok := tier.GetEntryQuietly(id); ok {
+			return t.info(e), true
+		}
 	}
-	return info(e.Key, e.Value, e.ExpiresAtNano), true
+	return SessionInfo{}, false
 }
 
 // All yields a snapshot of every session, in no particular order.
 func (t *Table) All() iter.Seq[SessionInfo] {
 	return func(yield func(SessionInfo) bool) {
-		for id := range t.cache.Keys() {
-			if si, ok := t.Get(id); ok && !yield(si) {
-				return
+		for _, tier := range t.tiers() {
+			for id := range tier.Keys() {
+				if e, ok := tier.GetEntryQuietly(id); ok && !yield(t.info(e)) {
+					return
+				}
 			}
 		}
 	}
 }
 
-func info(id string, s *session, expiresAtNano int64) SessionInfo {
+// info snapshots one entry. A fixed expiry is reported as the session's
+// creation plus the timeout: the tiers compute it to within the microseconds
+// that pass while a session moves between them.
+func (t *Table) info(e otter.Entry[string, *session]) SessionInfo {
+	s, expires := e.Value, e.ExpiresAtNano
+	if t.cfg.Expiry == ExpiryFixed {
+		expires = s.created + int64(t.cfg.Timeout)
+	}
 	return SessionInfo{
-		ID:       id,
+		ID:       e.Key,
 		Upstream: s.upstream,
 		Created:  time.Unix(0, s.created),
 		LastUsed: time.Unix(0, s.lastUsed.Load()),
-		Expires:  time.Unix(0, expiresAtNano),
+		Expires:  time.Unix(0, expires),
 		Requests: s.requests.Load(),
 	}
 }
 
 // Delete removes one session; it reports whether it was there.
 func (t *Table) Delete(id string) bool {
-	_, ok := t.cache.Invalidate(id)
-	return ok
+	defer t.lock(id)()
+	found := false
+	for _, tier := range t.tiers() {
+		if _, ok := tier.Invalidate(id); ok {
+			found = true
+		}
+	}
+	return found
 }
 
 // DeleteUpstream removes every session bound to upstream (to drain it) and
 // returns how many it removed.
 func (t *Table) DeleteUpstream(upstream string) int {
 	n := 0
-	for id, s := range t.cache.All() {
-		if s.upstream != upstream {
-			continue
-		}
-		removed := false
-		t.cache.ComputeIfPresent(id, func(cur *session) (*session, otter.ComputeOp) {
-			if cur.upstream != upstream {
-				return cur, otter.CancelOp // rebound meanwhile: keep it
+	for _, tier := range t.tiers() {
+		for id, s := range tier.All() {
+			if s.upstream != upstream {
+				continue
 			}
-			removed = true
-			return nil, otter.InvalidateOp
-		})
-		if removed {
-			n++
+			removed := false
+			tier.ComputeIfPresent(id, func(cur *session) (*session, otter.ComputeOp) {
+				if cur.upstream != upstream {
+					return cur, otter.CancelOp // rebound meanwhile: keep it
+				}
+				removed = true
+				return nil, otter.InvalidateOp
+			})
+			if removed {
+				n++
+			}
 		}
 	}
 	return n
@@ -247,8 +371,11 @@ func (t *Table) DeleteUpstream(upstream string) int {
 // DeleteAll removes every session and returns about how many there were
 // (sessions bound while it runs may or may not be counted).
 func (t *Table) DeleteAll() int {
-	n := t.cache.EstimatedSize()
-	t.cache.InvalidateAll()
+	n := 0
+	for _, tier := range t.tiers() {
+		n += tier.EstimatedSize()
+		tier.InvalidateAll()
+	}
 	return n
 }
 
@@ -256,11 +383,25 @@ func (t *Table) DeleteAll() int {
 func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
 
 // Len returns the number of sessions held (an estimate while writes race).
-func (t *Table) Len() int { return t.cache.EstimatedSize() }
+func (t *Table) Len() int {
+	n := 0
+	for _, tier := range t.tiers() {
+		n += tier.EstimatedSize()
+	}
+	return n
+}
 
 // CleanUp runs pending expiry and eviction now (the table otherwise does it in
 // the background, as it is used).
-func (t *Table) CleanUp() { t.cache.CleanUp() }
+func (t *Table) CleanUp() {
+	for _, tier := range t.tiers() {
+		tier.CleanUp()
+	}
+}
 
 // Close stops the table's background work. The table must not be used after.
-func (t *Table) Close() { t.cache.StopAllGoroutines() }
+func (t *Table) Close() {
+	for _, tier := range t.tiers() {
+		tier.StopAllGoroutines()
+	}
+}

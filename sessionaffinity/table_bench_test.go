@@ -1,8 +1,10 @@
 package sessionaffinity
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,8 +83,87 @@ func BenchmarkTableExpirySweep(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/session")
 }
 
-// manualClock is an otter.Clock that moves only when told; it never ticks.
-type manualClock struct{ now atomic.Int64 }
+// benchIDs are shared by the benchmarks: building a million strings is slow.
+var benchIDs = sync.OnceValue(func() []string {
+	ids := make([]string, 1<<20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("client-%07d", i)
+	}
+	return ids
+})
 
-func (c *manualClock) NowNano() int64                      { return c.now.Load() }
-func (c *manualClock) Tick(time.Duration) <-chan time.Time { return nil }
+var benchFullTable = sync.OnceValue(func() *Table {
+	tab, err := NewTable(TableConfig{MaxSessions: 2 << 20, Timeout: time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	ids := benchIDs()
+	for i, id := range ids[:1000000] {
+		tab.Bind(id, "upstream-"+strconv.Itoa(i%3))
+	}
+	tab.CleanUp()
+	return tab
+})
+
+func BenchmarkTableLookupHit(b *testing.B) {
+	tab := benchFullTable()
+	ids := benchIDs()[:1000000]
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok := tab.Lookup(ids[i]); !ok {
+				b.Fatal("miss")
+			}
+			i++
+			if i == len(ids) {
+				i = 0
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var seed atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(7919)) % len(ids)
+			for pb.Next() {
+				if _, ok := tab.Lookup(ids[i]); !ok {
+					b.Error("miss")
+					return
+				}
+				i++
+				if i == len(ids) {
+					i = 0
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkTableBindMiss(b *testing.B) {
+	ids := benchIDs()
+	tab := newTestTable(b, TableConfig{MaxSessions: 4 << 20, Timeout: time.Hour})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i == len(ids) { // start over in a fresh table so that every Bind misses
+			b.StopTimer()
+			tab = newTestTable(b, TableConfig{MaxSessions: 4 << 20, Timeout: time.Hour})
+			i = 0
+			b.StartTimer()
+		}
+		tab.Bind(ids[i], "upstream-1")
+	}
+}
+
+func BenchmarkTableRebind(b *testing.B) {
+	tab := newTestTable(b, TableConfig{MaxSessions: 1000, Timeout: time.Hour})
+	tab.Bind("s", "a")
+	cur, next := "a", "b"
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := tab.Rebind("s", cur, next); got != next {
+			b.Fatalf("Rebind = %q", got)
+		}
+		cur, next = next, cur
+	}
+}

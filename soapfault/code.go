@@ -3,7 +3,8 @@ package soapfault
 import (
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // The fault code local names that each SOAP version defines.
@@ -40,7 +41,7 @@ func ParseCode(s string) (Code, error) {
 	} else {
 		c.Local = s
 	}
-	if found && !isNCName(c.Prefix) {
+	if found && !soap.IsNCName(c.Prefix) {
 		return Code{}, fmt.Errorf("fault code %q: invalid namespace prefix %q", s, c.Prefix)
 	}
 	if strings.EqualFold(c.Prefix, "xml") || strings.EqualFold(c.Prefix, "xmlns") {
@@ -118,21 +119,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// isNCName reports whether s is an XML name without a colon (a namespace
-// prefix), approximated with Unicode letters and digits.
-func isNCName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || unicode.IsLetter(r):
-		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)):
-		default:
-			return false
-		}
-	}
-	return true
 }

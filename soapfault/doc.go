@@ -1,7 +1,7 @@
 // Package soapfault is the Caddy-free fault model of caddy-soap-affinity: it
 // validates and renders the SOAP 1.1, SOAP 1.2 and POX faults that Apache
-// Synapse's makefault mediator produces, and detects which of them a request
-// expects.
+// Synapse's makefault mediator produces, and answers a request in the version
+// its Content-Type asks for (package soap tells which).
 //
 // A Fault is validated and compiled once (Compile); the result holds each
 // envelope pre-rendered as two byte slices around the reason, so that answering

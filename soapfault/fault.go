@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // DefaultReason is the reason of Synapse's load-balancing sample.
@@ -21,7 +23,7 @@ type Fault struct {
 	Version Version
 	// Code is the fault code; the zero Code means DefaultCode. Ignored by POX.
 	Code Code
-	// Reason is the reason text used by Render. A compiled Template takes the
+	// Reason is the reason text used by render. A compiled Template takes the
 	// reason per request instead, so that it may be expanded first.
 	Reason string
 	// Role is the SOAP 1.1 faultactor / SOAP 1.2 Role URI (optional).
@@ -41,7 +43,7 @@ func (f *Fault) Validate() error {
 		return fmt.Errorf("unknown fault version %v", f.Version)
 	}
 	code := f.code()
-	if code.Prefix != "" && (!isNCName(code.Prefix) || strings.EqualFold(code.Prefix, "xml") || strings.EqualFold(code.Prefix, "xmlns")) {
+	if code.Prefix != "" && (!soap.IsNCName(code.Prefix) || strings.EqualFold(code.Prefix, "xml") || strings.EqualFold(code.Prefix, "xmlns")) {
 		return fmt.Errorf("fault code %q: invalid namespace prefix %q", code.String(), code.Prefix)
 	}
 	switch f.Version {
@@ -102,9 +104,6 @@ type Template struct {
 	hasReason bool
 }
 
-// Version returns the version of the rendered fault (never VersionAuto).
-func (t *Template) Version() Version { return t.version }
-
 // ContentType returns the Content-Type header value for the fault.
 func (t *Template) ContentType() string { return t.version.ContentType() }
 
@@ -117,7 +116,7 @@ func (t *Template) UsesReason() bool { return t.hasReason }
 func (t *Template) Append(dst []byte, reason string) []byte {
 	dst = append(dst, t.head...)
 	if t.hasReason {
-		dst = AppendEscaped(dst, reason)
+		dst = soap.AppendEscaped(dst, reason)
 	}
 	return append(dst, t.tail...)
 }
@@ -148,21 +147,19 @@ func Compile(f Fault) (*Compiled, error) {
 	return c, nil
 }
 
-// Version returns the configured version (possibly VersionAuto).
-func (c *Compiled) Version() Version { return c.version }
-
 // Template returns the fault for a request with the given Content-Type: the
-// configured version, or with VersionAuto the one DetectVersion picks.
+// configured version, or with VersionAuto the version of the request
+// (soap.VersionOf: SOAP 1.1, SOAP 1.2, else POX).
 func (c *Compiled) Template(requestContentType string) *Template {
 	if c.version != VersionAuto {
 		return c.templates[c.version]
 	}
-	return c.templates[DetectVersion(requestContentType)]
+	return c.templates[versionOf(soap.VersionOf(requestContentType))]
 }
 
-// Render validates f and renders it with f.Reason. f.Version must not be
+// render validates f and renders it with f.Reason. f.Version must not be
 // VersionAuto.
-func Render(f Fault) ([]byte, error) {
+func render(f Fault) ([]byte, error) {
 	if f.Version == VersionAuto {
 		return nil, errors.New("cannot render an auto fault without a request; use Compile")
 	}
@@ -197,9 +194,9 @@ func compile(f Fault, v Version) (*Template, error) {
 	code := f.code().For(v)
 	switch v {
 	case VersionSOAP11:
-		fault := envelope(doc, NamespaceSOAP11)
+		fault := envelope(doc, v.soap().Namespace())
 		fc := fault.CreateElement("faultcode")
-		fc.CreateAttr("xmlns:"+code.Prefix, NamespaceSOAP11)
+		fc.CreateAttr("xmlns:"+code.Prefix, v.soap().Namespace())
 		fc.SetText(code.Prefix + ":" + code.Local)
 		fault.CreateElement("faultstring").SetText(reasonMark)
 		if f.Role != "" {
@@ -209,9 +206,9 @@ func compile(f Fault, v Version) (*Template, error) {
 			addDetail(fault.CreateElement("detail"))
 		}
 	case VersionSOAP12:
-		fault := envelope(doc, NamespaceSOAP12)
+		fault := envelope(doc, v.soap().Namespace())
 		value := fault.CreateElement("soapenv:Code").CreateElement("soapenv:Value")
-		value.CreateAttr("xmlns:"+code.Prefix, NamespaceSOAP12)
+		value.CreateAttr("xmlns:"+code.Prefix, v.soap().Namespace())
 		value.SetText(code.Prefix + ":" + code.Local)
 		text := fault.CreateElement("soapenv:Reason").CreateElement("soapenv:Text")
 		text.CreateAttr("xml:lang", "en")
@@ -308,54 +305,4 @@ func checkTokens(tokens []etree.Token) error {
 		}
 	}
 	return nil
-}
-
-// AppendEscaped appends s to dst escaped as XML character data: &, <, > and
-// carriage returns become references, and characters that XML 1.0 cannot
-// carry (control characters, invalid UTF-8, U+FFFE, U+FFFF) become U+FFFD.
-// Parsing the result gives back s (up to those replacements).
-func AppendEscaped(dst []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		var esc string
-		c := s[i]
-		width := 1
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '&':
-				esc = "&amp;"
-			case c == '<':
-				esc = "&lt;"
-			case c == '>':
-				esc = "&gt;"
-			case c == '\r':
-				esc = "&#xD;"
-			case c == '\t' || c == '\n' || c >= 0x20:
-				i++
-				continue
-			default:
-				esc = "\uFFFD"
-			}
-		} else {
-			var r rune
-			r, width = utf8.DecodeRuneInString(s[i:])
-			if (r != utf8.RuneError || width > 1) && isXMLChar(r) {
-				i += width
-				continue
-			}
-			esc = "\uFFFD"
-		}
-		dst = append(dst, s[last:i]...)
-		dst = append(dst, esc...)
-		i += width
-		last = i
-	}
-	return append(dst, s[last:]...)
-}
-
-func isXMLChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
 }

@@ -2,33 +2,20 @@ package soapfault
 
 import (
 	"fmt"
-	"mime"
-	"strings"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 )
 
 // Version is the kind of fault to produce.
 type Version uint8
 
-// The fault versions. VersionAuto answers in the version of the request (see
-// DetectVersion).
+// The fault versions. VersionAuto answers in the version of the request, as
+// its Content-Type tells (soap.VersionOf).
 const (
 	VersionAuto Version = iota + 1
 	VersionSOAP11
 	VersionSOAP12
 	VersionPOX
-)
-
-// Envelope namespaces.
-const (
-	NamespaceSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-	NamespaceSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-)
-
-// Content-Type headers of the rendered faults.
-const (
-	ContentTypeSOAP11 = "text/xml; charset=UTF-8"
-	ContentTypeSOAP12 = "application/soap+xml; charset=UTF-8"
-	ContentTypePOX    = "application/xml; charset=UTF-8"
 )
 
 // ParseVersion parses a version name as written in the configuration:
@@ -63,57 +50,26 @@ func (v Version) String() string {
 }
 
 // ContentType returns the Content-Type header value of a fault of version v.
-func (v Version) ContentType() string {
+func (v Version) ContentType() string { return v.soap().ContentType() }
+
+// soap returns the SOAP version of v; POX (and auto) have none.
+func (v Version) soap() soap.Version {
 	switch v {
 	case VersionSOAP11:
-		return ContentTypeSOAP11
+		return soap.SOAP11
 	case VersionSOAP12:
-		return ContentTypeSOAP12
+		return soap.SOAP12
 	}
-	return ContentTypePOX
+	return soap.POX
 }
 
-// EnvelopeNamespace returns the SOAP envelope namespace of v, or "" for POX.
-func (v Version) EnvelopeNamespace() string {
+// versionOf is the fault version that answers a request of SOAP version v.
+func versionOf(v soap.Version) Version {
 	switch v {
-	case VersionSOAP11:
-		return NamespaceSOAP11
-	case VersionSOAP12:
-		return NamespaceSOAP12
-	}
-	return ""
-}
-
-// DetectVersion tells which fault a request with the given Content-Type header
-// expects: application/soap+xml is SOAP 1.2, text/xml is SOAP 1.1, an MTOM
-// multipart/related request is judged by its start-info (or type) parameter,
-// and anything else is POX. It never looks at the body, so it never consumes
-// what a proxy still has to send. It does not allocate for the common types.
-func DetectVersion(contentType string) Version {
-	mediaType := contentType
-	if i := strings.IndexByte(mediaType, ';'); i >= 0 {
-		mediaType = mediaType[:i]
-	}
-	mediaType = strings.TrimSpace(mediaType)
-	if strings.EqualFold(mediaType, "multipart/related") {
-		_, params, err := mime.ParseMediaType(contentType)
-		if err != nil {
-			return VersionPOX
-		}
-		mediaType = params["start-info"]
-		if mediaType == "" {
-			mediaType = params["type"]
-		}
-		if i := strings.IndexByte(mediaType, ';'); i >= 0 {
-			mediaType = mediaType[:i]
-		}
-		mediaType = strings.TrimSpace(mediaType)
-	}
-	switch {
-	case strings.EqualFold(mediaType, "application/soap+xml"):
-		return VersionSOAP12
-	case strings.EqualFold(mediaType, "text/xml"):
+	case soap.SOAP11:
 		return VersionSOAP11
+	case soap.SOAP12:
+		return VersionSOAP12
 	}
 	return VersionPOX
 }

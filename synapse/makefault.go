@@ -5,6 +5,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
 	"github.com/soap-affinity/caddy-soap-affinity/soapfault"
 )
 
@@ -64,9 +65,9 @@ func (b *flowBuilder) checkCodeNamespace(code *etree.Element, value string, v so
 	if !found || v == soapfault.VersionPOX {
 		return
 	}
-	want := soapfault.NamespaceSOAP11
+	want := soap.Namespace11
 	if v == soapfault.VersionSOAP12 {
-		want = soapfault.NamespaceSOAP12
+		want = soap.Namespace12
 	}
 	for e := code; e != nil; e = e.Parent() {
 		if a := e.SelectAttr("xmlns:" + prefix); a != nil {

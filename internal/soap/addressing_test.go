@@ -1,4 +1,4 @@
-package sessionaffinity
+package soap
 
 import (
 	"bytes"
@@ -7,6 +7,23 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soaptest"
+)
+
+const (
+	soap11Open = soaptest.Open11
+	soap12Open = soaptest.Open12
+	envClose   = soaptest.Close
+	bodyQuote  = soaptest.BodyQuote
+	testLimit  = 64 << 10
+)
+
+var (
+	clientID     = soaptest.ClientID
+	env11        = soaptest.Env11
+	env12        = soaptest.Env12
+	clientIDName = xml.Name{Space: soaptest.SynapseNS, Local: "ClientID"}
 )
 
 const (
@@ -32,10 +49,11 @@ func mustAddressing(t testing.TB, version string, preserve bool) *Addressing {
 	return a
 }
 
-// address peeks in and returns the addressed body, checking the growth it reports.
-func address(t *testing.T, src *IDSource, a *Addressing, in string, h AddressingHeaders) (*Message, string) {
+// address reads in, at most limit bytes of it, and returns the addressed
+// body, checking the growth it reports, and why the Header could not be read.
+func address(t *testing.T, limit int, a *Addressing, in string, h AddressingHeaders) (*Message, string, error) {
 	t.Helper()
-	m := src.PeekMessage(io.NopCloser(strings.NewReader(in)))
+	m, _, readErr := ReadMessage(io.NopCloser(strings.NewReader(in)), limit, clientIDName)
 	body, growth := m.Addressed(a, h)
 	out, err := io.ReadAll(body)
 	if err != nil {
@@ -44,7 +62,7 @@ func address(t *testing.T, src *IDSource, a *Addressing, in string, h Addressing
 	if growth != len(out)-len(in) {
 		t.Errorf("growth %d, but the body grew by %d", growth, len(out)-len(in))
 	}
-	return m, string(out)
+	return m, string(out), readErr
 }
 
 func TestAddressedRewrites(t *testing.T) {
@@ -106,16 +124,15 @@ func TestAddressedRewrites(t *testing.T) {
 		want: soap11Open + `<soapenv:Header` + wsaFinalDecl + `><wsa:To>http://h/p?a=1&amp;b=&lt;2&gt;</wsa:To><wsa:MessageID>` + testMsgID +
 			`</wsa:MessageID></soapenv:Header>` + bodyQuote + envClose,
 	}}
-	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := c.headers
 			if h == (AddressingHeaders{}) {
 				h = testHeaders
 			}
-			m, got := address(t, src, mustAddressing(t, c.version, c.preserve), c.in, h)
+			m, got, err := address(t, testLimit, mustAddressing(t, c.version, c.preserve), c.in, h)
 			if !m.Addressable() {
-				t.Fatalf("not addressable (outcome %v)", m.Outcome)
+				t.Fatalf("not addressable (%v)", err)
 			}
 			if got != c.want {
 				t.Errorf("got\n%s\nwant\n%s", got, c.want)
@@ -130,10 +147,9 @@ func TestAddressedRewrites(t *testing.T) {
 // The submission expectation above reuses finalBlocks with the submission
 // namespace declared: check that it is the namespace the blocks end up in.
 func TestAddressedNamespaces(t *testing.T) {
-	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
 	for version, ns := range map[string]string{AddressingFinal: WSAFinalNamespace, AddressingSubmission: WSASubmissionNamespace} {
 		for _, in := range []string{env11(clientID("1")), env12("-")} {
-			_, got := address(t, src, mustAddressing(t, version, false), in, testHeaders)
+			_, got, _ := address(t, testLimit, mustAddressing(t, version, false), in, testHeaders)
 			blocks := headerBlocks(t, got)
 			for _, local := range []string{"To", "MessageID", "Action"} {
 				if blocks[xml.Name{Space: ns, Local: local}] == "" {
@@ -190,12 +206,11 @@ func TestAddressedLeavesOtherBodiesAlone(t *testing.T) {
 		"empty_envelope":  `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"/>`,
 		"wrong_namespace": `<soapenv:Envelope xmlns:soapenv="urn:other"><soapenv:Body/></soapenv:Envelope>`,
 	}
-	src := mustIDSource(t, 1024, DefaultMaxIDLength)
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
-			m, got := address(t, src, mustAddressing(t, "", false), in, testHeaders)
-			if m.Addressable() {
-				t.Errorf("addressable (outcome %v)", m.Outcome)
+			m, got, err := address(t, 1024, mustAddressing(t, "", false), in, testHeaders)
+			if m.Addressable() || err == nil {
+				t.Errorf("addressable (error %v)", err)
 			}
 			if got != in {
 				t.Errorf("body changed:\n%s\nwant\n%s", got, in)
@@ -207,12 +222,11 @@ func TestAddressedLeavesOtherBodiesAlone(t *testing.T) {
 // A retry addresses the same message again: each rewrite starts from the
 // original bytes, and the rest of the body is shared, not re-read.
 func TestAddressedAgainForRetry(t *testing.T) {
-	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
 	a := mustAddressing(t, "", false)
 	in := env11(clientID("42"))
-	m := src.PeekMessage(io.NopCloser(strings.NewReader(in)))
-	if m.ID != "42" || m.Outcome != PeekFound {
-		t.Fatalf("id %q outcome %v, want 42 found", m.ID, m.Outcome)
+	m, text, err := ReadMessage(io.NopCloser(strings.NewReader(in)), testLimit, clientIDName)
+	if text != "42" || err != nil {
+		t.Fatalf("ClientID %q, error %v; want 42, nil", text, err)
 	}
 	first, _ := m.Addressed(a, AddressingHeaders{To: "http://first/", MessageID: testMsgID})
 	// The transport closes the body of a failed dial without reading it.
@@ -242,10 +256,9 @@ func TestAddressedStreamsLargeBody(t *testing.T) {
 	tail := envClose
 	filler := bytes.Repeat([]byte("<m:x xmlns:m=\"urn:m\">0123456789</m:x>"), (size-len(head)-len(tail))/36)
 	in := io.MultiReader(strings.NewReader(head), bytes.NewReader(filler), strings.NewReader(tail))
-	body := newCountingBody(in)
-	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
-	m := src.PeekMessage(body)
-	if body.n > int64(DefaultPeekLimit) {
+	body := &countingBody{r: in}
+	m, _, _ := ReadMessage(body, testLimit, clientIDName)
+	if body.n > testLimit {
 		t.Fatalf("the peek read %d bytes, more than the limit", body.n)
 	}
 	addressed, growth := m.Addressed(mustAddressing(t, "", false), testHeaders)
@@ -280,10 +293,9 @@ func FuzzAddressed(f *testing.F) {
 	f.Add(env12("-"))
 	f.Add(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header/><soapenv:Body/></soapenv:Envelope>`)
 	f.Add(`<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="urn:x"><e:Header xmlns:wsa1="urn:y"><wsa:To>a</wsa:To></e:Header></e:Envelope>`)
-	src, _ := NewIDSource(nil, DefaultSOAPHeader, 4096, DefaultMaxIDLength)
 	a, _ := NewAddressing("submission", false)
 	f.Fuzz(func(t *testing.T, in string) {
-		m := src.PeekMessage(io.NopCloser(strings.NewReader(in)))
+		m, _, _ := ReadMessage(io.NopCloser(strings.NewReader(in)), 4096, clientIDName)
 		body, growth := m.Addressed(a, testHeaders)
 		out, err := io.ReadAll(body)
 		if err != nil {
@@ -308,7 +320,7 @@ func FuzzAddressed(f *testing.F) {
 
 // BenchmarkAddressed measures the peek and the rewrite of the Header (the
 // rest of the body is streamed by the caller, not part of the cost), next to
-// the peek for the session id alone.
+// the scan for the ClientID block alone.
 func BenchmarkAddressed(b *testing.B) {
 	pad := strings.Repeat("0123456789abcdef", (10<<20)/16)
 	head := soap11Open + `<soapenv:Header>` + clientID("123") + `</soapenv:Header>`
@@ -319,21 +331,24 @@ func BenchmarkAddressed(b *testing.B) {
 		{"1KB", []byte(head + `<soapenv:Body><d>` + pad[:1<<10-len(head)-60] + `</d></soapenv:Body>` + envClose)},
 		{"10MB", []byte(head + `<soapenv:Body><d>` + pad + `</d></soapenv:Body>` + envClose)},
 	}
-	src := mustIDSource(b, DefaultPeekLimit, DefaultMaxIDLength)
 	a := mustAddressing(b, "", false)
 	for _, bc := range cases {
 		b.Run("id_only/"+bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, outcome, _ := src.PeekSOAP(io.NopCloser(bytes.NewReader(bc.in))); outcome != PeekFound {
-					b.Fatal(outcome)
+				sc := NewHeaderScanner(bytes.NewReader(bc.in), testLimit)
+				if !sc.Next() || sc.Block().Name != clientIDName {
+					b.Fatal("no ClientID block")
+				}
+				if text, _ := sc.Text(); text != "123" {
+					b.Fatal(text)
 				}
 			}
 		})
 		b.Run("addressed/"+bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m := src.PeekMessage(io.NopCloser(bytes.NewReader(bc.in)))
+				m, _, _ := ReadMessage(io.NopCloser(bytes.NewReader(bc.in)), testLimit, clientIDName)
 				if _, growth := m.Addressed(a, testHeaders); growth <= 0 {
 					b.Fatal("not addressed")
 				}
@@ -341,3 +356,17 @@ func BenchmarkAddressed(b *testing.B) {
 		})
 	}
 }
+
+// countingBody is a request body that counts the bytes read from it.
+type countingBody struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error { return nil }

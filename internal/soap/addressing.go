@@ -1,4 +1,4 @@
-package sessionaffinity
+package soap
 
 import (
 	"bytes"
@@ -53,38 +53,50 @@ type AddressingHeaders struct {
 	To, MessageID, Action string
 }
 
-// Message is the peeked start of a request body, with what a rewrite of its
-// SOAP Header needs. The body's remaining bytes stay unread in the original.
+// Message is the peeked start of a request body, as far as the end of its
+// SOAP Header, with what a rewrite of the Header needs. The body's remaining
+// bytes stay unread in the original.
 type Message struct {
-	// ID is the session id found in the Header, if any.
-	ID string
-	// Outcome says what the peek found.
-	Outcome PeekOutcome
-
 	prefix []byte
 	rest   io.ReadCloser
 	layout *headerLayout // nil: not an envelope whose Header (or its absence) was seen
 }
 
-// PeekMessage reads the body as far as the end of the SOAP Header (or the
-// start of the Body when there is none), never beyond the peek limit, and
-// finds the session id as PeekSOAP does. Unlike PeekSOAP it always reads the
-// whole Header, since a rewrite needs to know every block in it.
-func (s *IDSource) PeekMessage(body io.ReadCloser) *Message {
-	pr := &peekReader{src: body, limit: s.peekLimit}
-	layout := &headerLayout{}
-	id, outcome := s.scanHeader(xml.NewDecoder(pr), layout)
-	m := &Message{ID: id, Outcome: outcome, prefix: pr.buf, rest: body}
-	if layout.complete {
-		m.layout = layout
+// ReadMessage reads body as far as the end of the SOAP Header (or the start of
+// the Body when there is none), never beyond limit bytes, and records where
+// the parts of the Header lie, for a rewrite. It also returns the text of the
+// first header block named block, so that one pass serves a session id too.
+// err says why the Header could not be read to its end (see
+// HeaderScanner.Err); the message is then not Addressable and text is "".
+func ReadMessage(body io.ReadCloser, limit int, block xml.Name) (m *Message, text string, err error) {
+	sc := NewHeaderScanner(body, limit)
+	l := &headerLayout{}
+	found := false
+	for sc.Next() {
+		if b := sc.Block(); b.Name == block && !found {
+			text, found = sc.Text() // the first such block decides, as in Synapse
+		} else {
+			sc.Skip()
+		}
+		if b := sc.Block(); isAddressingNamespace(b.Name.Space) {
+			l.blocks = append(l.blocks, b)
+		}
 	}
-	return m
+	m = &Message{prefix: sc.Peeked(), rest: body}
+	if err := sc.Err(); err != nil {
+		return m, "", err
+	}
+	env := sc.Envelope()
+	l.envTagStart, l.envTagEnd, l.envDecls = env.Start, env.End, nsDecls(env.Element)
+	if hdr, ok := sc.Header(); ok {
+		l.hasHeader, l.hdrTagStart, l.hdrTagEnd, l.hdrDecls = true, hdr.Start, hdr.End, nsDecls(hdr.Element)
+	}
+	m.layout = l
+	return m, text, nil
 }
 
 // Body returns a body that yields the original bytes.
-func (m *Message) Body() io.ReadCloser {
-	return &replayBody{prefix: m.prefix, rest: m.rest}
-}
+func (m *Message) Body() io.ReadCloser { return Replay(m.prefix, m.rest) }
 
 // Addressable reports whether the message is a SOAP envelope whose Header can
 // be rewritten.
@@ -134,12 +146,12 @@ func (m *Message) Addressed(a *Addressing, h AddressingHeaders) (body io.ReadClo
 		out = append(out, blocks...)
 		from := l.hdrTagEnd
 		for _, b := range dropped {
-			out = append(out, src[from:b.start]...)
-			from = b.end
+			out = append(out, src[from:b.Start]...)
+			from = b.End
 		}
 		out = append(out, src[from:]...)
 	}
-	return &replayBody{prefix: out, rest: m.rest}, len(out) - len(src)
+	return Replay(out, m.rest), len(out) - len(src)
 }
 
 // prefixFor picks the prefix for the written blocks: "wsa" unless the Envelope
@@ -167,20 +179,20 @@ func (a *Addressing) prefixFor(l *headerLayout) (prefix string, declared bool) {
 // blocks renders the header blocks to write, leaving out those the client
 // sent when preserving.
 func (a *Addressing) blocks(prefix string, h AddressingHeaders, l *headerLayout) []byte {
-	var buf bytes.Buffer
+	var buf []byte
 	write := func(local, text string) {
 		if text == "" || (a.preserve && l.hasBlock(a.ns, local)) {
 			return
 		}
-		buf.WriteString("<" + prefix + ":" + local + ">")
+		buf = append(buf, "<"+prefix+":"+local+">"...)
 		if local == "ReplyTo" {
-			buf.WriteString("<" + prefix + ":Address>")
+			buf = append(buf, "<"+prefix+":Address>"...)
 		}
-		_ = xml.EscapeText(&buf, []byte(text)) // a bytes.Buffer does not fail
+		buf = AppendEscaped(buf, text)
 		if local == "ReplyTo" {
-			buf.WriteString("</" + prefix + ":Address>")
+			buf = append(buf, "</"+prefix+":Address>"...)
 		}
-		buf.WriteString("</" + prefix + ":" + local + ">")
+		buf = append(buf, "</"+prefix+":"+local+">"...)
 	}
 	write("To", h.To)
 	write("MessageID", h.MessageID)
@@ -188,21 +200,21 @@ func (a *Addressing) blocks(prefix string, h AddressingHeaders, l *headerLayout)
 	if a.replyTo {
 		write("ReplyTo", submissionAnonymous)
 	}
-	return buf.Bytes()
+	return buf
 }
 
 // dropped returns the client's blocks that the rewrite replaces, in order.
-func (a *Addressing) dropped(l *headerLayout) []wsaBlock {
+func (a *Addressing) dropped(l *headerLayout) []Block {
 	if a.preserve {
 		return nil
 	}
-	var out []wsaBlock
+	var out []Block
 	for _, b := range l.blocks {
-		if b.name.Space != a.ns {
+		if b.Name.Space != a.ns {
 			continue
 		}
 		for _, local := range addressingBlocks {
-			if b.name.Local == local {
+			if b.Name.Local == local {
 				out = append(out, b)
 				break
 			}
@@ -212,11 +224,8 @@ func (a *Addressing) dropped(l *headerLayout) []wsaBlock {
 }
 
 // headerLayout records where the parts of a SOAP Header lie in the peeked
-// bytes (offsets from the start of the body). Its methods do nothing on a nil
-// layout, so that the scan for a session id alone records nothing.
+// bytes (offsets from the start of the body).
 type headerLayout struct {
-	complete bool // the Header ended, or the envelope has none, within the peek
-
 	envTagStart, envTagEnd int // the Envelope start tag
 	envDecls               []nsDecl
 
@@ -224,61 +233,14 @@ type headerLayout struct {
 	hdrTagStart, hdrTagEnd int // the Header start tag
 	hdrDecls               []nsDecl
 
-	blocks  []wsaBlock // the Header's WS-Addressing blocks, in order
-	pending *wsaBlock  // the WS-Addressing block being read
+	blocks []Block // the Header's WS-Addressing blocks, in order
 }
 
 // nsDecl is a namespace declaration, xmlns:prefix="ns".
 type nsDecl struct{ prefix, ns string }
 
-// wsaBlock is a header block in a WS-Addressing namespace: [start, end).
-type wsaBlock struct {
-	name       xml.Name
-	start, end int
-}
-
-func (l *headerLayout) envelope(t xml.StartElement, start, end int) {
-	if l == nil {
-		return
-	}
-	l.envTagStart, l.envTagEnd, l.envDecls = start, end, nsDecls(t)
-}
-
-func (l *headerLayout) noHeader() {
-	if l == nil {
-		return
-	}
-	l.complete = true
-}
-
-func (l *headerLayout) header(t xml.StartElement, start, end int) {
-	if l == nil {
-		return
-	}
-	l.hasHeader, l.hdrTagStart, l.hdrTagEnd, l.hdrDecls = true, start, end, nsDecls(t)
-}
-
-func (l *headerLayout) blockStart(name xml.Name, start int) {
-	if l == nil || (name.Space != WSAFinalNamespace && name.Space != WSASubmissionNamespace) {
-		return
-	}
-	l.pending = &wsaBlock{name: name, start: start}
-}
-
-func (l *headerLayout) blockEnd(end int) {
-	if l == nil || l.pending == nil {
-		return
-	}
-	l.pending.end = end
-	l.blocks = append(l.blocks, *l.pending)
-	l.pending = nil
-}
-
-func (l *headerLayout) headerEnd() {
-	if l == nil {
-		return
-	}
-	l.complete = true
+func isAddressingNamespace(ns string) bool {
+	return ns == WSAFinalNamespace || ns == WSASubmissionNamespace
 }
 
 // selfClosing reports whether the Header was written <Header/>.
@@ -288,7 +250,7 @@ func (l *headerLayout) selfClosing(src []byte) bool {
 
 func (l *headerLayout) hasBlock(ns, local string) bool {
 	for _, b := range l.blocks {
-		if b.name.Space == ns && b.name.Local == local {
+		if b.Name.Space == ns && b.Name.Local == local {
 			return true
 		}
 	}
