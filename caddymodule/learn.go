@@ -42,12 +42,18 @@ func (LearnSessions) CaddyModule() caddy.ModuleInfo {
 func (LearnSessions) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	lw := &learningWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	caddyhttp.SetVar(r.Context(), learnerVar, lw)
-	return next.ServeHTTP(lw, r)
+	err := next.ServeHTTP(lw, r)
+	if lw.peek != nil {
+		lw.learnFromBody(lw.peek.End())
+	}
+	return err
 }
 
 // learningWriter passes a response on unchanged, and shows its header to the
 // policy that chose the upstream of the latest attempt, before the header goes
-// out: by the time the client can send the id back, it is bound.
+// out: by the time the client can send the id back, it is bound. For a soap
+// session it also shows the policy the body's first bytes, as they pass,
+// until the SOAP Header has been read.
 type learningWriter struct {
 	caddyhttp.ResponseWriterWrapper
 	// policy chose the upstream of the latest attempt, which answer
@@ -55,6 +61,9 @@ type learningWriter struct {
 	policy      *SimpleClientSession
 	answer      sessionaffinity.Answer
 	wroteHeader bool
+	// peek reads the body for the session id it hands out; nil when there
+	// is nothing (more) to read.
+	peek *sessionaffinity.ResponsePeek
 }
 
 // attempt records one attempt of the request: the policy chose upstream
@@ -87,27 +96,47 @@ func (w *learningWriter) WriteHeader(status int) {
 		w.wroteHeader = true
 		if w.policy != nil {
 			w.policy.learnFromHeader(w.Header(), w.answer)
+			w.peek = w.policy.ids.PeekResponse(w.Header())
 		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
 // Write sends body bytes; a body without a WriteHeader before it is a 200.
+// A body being read for its session id is shown to the peek before it goes
+// out.
 func (w *learningWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.peek != nil {
+		if id, done := w.peek.Write(b); done {
+			w.learnFromBody(id)
+		}
+	}
 	return w.ResponseWriter.Write(b)
 }
 
+// learnFromBody ends the peek, with the id it found ("" for none).
+func (w *learningWriter) learnFromBody(id string) {
+	w.peek = nil
+	w.policy.router.LearnID(id, w.answer, w.policy.noteLearn)
+}
+
 // ReadFrom overrides the wrapper's, which would send the header without
-// WriteHeader.
+// WriteHeader, and the body past the peek.
 func (w *learningWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.peek != nil {
+		return io.Copy(writerOnly{w}, r)
+	}
 	return w.ResponseWriterWrapper.ReadFrom(r)
 }
+
+// writerOnly hides ReadFrom, so that io.Copy calls Write.
+type writerOnly struct{ io.Writer }
 
 // FlushError overrides the wrapper's, which would send the header without
 // WriteHeader; http.ResponseController finds it before unwrapping.

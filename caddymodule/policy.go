@@ -323,13 +323,13 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	if id := p.ids.FromHeaders(r.Header); id != "" {
 		return id
 	}
-	if !p.ids.ReadsBody() || !hasXMLBody(r) {
+	if !p.ids.ReadsBody() || !hasEnvelope(r) {
 		return ""
 	}
 	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
 		return id
 	}
-	id, outcome, replay := p.ids.PeekSOAP(r.Body)
+	id, outcome, replay := p.ids.PeekBody(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
 	p.notePeek(id, outcome)

@@ -83,14 +83,22 @@ func (r *Router) LearnFromHeader(ids *IDSource, h http.Header, a Answer, note fu
 			if note != nil {
 				note(a.Session, Forgotten, err)
 			}
-		case id == a.Session && a.SessionThere:
-			// Bound there already: the common case of a server that sets its
-			// cookie again on every response costs nothing.
 		default:
-			o := r.Learn(id, a.Upstream)
-			if note != nil {
-				note(id, o, nil)
-			}
+			r.LearnID(id, a, note)
 		}
 	})
+}
+
+// LearnID binds id, which the response a describes handed out, to the
+// upstream that answered, and tells note (if not nil) what changed.
+func (r *Router) LearnID(id string, a Answer, note func(id string, o LearnOutcome, err error)) {
+	if id == "" || (id == a.Session && a.SessionThere) {
+		// Bound there already: the common case of a server that hands the
+		// same id out again on every response costs nothing.
+		return
+	}
+	o := r.Learn(id, a.Upstream)
+	if note != nil {
+		note(id, o, nil)
+	}
 }

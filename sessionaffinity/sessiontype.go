@@ -1,6 +1,10 @@
 package sessionaffinity
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
+)
 
 // SessionType says where clients carry their session, after Synapse's
 // <session type="simpleClientSession|http|soap">.
@@ -19,8 +23,9 @@ const (
 	SessionSOAP SessionType = "soap"
 )
 
-// DefaultServiceGroupID is the SOAP header block of a soap session.
-const DefaultServiceGroupID = "{http://ws.apache.org/namespaces/axis2}ServiceGroupId"
+// DefaultServiceGroupID is the SOAP header block of a soap session: Axis2's
+// ServiceGroupId, in Clark notation.
+const DefaultServiceGroupID = "{" + soap.NamespaceAxis2 + "}ServiceGroupId"
 
 // ParseSessionType checks a session type's name; "" is simple_client.
 func ParseSessionType(s string) (SessionType, error) {

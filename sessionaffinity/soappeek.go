@@ -42,7 +42,16 @@ func (o PeekOutcome) String() string {
 // until something of it has been read (so a retry after a dial error still has
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	sc := soap.NewHeaderScanner(body, s.peekLimit)
+	return s.PeekBody(body, "", "")
+}
+
+// PeekBody is PeekSOAP for a body as SOAP stacks send it, given its
+// Content-Type and Content-Encoding headers: an XML envelope, also one whose
+// declaration names an ASCII-compatible alias of UTF-8; the root part of an
+// MTOM message; gzip or deflate encoded. The peek limit bounds the bytes read
+// and the bytes inflated. The replay yields the body's bytes as they came.
+func (s *IDSource) PeekBody(body io.ReadCloser, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
+	sc := soap.NewBodyScanner(body, contentType, contentEncoding, s.peekLimit)
 	id, outcome = s.findID(sc)
 	return id, outcome, soap.Replay(sc.Peeked(), body)
 }
