@@ -189,4 +189,3 @@ func sendRaw(t *testing.T, req request) rawReply {
 	}
 	return rawReply{backend: resp.Header.Get("X-Backend"), raw: raw}
 }
-
