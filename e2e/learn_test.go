@@ -203,3 +203,40 @@ func TestLearnedSessionsSharedThroughRedis(t *testing.T) {
 		t.Fatalf("three clients went to %v, want three backends", homes)
 	}
 }
+
+// The README's soap session walkthrough: each client sends back the
+// ServiceGroupId element its first response handed out.
+const soapSessionClients = `for client in 1 2 3; do
+  header=''
+  for i in 1 2 3 4 5; do
+    reply=$(curl -s -w '\n%header{x-backend}' http://localhost:8281/ -H 'Content-Type: text/xml;charset=UTF-8' \
+      --data-binary "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Header>$header</soapenv:Header><soapenv:Body/></soapenv:Envelope>")
+    echo "client $client: ${reply##*$'\n'}"
+    header=$(grep -o '<axis2:ServiceGroupId[^>]*>[^<]*</axis2:ServiceGroupId>' <<<"$reply")
+  done
+done`
+
+// TestSOAPSessionExampleAsTheReadmeShowsIt runs examples/soap-session.Caddyfile,
+// whose backends are Caddy sites that answer as Axis2 in soapsession scope.
+func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
+	requireInReadme(t, "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
+	requireInReadme(t, soapSessionClients)
+	startCaddy(t, "examples/soap-session.Caddyfile", "localhost:2019")
+	lines := strings.Split(strings.TrimSpace(bash(t, soapSessionClients)), "\n")
+	if len(lines) != 15 {
+		t.Fatalf("got %d lines, want 15: %q", len(lines), lines)
+	}
+	homes := map[string]bool{}
+	for c := range 3 {
+		client := lines[5*c : 5*c+5]
+		for _, l := range client {
+			if l != client[0] || !strings.HasPrefix(l, fmt.Sprintf("client %d: localhost:920", c+1)) {
+				t.Fatalf("client %d: got %q, want five identical lines naming one backend", c+1, client)
+			}
+		}
+		homes[client[0][len("client 1: "):]] = true
+	}
+	if len(homes) != 3 {
+		t.Fatalf("the three clients went to %v, want three backends (round robin)", homes)
+	}
+}
