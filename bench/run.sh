@@ -9,8 +9,11 @@
 #
 #   bash bench/run.sh                       # 5 rounds of 10 s per contender
 #   ROUNDS=1 DURATION=2s bash bench/run.sh  # a quick smoke run
+#   bash bench/run.sh --publish             # a run for the README
 #
-# Writes bench/results/{raw.tsv,memory.tsv,results.md,throughput.svg}.
+# Writes {raw.tsv,memory.tsv,environment.txt,results.md,throughput.svg} into a
+# new folder bench/runs/<UTC time>/, which git ignores; with --publish into
+# bench/results/, the tracked results the README shows.
 # Needs Go; installs wrk, haproxy, nginx and curl with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +25,13 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 SESSIONS=${SESSIONS:-10000}
 MEMORY_SESSIONS=${MEMORY_SESSIONS:-1000000}
-RESULTS=${RESULTS:-bench/results}
+RESULTS=${RESULTS:-bench/runs/$(date -u +%Y%m%dT%H%M%SZ)}
+for arg in "$@"; do
+	case $arg in
+	--publish) RESULTS=bench/results ;;
+	*) echo "usage: bash bench/run.sh [--publish]" >&2; exit 2 ;;
+	esac
+done
 
 export BENCH_ADMIN_PORT=${BENCH_ADMIN_PORT:-3041}
 export BENCH_PORT_SCS=${BENCH_PORT_SCS:-9141}

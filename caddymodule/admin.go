@@ -178,7 +178,11 @@ func (a *AdminAPI) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !t.Delete(id) {
+	found, err := t.Store().Forget(id)
+	if err != nil {
+		return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+	}
+	if !found {
 		return apiError(http.StatusNotFound, "policy %s has no such session", t.name)
 	}
 	fields := []zap.Field{zap.String("policy", t.name)}
@@ -203,11 +207,15 @@ func (a *AdminAPI) deleteSessions(w http.ResponseWriter, r *http.Request) error 
 	}
 	var n int
 	if upstream, filtered := params["upstream"]; filtered {
-		n = t.DeleteUpstream(upstream)
+		if n, err = t.Store().ForgetUpstream(upstream); err != nil {
+			return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+		}
 		a.logger.Info("upstream drained of sessions", zap.String("policy", t.name),
 			zap.String("upstream", upstream), zap.Int("deleted", n))
 	} else {
-		n = t.DeleteAll()
+		if n, err = t.Store().ForgetAll(); err != nil {
+			return apiError(http.StatusServiceUnavailable, "policy %s: %v", t.name, err)
+		}
 		a.logger.Info("all sessions deleted", zap.String("policy", t.name), zap.Int("deleted", n))
 	}
 	return writeJSON(w, deleted{n})

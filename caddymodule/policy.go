@@ -118,7 +118,7 @@ type SimpleClientSession struct {
 	// store is the table, or the Redis store in front of it.
 	store   sessionaffinity.Store
 	router  *sessionaffinity.Router
-	redis   *redisBinding
+	redis   *redisLease
 	logger  *zap.Logger
 	metrics *policyMetrics
 	// Request variables that carry state across the retries of one request.
@@ -208,6 +208,7 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 		}
 		p.store = p.redis.store
 	}
+	p.table.store.Store(&p.store)
 	p.router = sessionaffinity.NewRouter(p.store, p.Strict)
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"

@@ -28,6 +28,17 @@ type sharedTable struct {
 	removals removalCounters
 	// logTo is the logger of the newest instance, used for expiry lines.
 	logTo atomic.Pointer[tableLogger]
+	// store is the newest instance's store (the table, or the Redis store in
+	// front of it): the admin API deletes through it.
+	store atomic.Pointer[sessionaffinity.Store]
+}
+
+// Store returns the store of the newest policy instance using the table.
+func (t *sharedTable) Store() sessionaffinity.Store {
+	if s := t.store.Load(); s != nil {
+		return *s
+	}
+	return t.Table
 }
 
 type tableLogger struct {

@@ -4,7 +4,9 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/porttest"
 )
 
 // caddyBin is the binary built from cmd/caddy for this test run.
@@ -68,10 +72,12 @@ func (p *caddyProcess) output() string {
 // until its admin endpoint answers. It is stopped when the test ends.
 func startCaddy(t *testing.T, config, adminAddr string, env ...string) *caddyProcess {
 	t.Helper()
+	env = append(os.Environ(), env...)
+	porttest.RequireFree(t, listenAddrs(t, config, env)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", config)
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	// One writer for both streams, so that their writes never race.
 	log := &syncWriter{w: &strings.Builder{}}
 	cmd.Stdout, cmd.Stderr = log, log
@@ -124,20 +130,48 @@ func bash(t *testing.T, command string) string {
 	return string(out)
 }
 
-// readme returns README.md.
-func readme(t *testing.T) string {
+// listenAddrs returns the addresses Caddy will listen on with config and env:
+// its admin endpoint and every HTTP server's, as `caddy adapt` gives them (or
+// a JSON config holds them).
+func listenAddrs(t *testing.T, config string, env []string) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	var out []byte
+	var err error
+	if strings.HasSuffix(config, ".json") { // already what adapt would give
+		path := config
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(repoRoot, path)
+		}
+		out, err = os.ReadFile(path)
+	} else {
+		cmd := exec.Command(caddyBin, "adapt", "--config", config)
+		cmd.Dir, cmd.Env = repoRoot, env
+		out, err = cmd.Output()
+	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("caddy adapt --config %s: %v", config, err)
 	}
-	return string(data)
-}
-
-// requireInReadme fails unless the README shows command exactly as the test runs it.
-func requireInReadme(t *testing.T, command string) {
-	t.Helper()
-	if !strings.Contains(readme(t), command) {
-		t.Fatalf("README.md does not show this command as the test runs it:\n%s", command)
+	var adapted struct {
+		Admin struct {
+			Listen string `json:"listen"`
+		} `json:"admin"`
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Listen []string `json:"listen"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
 	}
+	if err := json.Unmarshal(out, &adapted); err != nil {
+		t.Fatalf("caddy adapt --config %s: %v", config, err)
+	}
+	addrs := []string{cmp.Or(adapted.Admin.Listen, "localhost:2019")}
+	for _, srv := range adapted.Apps.HTTP.Servers {
+		addrs = append(addrs, srv.Listen...)
+	}
+	for i, a := range addrs {
+		addrs[i] = strings.TrimPrefix(a, "tcp/") // Caddy's network/address form
+	}
+	return addrs
 }

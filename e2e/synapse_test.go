@@ -63,6 +63,14 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 	backends := startBackends(t)
 	startSynapse(t, "examples/synapse/LoadBalanceProxy.xml")
 
+	// The demo's commands, from the README.
+	demoSameSession := readmeCommand(t, "demo", "simpleClientSession: 123")
+	demoNewSessions := readmeCommand(t, "demo", "for id in a b c")
+	demoSOAP11ClientID := readmeCommand(t, "demo", "placeOrder-clientid.xml")
+	demoSOAP12ClientID := readmeCommand(t, "demo", "placeOrder-soap12.xml")
+	demoAddressing := readmeCommand(t, "addressing", "X-Echo: true")
+	faultWalkthrough := readmeCommand(t, "fault", "curl -si")
+
 	for name, command := range map[string]string{
 		"HTTP header session": demoSameSession,
 		"SOAP 1.1 ClientID":   demoSOAP11ClientID,

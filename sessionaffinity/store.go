@@ -1,7 +1,7 @@
 package sessionaffinity
 
 // Store binds session ids to upstream keys. *Table keeps the bindings in this
-// process's memory; *RedisStore shares them between several Caddy nodes.
+// process's memory; redisstore.Store shares them between several Caddy nodes.
 type Store interface {
 	// Lookup returns the upstream bound to id and records the use.
 	Lookup(id string) (upstream string, found bool)
@@ -17,10 +17,12 @@ type Store interface {
 	// request is placed anew; it reports whether the session was there. An
 	// error means the deletion may not have reached every node.
 	Forget(id string) (found bool, err error)
+	// ForgetUpstream deletes every session bound to upstream (to drain it) and
+	// returns how many went.
+	ForgetUpstream(upstream string) (deleted int, err error)
+	// ForgetAll deletes every session and returns about how many there were.
+	ForgetAll() (deleted int, err error)
 }
 
-// Interface guards
-var (
-	_ Store = (*Table)(nil)
-	_ Store = (*RedisStore)(nil)
-)
+// Interface guard
+var _ Store = (*Table)(nil)

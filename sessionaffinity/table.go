@@ -147,12 +147,9 @@ func newTier(cfg TableConfig, clock otter.Clock, size int) (*otter.Cache[string,
 		Executor: func(maintain func()) { maintain() },
 	}
 	if cfg.Expiry == ExpiryFixed {
-		// From the session's creation, which a promotion to the kept tier or
-		// a rebind carries over.
-		timeout := int64(cfg.Timeout)
-		opts.ExpiryCalculator = otter.ExpiryCreatingFunc(func(e otter.Entry[string, *session]) time.Duration {
-			return time.Duration(e.Value.created + timeout - time.Now().UnixNano())
-		})
+		// From the session's creation, which a promotion to the kept tier, a
+		// rebind or an Adopt carries over.
+		opts.ExpiryCalculator = fixedExpiry{timeout: int64(cfg.Timeout)}
 	} else {
 		opts.ExpiryCalculator = otter.ExpiryAccessing[string, *session](cfg.Timeout)
 	}
@@ -283,6 +280,48 @@ func (t *Table) Rebind(id, from, to string) (bound string) {
 	return to
 }
 
+// Adopt makes id bound to upstream, whatever it was bound to, as a copy of a
+// binding made elsewhere (another node, through a shared store) at created.
+// With ExpiryFixed the copy expires when the original does, counted from
+// created; with ExpirySliding its timeout starts now.
+func (t *Table) Adopt(id, upstream string, created time.Time) {
+	at := created.UnixNano()
+	defer t.lock(id)()
+	tier, requests := t.trial, uint64(1)
+	for _, tr := range t.tiers() {
+		if old, found := tr.GetIfPresent(id); found {
+			if old.upstream == upstream && old.created == at {
+				return
+			}
+			tier, requests = tr, old.requests.Load()
+			break
+		}
+	}
+	adopted := newSession(upstream, at, requests)
+	adopted.lastUsed.Store(time.Now().UnixNano())
+	tier.Set(id, adopted)
+}
+
+// fixedExpiry ends a session its timeout after its creation, also when the
+// session was created before it entered this table (Adopt); a rebind keeps the
+// creation time, and so the end. The session's age is taken on the wall clock
+// (created is wall time), the rest left to the table's clock.
+type fixedExpiry struct{ timeout int64 }
+
+func (f fixedExpiry) ExpireAfterCreate(e otter.Entry[string, *session]) time.Duration {
+	age := max(time.Now().UnixNano()-e.Value.created, 0)
+	// At least 1ns: otter keeps an entry forever when it is given no time.
+	return time.Duration(max(f.timeout-age, 1))
+}
+
+func (f fixedExpiry) ExpireAfterUpdate(e otter.Entry[string, *session], _ *session) time.Duration {
+	return f.ExpireAfterCreate(e)
+}
+
+func (f fixedExpiry) ExpireAfterRead(e otter.Entry[string, *session]) time.Duration {
+	return e.ExpiresAfter()
+}
+
 func newSession(upstream string, created int64, requests uint64) *session {
 	s := &session{upstream: upstream, created: created}
 	s.lastUsed.Store(created)
@@ -381,6 +420,12 @@ func (t *Table) DeleteAll() int {
 
 // Forget deletes one session (Store); a table cannot fail to.
 func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
+
+// ForgetUpstream deletes the sessions bound to upstream (Store).
+func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUpstream(upstream), nil }
+
+// ForgetAll deletes every session (Store).
+func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
 // Len returns the number of sessions held (an estimate while writes race).
 func (t *Table) Len() int {

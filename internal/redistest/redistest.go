@@ -1,13 +1,17 @@
-// Package redistest runs a real redis-server for tests: on a free loopback
-// port, without persistence, stopped when the test ends. Tests fail (not skip)
-// when redis-server is not installed: CI installs it.
+// Package redistest runs real Redis servers for tests: a single redis-server,
+// one over TLS, a Sentinel setup or a Cluster, each on free loopback ports,
+// without persistence unless asked, stopped when the test ends. Tests fail (not
+// skip) when redis-server or redis-sentinel is not installed: CI installs them.
 package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,12 +19,16 @@ import (
 	"time"
 )
 
-// Server is a redis-server process that can be stopped and started again on
-// the same port.
+// Server is a redis-server (or redis-sentinel) process that can be stopped
+// and started again on the same port.
 type Server struct {
 	t    testing.TB
 	Addr string // host:port
-	port int
+	Port int
+
+	bin  string   // redis-server or redis-sentinel
+	args []string // its arguments
+	tls  *tls.Config
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -30,22 +38,48 @@ type Server struct {
 // Start runs redis-server on a free loopback port and waits until it answers.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found (apt-get install redis-server): %v", err)
+	return start(t, "redis-server", nil, nil, func(port int) []string { return serverArgs(port) })
+}
+
+// serverArgs are the arguments of a plain redis-server on port.
+func serverArgs(port int) []string {
+	return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--enable-debug-command", "local"}
+}
+
+// start runs bin with the arguments args gives for a free port, then extra,
+// and waits until it answers PING (over TLS with tc, if set).
+func start(t testing.TB, bin string, tc *tls.Config, extra []string, args func(port int) []string) *Server {
+	t.Helper()
+	if _, err := exec.LookPath(bin); err != nil {
+		t.Fatalf("%s not found (apt-get install redis-server redis-sentinel): %v", bin, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("reserving a port for redis: %v", err)
+	port := FreePort(t)
+	// A working folder of its own: a master writes its snapshot there for a
+	// replica's first sync.
+	all := append(append(args(port), extra...), "--dir", t.TempDir())
+	if bin != "redis-server" || slices.Contains(all[:len(all)-2], "--dir") {
+		all = all[:len(all)-2]
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &Server{t: t, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s := &Server{t: t, Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		bin: bin, args: all, tls: tc}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Restart starts the server again (empty: nothing is persisted).
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reserving a port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Restart starts the server again (empty, unless it persists).
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -54,11 +88,10 @@ func (s *Server) Restart() {
 		s.t.Fatalf("redis on %s is running already", s.Addr)
 	}
 	log := &strings.Builder{}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--enable-debug-command", "local")
+	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		s.t.Fatalf("starting %s: %v", s.bin, err)
 	}
 	s.cmd, s.log = cmd, log
 	deadline := time.Now().Add(10 * time.Second)
@@ -67,7 +100,7 @@ func (s *Server) Restart() {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not start:\n%s", s.Addr, log.String())
+			s.t.Fatalf("%s on %s did not start:\n%s", s.bin, s.Addr, log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -89,7 +122,13 @@ func (s *Server) Stop() {
 // returns the reply's first line without its type byte: "PONG", "1", or "" for
 // a nil reply. A bulk string reply is returned whole.
 func (s *Server) Do(words ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	var conn net.Conn
+	var err error
+	if s.tls != nil {
+		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr, s.tls)
+	} else {
+		conn, err = net.DialTimeout("tcp", s.Addr, time.Second)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -116,8 +155,13 @@ func (s *Server) Do(words ...string) (string, error) {
 	case line == "$-1":
 		return "", nil
 	case line[0] == '$':
-		body, err := r.ReadString('\n')
-		return strings.TrimRight(body, "\r\n"), err
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		body := make([]byte, n+2)
+		_, err = io.ReadFull(r, body)
+		return string(body[:n]), err
 	default:
 		return line[1:], nil
 	}

@@ -127,7 +127,7 @@ func TestRedisStoreConfigErrors(t *testing.T) {
 		{"store redis {\n address a:1\n}\nstore redis {\n address b:1\n}", "session store already specified"},
 		{"store redis", "redis store: no address"},
 		{"store redis {\n address {env.SOAP_AFFINITY_TEST_UNSET}\n}", "an address is empty"},
-		{"store redis {\n address a:1\n tls {\n cert c.pem\n }\n}", "tls cert and key go together"},
+		{"store redis {\n address a:1\n tls {\n cert c.pem\n }\n}", "tls: cert and key go together"},
 		{"store redis {\n address a:1\n tls {\n ca /nonexistent.pem\n }\n}", "tls ca"},
 		{"timeout 1s\nstore redis {\n address a:1\n cache_ttl 1s\n}", "shorter than the session timeout"},
 	} {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity/redisstore"
 )
 
 // unmarshalStore parses the policy's store option. Syntax:
@@ -41,7 +43,7 @@ func (p *SimpleClientSession) unmarshalStore(d *caddyfile.Dispenser) error {
 	if p.Store != nil {
 		return d.Err("session store already specified")
 	}
-	c := &RedisStoreConfig{}
+	c := &RedisConfig{}
 	for d.NextBlock(1) {
 		option := d.Val()
 		var err error
@@ -86,11 +88,11 @@ func (p *SimpleClientSession) unmarshalStore(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func unmarshalRedisTLS(d *caddyfile.Dispenser) (*RedisTLSConfig, error) {
+func unmarshalRedisTLS(d *caddyfile.Dispenser) (*redisstore.TLSFiles, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	t := &RedisTLSConfig{}
+	t := &redisstore.TLSFiles{}
 	for d.NextBlock(2) {
 		option := d.Val()
 		var err error

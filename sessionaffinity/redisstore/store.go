@@ -1,0 +1,365 @@
+// Package redisstore keeps session bindings in Redis (one server, Sentinel or
+// Cluster), so that several Caddy nodes send a session to the same upstream.
+// It has no Caddy import: the Caddy glue parses the config and shares Clients
+// across config reloads.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+)
+
+// Defaults of a Store.
+const (
+	DefaultCommandTimeout = time.Second
+	DefaultBackoff        = time.Second
+	DefaultCacheTTL       = time.Second
+)
+
+// adminTimeout bounds a deletion through the admin API, which may scan every
+// session key.
+const adminTimeout = 10 * time.Second
+
+// Config configures a Store.
+type Config struct {
+	// Client talks to Redis. The store does not close it, so that one client
+	// can outlive the stores of successive configs.
+	Client *Client
+	// KeyPrefix goes before each session id to make its Redis key.
+	KeyPrefix string
+	// Local is this node's table. Its Timeout and Expiry are the sessions'. It
+	// holds a copy of every binding this node has used, and serves alone while
+	// Redis is unreachable.
+	Local *sessionaffinity.Table
+	// CommandTimeout is how long Redis may stay silent before a command gives
+	// up and the request goes on without Redis; while Redis answers other
+	// commands, a command queued behind them waits up to 10 times as long.
+	// Default: 100ms.
+	CommandTimeout time.Duration
+	// Backoff is how long Redis is left alone after a failed command; then one
+	// request tries it again while the others keep to the local table.
+	// Default: 1s.
+	Backoff time.Duration
+	// CacheTTL is, with sliding expiry, how far Redis's timeout of a session
+	// in use may lag behind its last use before a node slides it: a busy
+	// session's key is written at most about once per CacheTTL, whichever
+	// nodes use it. It must be shorter than the session timeout. Default: 1s.
+	// (Cached bindings need no time limit: Redis tells each node the moment a
+	// binding it cached changes.)
+	CacheTTL time.Duration
+	// OnError, if set, is called for every failed Redis command.
+	OnError func(err error)
+	// OnDown, if set, is called when Redis stops answering (once per outage),
+	// and OnUp when it answers again.
+	OnDown func(err error)
+	OnUp   func()
+}
+
+// Store keeps session bindings in Redis. The first node to bind a session wins
+// (set-if-absent with the session timeout) and the others follow; a rebind
+// replaces the binding only while it still names the failed upstream. Each
+// node caches the bindings it reads, and Redis invalidates a cached binding
+// as soon as any node changes it (client-side caching with CLIENT TRACKING),
+// so a cache hit costs no round trip and is never stale. When Redis fails or
+// is slow, the store serves from its local table and never fails a request;
+// bindings made meanwhile are shared when Redis answers again.
+type Store struct {
+	client     *Client
+	prefix     string
+	local      *sessionaffinity.Table
+	timeout    time.Duration
+	timeoutMS  string // the session timeout in milliseconds, for the scripts
+	sliding    bool
+	slideAfter time.Duration // slide a key whose timeout lags more than this
+	cmdTimeout time.Duration
+	onError    func(error)
+	health     health
+}
+
+// New makes a store on cfg.Client in front of cfg.Local.
+func New(cfg Config) (*Store, error) {
+	if cfg.Client == nil || cfg.Local == nil {
+		return nil, errors.New("redis store needs a client and a local table")
+	}
+	if cfg.CommandTimeout == 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
+	tc := cfg.Local.Config()
+	switch {
+	case cfg.CommandTimeout < 0:
+		return nil, fmt.Errorf("redis command timeout must be positive, got %s", cfg.CommandTimeout)
+	case cfg.Backoff < 0:
+		return nil, fmt.Errorf("redis backoff must be positive, got %s", cfg.Backoff)
+	case tc.Timeout < time.Millisecond:
+		return nil, fmt.Errorf("a session timeout kept in redis must be at least 1ms, got %s", tc.Timeout)
+	case cfg.CacheTTL < 0 || cfg.CacheTTL >= tc.Timeout:
+		return nil, fmt.Errorf("redis cache ttl must be positive and shorter than the session timeout %s, got %s", tc.Timeout, cfg.CacheTTL)
+	}
+	s := &Store{
+		client:     cfg.Client,
+		prefix:     cfg.KeyPrefix,
+		local:      cfg.Local,
+		timeout:    tc.Timeout,
+		timeoutMS:  strconv.FormatInt(tc.Timeout.Milliseconds(), 10),
+		sliding:    tc.Expiry != sessionaffinity.ExpiryFixed,
+		slideAfter: cfg.CacheTTL,
+		cmdTimeout: cfg.CommandTimeout,
+		onError:    cfg.OnError,
+		health:     health{backoff: cfg.Backoff, onDown: cfg.OnDown, onUp: cfg.OnUp},
+	}
+	// A client that could not connect yet makes the store start in an outage
+	// (reported once), to be probed after the backoff.
+	start := monotonic()
+	if _, err := s.client.connect(); err != nil {
+		s.failed(start, err)
+	}
+	return s, nil
+}
+
+// Key returns the Redis key of session id.
+func (s *Store) Key(id string) string { return s.prefix + id }
+
+// Lookup returns the upstream bound to id: from this node's cache of Redis
+// (no round trip), else from Redis, else, while Redis is unreachable, from
+// the local table. With sliding expiry, a use slides the session's timeout in
+// Redis when it lags by more than CacheTTL.
+func (s *Store) Lookup(id string) (string, bool) {
+	conn, start, ok := s.redis()
+	if !ok {
+		return s.local.Lookup(id)
+	}
+	ctx := newDeadline(s.cmdTimeout)
+	defer ctx.stop()
+	key := s.Key(id)
+	sent := time.Now()
+	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.timeout)
+	up, err := resp.ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		s.health.answered(start)
+		// Redis does not know a session this node knows: it was bound while
+		// Redis was unreachable, or Redis lost it. Share it, with what is left
+		// of its timeout; if another node shared it first, follow that node.
+		if si, ok := s.local.Get(id); ok {
+			if left := time.Until(si.Expires); left >= time.Millisecond {
+				if bound, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left)); err == nil {
+					return bound, true
+				}
+				return s.local.Lookup(id)
+			}
+		}
+		return "", false
+	case err != nil:
+		s.failed(start, err)
+		return s.local.Lookup(id)
+	}
+	s.health.answered(start)
+	if up == "" { // deleted through the admin API on some node
+		s.local.Delete(id)
+		return "", false
+	}
+	// The cache's expiry is Redis's, counted from when the answer was read:
+	// take off the time the answer took, so that the local copy never
+	// outlives the key (it would be written back).
+	expires := sent.Add(s.timeout)
+	if at := resp.CachePXAT(); at > 0 {
+		expires = time.UnixMilli(at).Add(-time.Since(sent))
+	}
+	if cur, ok := s.local.Lookup(id); !ok || cur != up {
+		s.local.Adopt(id, up, expires.Add(-s.timeout))
+	}
+	if s.sliding && time.Until(expires) < s.timeout-s.slideAfter {
+		if err := conn.Do(ctx, conn.B().Pexpire().Key(key).Milliseconds(s.timeout.Milliseconds()).Build()).Error(); err != nil {
+			s.failed(start, err)
+		}
+	}
+	return up, true
+}
+
+// Bind binds id to upstream unless Redis holds a binding already (the first
+// node wins), in one round trip, and returns the session's upstream.
+func (s *Store) Bind(id, upstream string) string {
+	if bound, err := s.exec(bindScript, id, upstream, s.timeoutMS); err == nil {
+		return bound
+	}
+	return s.local.Bind(id, upstream)
+}
+
+// Rebind moves id from `from` to `to` in Redis with a compare-and-set, so that
+// nodes failing over at once agree on one upstream, and returns the session's
+// upstream.
+func (s *Store) Rebind(id, from, to string) string {
+	slide := "0"
+	if s.sliding {
+		slide = "1"
+	}
+	if bound, err := s.exec(rebindScript, id, from, to, s.timeoutMS, slide); err == nil {
+		return bound
+	}
+	return s.local.Rebind(id, from, to)
+}
+
+// exec runs a binding script for id, unless Redis is being left alone.
+func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, error) {
+	conn, start, ok := s.redis()
+	if !ok {
+		return "", errBackingOff
+	}
+	ctx := newDeadline(s.cmdTimeout)
+	defer ctx.stop()
+	return s.run(ctx, conn, start, time.Now(), script, id, args...)
+}
+
+var errBackingOff = errors.New("redis is left alone after a failure")
+
+// run runs a script that answers {binding, remaining ms} and copies the
+// binding into the local table, expiring no later than in Redis: counted from
+// sent, the time the script was sent.
+func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
+	reply, err := script.Exec(ctx, conn, []string{s.Key(id)}, args).ToArray()
+	var bound string
+	var ms int64
+	if err == nil && len(reply) == 2 {
+		bound, err = reply[0].ToString()
+		if err == nil {
+			ms, err = reply[1].AsInt64()
+		}
+	} else if err == nil {
+		err = fmt.Errorf("redis script answered %d values, want 2", len(reply))
+	}
+	if err != nil {
+		s.failed(start, err)
+		return "", err
+	}
+	s.health.answered(start)
+	if ms < 0 {
+		ms = s.timeout.Milliseconds()
+	}
+	s.local.Adopt(id, bound, sent.Add(time.Duration(ms)*time.Millisecond-s.timeout))
+	return bound, nil
+}
+
+// redis returns the client to ask, and when the asking starts; false while
+// Redis is left alone after a failure.
+func (s *Store) redis() (rueidis.Client, int64, bool) {
+	if !s.health.allow() {
+		return nil, 0, false
+	}
+	start := monotonic()
+	conn, err := s.client.connect()
+	if err != nil {
+		s.failed(start, err)
+		return nil, 0, false
+	}
+	return conn, start, true
+}
+
+func (s *Store) failed(start int64, err error) {
+	if s.onError != nil {
+		s.onError(err)
+	}
+	s.health.failed(start, err)
+}
+
+func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// Forget deletes session id in Redis, where a tombstone makes every node drop
+// its copy (and Redis invalidates every node's cached binding), and in the
+// local table. An error means Redis did not confirm: the session is deleted
+// on this node only.
+func (s *Store) Forget(id string) (bool, error) {
+	here := s.local.Delete(id)
+	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
+		n, err := forgetScript.Exec(ctx, conn, []string{s.Key(id)}, []string{"", s.timeoutMS}).AsInt64()
+		return int(n), err
+	})
+	return here || n > 0, err
+}
+
+// ForgetUpstream deletes every session bound to upstream, in Redis and in the
+// local table, and returns how many went.
+func (s *Store) ForgetUpstream(upstream string) (int, error) {
+	here := s.local.DeleteUpstream(upstream)
+	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
+		return s.forgetEach(ctx, conn, upstream)
+	})
+	return max(here, n), err
+}
+
+// ForgetAll deletes every session of the store, in Redis and in the local
+// table, and returns how many went.
+func (s *Store) ForgetAll() (int, error) {
+	here := s.local.DeleteAll()
+	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
+		return s.forgetEach(ctx, conn, "")
+	})
+	return max(here, n), err
+}
+
+// forget runs an admin deletion on Redis, even while requests leave it alone.
+func (s *Store) forget(del func(context.Context, rueidis.Client) (int, error)) (int, error) {
+	start := monotonic()
+	conn, err := s.client.connect()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		var n int
+		if n, err = del(ctx, conn); err == nil {
+			s.health.answered(start)
+			return n, nil
+		}
+	}
+	s.failed(start, err)
+	return 0, fmt.Errorf("redis did not confirm the deletion, so other nodes may still route the sessions: %w", err)
+}
+
+// forgetEach scans every node for the store's keys and tombstones those bound
+// to upstream ("": any), in pipelined batches.
+func (s *Store) forgetEach(ctx context.Context, conn rueidis.Client, upstream string) (int, error) {
+	pattern := globEscaper.Replace(s.prefix) + "*"
+	n := 0
+	for _, node := range conn.Nodes() {
+		var cursor uint64
+		for {
+			page, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				return n, err
+			}
+			execs := make([]rueidis.LuaExec, len(page.Elements))
+			for i, key := range page.Elements {
+				execs[i] = rueidis.LuaExec{Keys: []string{key}, Args: []string{upstream, s.timeoutMS}}
+			}
+			for _, r := range forgetScript.ExecMulti(ctx, conn, execs...) {
+				done, err := r.AsInt64()
+				if err != nil {
+					return n, err
+				}
+				n += int(done)
+			}
+			if cursor = page.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// globEscaper escapes the characters SCAN's MATCH pattern gives a meaning.
+var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+
+// Interface guard
+var _ sessionaffinity.Store = (*Store)(nil)
