@@ -17,7 +17,7 @@ type bindRacer struct {
 
 func (s bindRacer) Bind(id, upstream string) string {
 	bound := s.Table.Bind(id, upstream)
-	setBinding(s.Table, id, s.raced)
+	s.Table.Rebind(id, bound, s.raced)
 	return bound
 }
 
