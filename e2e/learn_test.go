@@ -80,23 +80,7 @@ func TestHTTPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
 	requireInReadme(t, httpSessionClients)
 	startCaddy(t, "examples/http-session.Caddyfile", "localhost:2019")
 
-	lines := strings.Split(strings.TrimSpace(bash(t, httpSessionClients)), "\n")
-	if len(lines) != 15 {
-		t.Fatalf("got %d lines, want 15: %q", len(lines), lines)
-	}
-	homes := map[string]bool{}
-	for c := range 3 {
-		client := lines[5*c : 5*c+5]
-		for _, l := range client {
-			if l != client[0] || !strings.HasPrefix(l, fmt.Sprintf("client %d: localhost:910", c+1)) {
-				t.Fatalf("client %d: got %q, want five identical lines naming one backend", c+1, client)
-			}
-		}
-		homes[client[0][len("client 1: "):]] = true
-	}
-	if len(homes) != 3 {
-		t.Fatalf("the three clients went to %v, want three backends (round robin)", homes)
-	}
+	requireThreeStickyClients(t, bash(t, httpSessionClients), "localhost:910")
 
 	const proxy = "http://localhost:8280/"
 	for c := range 3 {
@@ -222,7 +206,15 @@ func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
 	requireInReadme(t, "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
 	requireInReadme(t, soapSessionClients)
 	startCaddy(t, "examples/soap-session.Caddyfile", "localhost:2019")
-	lines := strings.Split(strings.TrimSpace(bash(t, soapSessionClients)), "\n")
+	requireThreeStickyClients(t, bash(t, soapSessionClients), "localhost:920")
+}
+
+// requireThreeStickyClients checks a walkthrough's output: five lines
+// "client N: <backend>" for each of three clients, each client on one
+// backend whose address starts with backendPrefix, the three on three.
+func requireThreeStickyClients(t *testing.T, out, backendPrefix string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 15 {
 		t.Fatalf("got %d lines, want 15: %q", len(lines), lines)
 	}
@@ -230,7 +222,7 @@ func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
 	for c := range 3 {
 		client := lines[5*c : 5*c+5]
 		for _, l := range client {
-			if l != client[0] || !strings.HasPrefix(l, fmt.Sprintf("client %d: localhost:920", c+1)) {
+			if l != client[0] || !strings.HasPrefix(l, fmt.Sprintf("client %d: %s", c+1, backendPrefix)) {
 				t.Fatalf("client %d: got %q, want five identical lines naming one backend", c+1, client)
 			}
 		}
