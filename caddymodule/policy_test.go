@@ -268,7 +268,9 @@ func TestBadInputIsProxiedByFallback(t *testing.T) {
 		{"empty id", "POST", "text/xml", soap(clientID("  "), "")},
 		{"oversized id", "POST", "text/xml", soap(clientID(strings.Repeat("i", 257)), "")},
 		{"Header beyond the peek limit", "POST", "text/xml", soap(`<s:Header><pad>`+strings.Repeat("p", 70<<10)+`</pad>`+clientID("id1")[len("<s:Header>"):], "")},
-		{"ISO-8859-1 declared", "POST", "text/xml", `<?xml version="1.0" encoding="ISO-8859-1"?>` + soap(clientID("id1"), "")},
+		// An ISO-8859-1 id beyond ASCII is not decoded (an ASCII one is read).
+		{"ISO-8859-1 beyond ASCII", "POST", "text/xml", `<?xml version="1.0" encoding="ISO-8859-1"?>` + soap(clientID("caf\xe9"), "")},
+		{"UTF-16 declared", "POST", "text/xml", `<?xml version="1.0" encoding="UTF-16"?>` + soap(clientID("id1"), "")},
 		{"not SOAP", "POST", "application/xml", `<order><ClientID xmlns="http://ws.apache.org/ns/synapse">id1</ClientID></order>`},
 		{"GET without body", "GET", "", ""},
 	}
