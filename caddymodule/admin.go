@@ -26,7 +26,7 @@ const (
 // AdminAPI serves the session tables on Caddy's admin endpoint:
 //
 //	GET    /soap-affinity/policies                          every policy: name, sessions, settings
-//	GET    /soap-affinity/policies/{name}/sessions          sessions in id order (?limit= ?cursor= ?upstream=)
+//	GET    /soap-affinity/policies/{name}/sessions          sessions in table order (?limit= ?cursor= ?upstream=)
 //	DELETE /soap-affinity/policies/{name}/sessions          all sessions, or those of ?upstream= (drain)
 //	POST   /soap-affinity/policies/{name}/sessions/lookup   one session, named by {"id": "..."}
 //	POST   /soap-affinity/policies/{name}/sessions/forget   forget one session, named by {"id": "..."}
@@ -134,10 +134,14 @@ func (a *AdminAPI) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, more := t.Page(q)
+	page, next, err := t.Page(q)
+	if err != nil {
+		// A cursor this process sealed for a table since replaced by a reload.
+		return apiError(http.StatusBadRequest, "cursor no longer fits policy %s's table: start again without one", t.name)
+	}
 	out := sessionPage{Sessions: page}
-	if more {
-		out.NextCursor = sealCursor(page[len(page)-1].ID)
+	if next != "" {
+		out.NextCursor = sealCursor(next)
 	}
 	return writeJSON(w, out)
 }

@@ -124,9 +124,10 @@ func listQuery(r *http.Request) (sessionaffinity.PageQuery, error) {
 	return q, nil
 }
 
-// Cursors carry the last session id of a page. They travel in the query,
-// which Caddy logs, so they are sealed with a key this process makes at start:
-// the log shows an opaque token, never the id.
+// Cursors carry the place in the table where the next page starts (the
+// table's own cursor, no session id). They travel in the query, which Caddy
+// logs, and are sealed with a key this process makes at start: the log shows
+// an opaque token, and only cursors this process handed out are taken.
 var cursorAEAD = func() cipher.AEAD {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -143,13 +144,13 @@ var cursorAEAD = func() cipher.AEAD {
 	return aead
 }()
 
-func sealCursor(id string) string {
+func sealCursor(place string) string {
 	nonce := make([]byte, cursorAEAD.NonceSize())
 	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(cursorAEAD.Seal(nonce, nonce, []byte(id), nil))
+	return base64.RawURLEncoding.EncodeToString(cursorAEAD.Seal(nonce, nonce, []byte(place), nil))
 }
 
-func openCursor(cursor string) (id string, ok bool) {
+func openCursor(cursor string) (place string, ok bool) {
 	data, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(data) < cursorAEAD.NonceSize() {
 		return "", false

@@ -32,8 +32,12 @@ func init() {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricsPrefix + name, Help: help}, labels)
 	}
-	metrics.sessions = sessionsCollector{desc: prometheus.NewDesc(metricsPrefix+"sessions",
-		"Sessions in the policy's table.", []string{"policy"}, nil)}
+	metrics.sessions = sessionsCollector{
+		sessions: prometheus.NewDesc(metricsPrefix+"sessions",
+			"Sessions in the policy's table.", []string{"policy"}, nil),
+		byUpstream: prometheus.NewDesc(metricsPrefix+"upstream_sessions",
+			"Sessions in the policy's table bound to the upstream.", []string{"policy", "upstream"}, nil),
+	}
 	metrics.bindings = counter("bindings_total",
 		"Sessions bound to an upstream: new sessions and sessions moved there by a rebind.", "policy", "upstream")
 	metrics.rebinds = counter("rebinds_total",
@@ -135,17 +139,27 @@ func (c removalCounters) count(cause sessionaffinity.RemovalCause) {
 	}
 }
 
-// sessionsCollector reports the size of every live table when scraped. Tables
-// that share a name (a reload that changed the table settings, while the old
-// config drains) report the newest one, as the admin API shows it.
+// sessionsCollector reports the size of every live table, and how many of its
+// sessions each upstream has, when scraped. The table keeps these counts up to
+// date, so a scrape costs O(policies + upstreams), not a walk of the sessions.
+// Tables that share a name (a reload that changed the table settings, while
+// the old config drains) report the newest one, as the admin API shows it.
 type sessionsCollector struct {
-	desc *prometheus.Desc
+	sessions, byUpstream *prometheus.Desc
 }
 
-func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sessions
+	ch <- c.byUpstream
+}
 
 func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, t := range liveTables() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Len()), name)
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(t.Len()), name)
+		for upstream, n := range t.UpstreamCounts() {
+			if n > 0 { // a series per upstream that has sessions: bounded however upstreams come and go
+				ch <- prometheus.MustNewConstMetric(c.byUpstream, prometheus.GaugeValue, float64(n), name, upstream)
+			}
+		}
 	}
 }

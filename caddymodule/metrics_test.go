@@ -112,6 +112,11 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	if got := now[metricsPrefix+"sessions"+p("")]; got != 5 {
 		t.Errorf("sessions gauge %v, want 5", got)
 	}
+	for _, b := range bs {
+		if got, want := now[metricsPrefix+"upstream_sessions"+p(`,upstream="`+b.addr+`"`)], want[bindings(b)]; got != want {
+			t.Errorf("upstream_sessions gauge of %s = %v, want %v", b.addr, got, want)
+		}
+	}
 
 	// m1's backend goes away: m1's request fails there and is retried
 	// elsewhere (retry_after_failure); then m4's backend is known down
@@ -138,6 +143,20 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 		want[bindings(b)]++
 	}
 	checkDelta(t, "after failover", before, now, want)
+	for _, b := range bs {
+		n := 0.0
+		for id, h := range home {
+			if to, ok := moved[id]; ok {
+				h = to
+			}
+			if h == b {
+				n++
+			}
+		}
+		if got := now[metricsPrefix+"upstream_sessions"+p(`,upstream="`+b.addr+`"`)]; got != n {
+			t.Errorf("upstream_sessions gauge of %s = %v after the failover, want %v", b.addr, got, n)
+		}
+	}
 
 	// Reload without the stopped backend and without m2's: their bindings
 	// series go (bounded cardinality), the other counters carry on, nothing

@@ -89,6 +89,7 @@ func provisionBench(b *testing.B, cfg string, pool reverseproxy.UpstreamPool, bi
 	if bind {
 		for i, id := range benchSessionIDs() {
 			p.table.Bind(id, pool[i%len(pool)].String())
+			p.table.Lookup(id) // in use: in the kept tier, not on trial
 		}
 		p.table.CleanUp()
 	}

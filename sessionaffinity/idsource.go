@@ -1,6 +1,7 @@
 package sessionaffinity
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -83,4 +84,14 @@ func (s *IDSource) usable(id string) string {
 		return ""
 	}
 	return id
+}
+
+// usableBytes is usable for an id read from a body: the string it returns
+// is a copy of the trimmed id alone.
+func (s *IDSource) usableBytes(id []byte) string {
+	id = bytes.TrimSpace(id)
+	if len(id) > s.maxIDLength {
+		return ""
+	}
+	return string(id)
 }

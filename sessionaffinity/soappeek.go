@@ -51,27 +51,16 @@ func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome,
 // MTOM message; gzip or deflate encoded. The peek limit bounds the bytes read
 // and the bytes inflated. The replay yields the body's bytes as they came.
 func (s *IDSource) PeekBody(body io.ReadCloser, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	sc := soap.NewBodyScanner(body, contentType, contentEncoding, s.peekLimit)
-	id, outcome = s.findID(sc)
-	return id, outcome, soap.Replay(sc.Peeked(), body)
-}
-
-// findID scans the Header up to the end of the first block that names the
-// session: that block decides, as in Synapse.
-func (s *IDSource) findID(sc *soap.HeaderScanner) (string, PeekOutcome) {
-	for sc.Next() {
-		if sc.Block().Name != s.soapHeader {
-			continue
-		}
-		if text, ok := sc.Text(); ok {
-			id := s.usable(text)
-			return id, idOutcome(id)
-		}
+	// The first matching block decides, as in Synapse.
+	text, found, replay, err := soap.PeekBodyBlock(body, contentType, contentEncoding, s.peekLimit, s.soapHeader)
+	switch {
+	case err != nil:
+		return "", classifyPeekError(err), replay
+	case !found:
+		return "", PeekNoID, replay
 	}
-	if err := sc.Err(); err != nil {
-		return "", classifyPeekError(err)
-	}
-	return "", PeekNoID
+	id = s.usableBytes(text)
+	return id, idOutcome(id), replay
 }
 
 // PeekMessage reads the body as far as the end of the SOAP Header (or the

@@ -568,3 +568,19 @@ func BenchmarkPeekSOAP(b *testing.B) {
 		})
 	}
 }
+
+// A 1 KB envelope costs two allocations: the peek and the id.
+func TestPeekSOAPAllocations(t *testing.T) {
+	in := []byte(env11(clientID("123")) + strings.Repeat(" ", 1024))
+	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
+	r := bytes.NewReader(in)
+	body := io.NopCloser(r)
+	if allocs := testing.AllocsPerRun(100, func() {
+		r.Reset(in)
+		if id, _, _ := src.PeekSOAP(body); id != "123" {
+			panic(id)
+		}
+	}); allocs > 2 {
+		t.Errorf("PeekSOAP of a 1 KB envelope: %v allocations, want at most 2", allocs)
+	}
+}

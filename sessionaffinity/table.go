@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/maypok86/otter/v2"
 )
 
 // Expiry says how a session's timeout is counted.
@@ -42,9 +41,9 @@ type TableConfig struct {
 	// Expiry is ExpirySliding (default) or ExpiryFixed.
 	Expiry Expiry
 	// OnRemove, if set, is called when a session expires or is evicted (not
-	// when it is deleted or rebound). It runs on the table's maintenance path,
-	// on the goroutine of a Lookup or Bind and under the table's eviction lock:
-	// keep it cheap and never call back into the table.
+	// when it is deleted or rebound). It runs on the goroutine of the Lookup,
+	// Bind or sweep that removed the session, under the lock of its part of
+	// the table: keep it cheap and never call back into the table.
 	OnRemove func(id string, upstream string, cause RemovalCause)
 }
 
@@ -64,15 +63,6 @@ func (c TableConfig) Validate() error {
 	return nil
 }
 
-// session is one binding. Its upstream never changes: a rebind stores a new
-// session, so readers need no lock. The counters are updated in place.
-type session struct {
-	upstream string
-	created  int64 // unix nanoseconds
-	lastUsed atomic.Int64
-	requests atomic.Uint64
-}
-
 // SessionInfo is a snapshot of one session, for inspection.
 type SessionInfo struct {
 	ID       string    `json:"id"`
@@ -83,25 +73,28 @@ type SessionInfo struct {
 	Requests uint64    `json:"requests"`
 }
 
-// Table binds session ids to upstream keys. It is safe for concurrent use;
-// reads take no lock.
+// Table binds session ids to upstream keys. It is safe for concurrent use.
 //
-// The table has two tiers, each a W-TinyLFU cache (otter). A new session
-// enters the trial tier (a fifth of max_sessions); its second request moves it
-// to the kept tier (the rest). A flood of one-off ids (a scan, or a client
-// minting a new id per request) therefore only ever evicts other sessions on
-// trial, never a session in use. One W-TinyLFU cache for both could not
-// promise that: its frequency sketch is sized for max_sessions, so among 100
-// times more one-off ids some collide into counts as high as a session used
-// every thousand requests, and its admission lets such candidates in (about
-// one in ten sessions in use was lost in TestTableFloodKeepsHotSessions).
+// The table has two tiers. A new session enters the trial tier (a fifth of
+// max_sessions, first in first out); its second request moves it to the kept
+// tier (the rest, evicting with CLOCK: the session unused for longest, about).
+// A flood of one-off ids (a scan, or a client minting a new id per request)
+// therefore only ever evicts other sessions on trial, never a session in use.
+//
+// It is built for a million sessions and more: the sessions are split into
+// shards by a hash of their id, each under its own lock, and a session is a
+// fixed-size record (see entry) plus its id string and a slot of an index;
+// upstream keys are interned, and each upstream's session count is kept up
+// to date, so that counting costs O(1).
 type Table struct {
-	trial *otter.Cache[string, *session]
-	kept  *otter.Cache[string, *session] // nil when max_sessions is too small for two tiers
-	// locks serialise the writes (bind, rebind, promotion, delete) of one id
-	// across the two tiers, so that a session is never bound twice.
-	locks [64]sync.Mutex
-	cfg   TableConfig
+	cfg       TableConfig
+	shards    []shard
+	shardBits int
+	upstreams upstreamKeys
+	len       atomic.Int64
+	now       func() int64
+	stop      chan struct{}
+	closed    sync.Once
 }
 
 // trialShare is the part of max_sessions that new sessions share until their
@@ -109,99 +102,114 @@ type Table struct {
 // one-off ids of about as many as it holds.
 const trialShare = 5
 
+// shardMin is the fewest sessions a shard is made for: below it, the tiers'
+// bounds would be split too finely to hold as configured.
+const shardMin = 8192
+
+const maxShards = 64
+
+// Clock tells the time in unix nanoseconds.
+type Clock interface{ NowNano() int64 }
+
 // NewTable makes an empty table.
 func NewTable(cfg TableConfig) (*Table, error) { return newTable(cfg, nil) }
 
 // newTable makes a table whose expiry follows clock (nil: the wall clock), so
 // that a benchmark can let sessions lapse without waiting.
-func newTable(cfg TableConfig, clock otter.Clock) (*Table, error) {
+func newTable(cfg TableConfig, clock Clock) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Expiry == "" {
 		cfg.Expiry = ExpirySliding
 	}
+	t := &Table{cfg: cfg, stop: make(chan struct{})}
+	t.now = func() int64 { return time.Now().UnixNano() }
+	if clock != nil {
+		t.now = clock.NowNano
+	}
+	n := min(maxShards, max(1, cfg.MaxSessions/shardMin))
+	t.shardBits = bits.Len(uint(n)) - 1 // a power of two, at most n
+	t.shards = make([]shard, 1<<t.shardBits)
 	trialSize := max(1, cfg.MaxSessions/trialShare)
-	t := &Table{cfg: cfg}
-	var err error
-	if t.trial, err = newTier(cfg, clock, trialSize); err != nil {
-		return nil, err
+	keptSize := cfg.MaxSessions - trialSize
+	for i := range t.shards {
+		t.shards[i].trialCap = share(trialSize, len(t.shards), i)
+		t.shards[i].keptCap = share(keptSize, len(t.shards), i)
 	}
-	if keptSize := cfg.MaxSessions - trialSize; keptSize > 0 {
-		if t.kept, err = newTier(cfg, clock, keptSize); err != nil {
-			return nil, err
-		}
-	}
+	go t.sweeper(sweepEvery(cfg.Timeout))
 	return t, nil
 }
 
-func newTier(cfg TableConfig, clock otter.Clock, size int) (*otter.Cache[string, *session], error) {
-	opts := &otter.Options[string, *session]{
-		MaximumSize: size,
-		Clock:       clock,
-		// Maintenance runs on the goroutine whose read or write filled the
-		// cache's buffers, not on a new goroutine (otter's default). Run
-		// asynchronously, it lags behind a flood of new ids; reads recorded
-		// meanwhile are dropped, so sessions in use look cold to W-TinyLFU
-		// and are evicted (TestFloodOfNewSessionIDs in caddymodule).
-		Executor: func(maintain func()) { maintain() },
+// share is shard i's part of total split between n shards.
+func share(total, n, i int) int {
+	part := total / n
+	if i < total%n {
+		part++
 	}
-	if cfg.Expiry == ExpiryFixed {
-		// From the session's creation, which a promotion to the kept tier, a
-		// rebind or an Adopt carries over.
-		opts.ExpiryCalculator = fixedExpiry{timeout: int64(cfg.Timeout)}
-	} else {
-		opts.ExpiryCalculator = otter.ExpiryAccessing[string, *session](cfg.Timeout)
-	}
-	if cfg.OnRemove != nil {
-		onRemove := cfg.OnRemove
-		opts.OnDeletion = func(e otter.DeletionEvent[string, *session]) {
-			switch e.Cause {
-			case otter.CauseExpiration:
-				onRemove(e.Key, e.Value.upstream, RemovedExpired)
-			case otter.CauseOverflow:
-				onRemove(e.Key, e.Value.upstream, RemovedEvicted)
-			}
-		}
-	}
-	cache, err := otter.New(opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating session table: %w", err)
-	}
-	return cache, nil
+	return part
 }
 
-// tiers returns the table's caches, the kept tier first.
-func (t *Table) tiers() []*otter.Cache[string, *session] {
-	if t.kept == nil {
-		return []*otter.Cache[string, *session]{t.trial}
-	}
-	return []*otter.Cache[string, *session]{t.kept, t.trial}
+// sweepEvery is how often the table removes expired sessions that nobody
+// asks for (a lookup of an expired session removes it at once).
+func sweepEvery(timeout time.Duration) time.Duration {
+	return min(max(timeout/2, 10*time.Millisecond), 5*time.Second)
 }
 
-// sessions yields every session of both tiers; one moving between them may
-// be yielded twice.
-func (t *Table) sessions() iter.Seq2[string, *session] {
-	return func(yield func(string, *session) bool) {
-		for _, tier := range t.tiers() {
-			for id, s := range tier.All() {
-				if !yield(id, s) {
-					return
-				}
-			}
+func (t *Table) sweeper(every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+			t.CleanUp()
 		}
 	}
 }
 
-// lock takes the write lock of id and returns its unlock.
-func (t *Table) lock(id string) func() {
-	h := maphash.String(lockSeed, id)
-	m := &t.locks[h%uint64(len(t.locks))]
-	m.Lock()
-	return m.Unlock
+var hashSeed = maphash.MakeSeed()
+
+func (t *Table) hash(id string) uint64 { return maphash.String(hashSeed, id) }
+
+// shardOf returns id's hash and shard: the shard from the hash's top bits,
+// the index slot from its bottom ones.
+func (t *Table) shardOf(id string) (uint64, *shard) {
+	h := t.hash(id)
+	return h, &t.shards[h>>(64-t.shardBits)&(1<<t.shardBits-1)]
 }
 
-var lockSeed = maphash.MakeSeed()
+// expired reports whether e's timeout has passed at now.
+func (t *Table) expired(e *entry, now int64) bool {
+	return now >= t.expiresAt(e)
+}
+
+func (t *Table) expiresAt(e *entry) int64 {
+	if t.cfg.Expiry == ExpiryFixed {
+		return e.created + int64(t.cfg.Timeout)
+	}
+	return e.lastUsed + int64(t.cfg.Timeout)
+}
+
+// lockLive locks the shard of id and returns it, with id's hash, the time
+// and the ref of id's live session (0: none). The caller unlocks the shard.
+func (t *Table) lockLive(id string) (s *shard, h uint64, now int64, ref uint32) {
+	h, s = t.shardOf(id)
+	now = t.now()
+	s.mu.Lock()
+	return s, h, now, s.live(t, h, id, now)
+}
+
+// live returns the ref of id's session, removing it if it has expired.
+func (s *shard) live(t *Table, h uint64, id string, now int64) uint32 {
+	ref, _ := s.find(h, id)
+	if ref != 0 && t.expired(s.at(ref), now) {
+		s.remove(ref, RemovedExpired, t)
+		return 0
+	}
+	return ref
+}
 
 // Config returns the configuration the table was made with.
 func (t *Table) Config() TableConfig { return t.cfg }
@@ -210,50 +218,40 @@ func (t *Table) Config() TableConfig { return t.cfg }
 // sliding mode, restarts the session's timeout). A session's second request
 // moves it from the trial tier to the kept one.
 func (t *Table) Lookup(id string) (upstream string, found bool) {
-	s, ok := t.find(id)
-	if !ok {
+	s, _, now, ref := t.lockLive(id)
+	defer s.mu.Unlock()
+	if ref == 0 {
 		return "", false
 	}
-	s.lastUsed.Store(time.Now().UnixNano())
-	s.requests.Add(1)
-	return s.upstream, true
-}
-
-// find returns the session of id, promoting it if it is on trial.
-func (t *Table) find(id string) (*session, bool) {
-	if t.kept != nil {
-		if s, ok := t.kept.GetIfPresent(id); ok {
-			return s, true
-		}
+	e := s.at(ref)
+	e.lastUsed = now
+	if e.requests < ^uint32(0) {
+		e.requests++
 	}
-	s, ok := t.trial.GetIfPresent(id)
-	if !ok || t.kept == nil {
-		return s, ok
+	if e.kept() {
+		e.upFlags |= flagUsed
+	} else {
+		s.promote(ref, t)
 	}
-	defer t.lock(id)()
-	if cur, ok := t.trial.GetIfPresent(id); ok && cur == s {
-		t.kept.Set(id, s)
-		t.trial.Invalidate(id)
-		return s, true
-	}
-	// Promoted, rebound or deleted meanwhile: read it again.
-	if s, ok := t.kept.GetIfPresent(id); ok {
-		return s, true
-	}
-	return t.trial.GetIfPresent(id)
+	return t.upstreams.name(e.upstream()), true
 }
 
 // Bind binds id to upstream unless it is bound already, and returns the
-// upstream the session is bound to afterwards (the first binder wins).
+// upstream the session is bound to afterwards (the first binder wins). The
+// table keeps id as it is, without a copy: pass a string of its own, not a
+// slice of a larger one.
 func (t *Table) Bind(id, upstream string) (bound string) {
-	defer t.lock(id)()
-	if t.kept != nil {
-		if s, ok := t.kept.GetIfPresent(id); ok {
-			return s.upstream
-		}
+	u, ok := t.upstreams.intern(upstream)
+	if !ok {
+		return upstream // too many upstream keys to store another: unbound
 	}
-	s, _ := t.trial.SetIfAbsent(id, newSession(upstream, time.Now().UnixNano(), 1))
-	return s.upstream
+	s, h, now, ref := t.lockLive(id)
+	defer s.mu.Unlock()
+	if ref != 0 {
+		return t.upstreams.name(s.at(ref).upstream())
+	}
+	s.insert(t, h, id, u, now)
+	return upstream
 }
 
 // Rebind moves id from upstream `from` to `to`, but only while it is still
@@ -261,90 +259,86 @@ func (t *Table) Bind(id, upstream string) (bound string) {
 // session that no longer exists is bound to `to`. It returns the upstream the
 // session is bound to afterwards.
 func (t *Table) Rebind(id, from, to string) (bound string) {
-	now := time.Now().UnixNano()
-	defer t.lock(id)()
-	for _, tier := range t.tiers() {
-		old, found := tier.GetIfPresent(id)
-		if !found {
-			continue
-		}
-		if old.upstream != from {
-			return old.upstream
-		}
-		moved := newSession(to, old.created, old.requests.Load())
-		moved.lastUsed.Store(now)
-		tier.Set(id, moved)
+	u, ok := t.upstreams.intern(to)
+	if !ok {
 		return to
 	}
-	t.trial.Set(id, newSession(to, now, 1))
+	s, h, now, ref := t.lockLive(id)
+	defer s.mu.Unlock()
+	if ref == 0 {
+		s.insert(t, h, id, u, now)
+		return to
+	}
+	e := s.at(ref)
+	if cur := t.upstreams.name(e.upstream()); cur != from {
+		return cur
+	}
+	t.upstreams.add(e.upstream(), -1)
+	t.upstreams.add(u, 1)
+	e.setUpstream(u)
+	e.lastUsed = now
 	return to
 }
 
 // Adopt makes id bound to upstream, whatever it was bound to, as a copy of a
 // binding made elsewhere (another node, through a shared store) at created.
 // With ExpiryFixed the copy expires when the original does, counted from
-// created; with ExpirySliding its timeout starts now.
+// created; with ExpirySliding its timeout starts now. A session already in the
+// table keeps its tier and request count.
 func (t *Table) Adopt(id, upstream string, created time.Time) {
-	at := created.UnixNano()
-	defer t.lock(id)()
-	tier, requests := t.trial, uint64(1)
-	for _, tr := range t.tiers() {
-		if old, found := tr.GetIfPresent(id); found {
-			if old.upstream == upstream && old.created == at {
-				return
-			}
-			tier, requests = tr, old.requests.Load()
-			break
-		}
+	u, ok := t.upstreams.intern(upstream)
+	if !ok {
+		return
 	}
-	adopted := newSession(upstream, at, requests)
-	adopted.lastUsed.Store(time.Now().UnixNano())
-	tier.Set(id, adopted)
-}
-
-// fixedExpiry ends a session its timeout after its creation, also when the
-// session was created before it entered this table (Adopt); a rebind keeps the
-// creation time, and so the end. The session's age is taken on the wall clock
-// (created is wall time), the rest left to the table's clock.
-type fixedExpiry struct{ timeout int64 }
-
-func (f fixedExpiry) ExpireAfterCreate(e otter.Entry[string, *session]) time.Duration {
-	age := max(time.Now().UnixNano()-e.Value.created, 0)
-	// At least 1ns: otter keeps an entry forever when it is given no time.
-	return time.Duration(max(f.timeout-age, 1))
-}
-
-func (f fixedExpiry) ExpireAfterUpdate(e otter.Entry[string, *session], _ *session) time.Duration {
-	return f.ExpireAfterCreate(e)
-}
-
-func (f fixedExpiry) ExpireAfterRead(e otter.Entry[string, *session]) time.Duration {
-	return e.ExpiresAfter()
-}
-
-func newSession(upstream string, created int64, requests uint64) *session {
-	s := &session{upstream: upstream, created: created}
-	s.lastUsed.Store(created)
-	s.requests.Store(requests)
-	return s
+	at := created.UnixNano()
+	s, h, now, ref := t.lockLive(id)
+	defer s.mu.Unlock()
+	if ref == 0 {
+		ref = s.insert(t, h, id, u, now)
+	} else if e := s.at(ref); e.upstream() == u && e.created == at {
+		return
+	}
+	e := s.at(ref)
+	t.upstreams.add(e.upstream(), -1)
+	t.upstreams.add(u, 1)
+	e.setUpstream(u)
+	e.created, e.lastUsed = at, now
 }
 
 // Get returns a snapshot of one session without counting it as a use.
 func (t *Table) Get(id string) (SessionInfo, bool) {
-	for _, tier := range t.tiers() {
-		if e, ok := tier.GetEntryQuietly(id); ok {
-			return t.info(e), true
-		}
+	h, s := t.shardOf(id)
+	now := t.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, _ := s.find(h, id)
+	if ref == 0 || t.expired(s.at(ref), now) {
+		return SessionInfo{}, false
 	}
-	return SessionInfo{}, false
+	return t.info(s.at(ref)), true
 }
 
-// All yields a snapshot of every session, in no particular order.
+// info snapshots one session.
+func (t *Table) info(e *entry) SessionInfo {
+	return SessionInfo{
+		ID:       e.id,
+		Upstream: t.upstreams.name(e.upstream()),
+		Created:  time.Unix(0, e.created),
+		LastUsed: time.Unix(0, e.lastUsed),
+		Expires:  time.Unix(0, t.expiresAt(e)),
+		Requests: uint64(e.requests),
+	}
+}
+
+// All yields a snapshot of every session, in table order (see Page). The
+// table is not locked while the caller handles a session.
 func (t *Table) All() iter.Seq[SessionInfo] {
 	return func(yield func(SessionInfo) bool) {
-		for _, tier := range t.tiers() {
-			for id := range tier.Keys() {
-				if e, ok := tier.GetEntryQuietly(id); ok && !yield(t.info(e)) {
+		for p := (position{}); p.shard < len(t.shards); {
+			var page []SessionInfo
+			page, p = t.scan(p, noUpstream, chunkLen, chunkLen)
+			for _, si := range page {
+				if !yield(si) {
 					return
 				}
 			}
@@ -352,68 +346,50 @@ func (t *Table) All() iter.Seq[SessionInfo] {
 	}
 }
 
-// info snapshots one entry. A fixed expiry is reported as the session's
-// creation plus the timeout: the tiers compute it to within the microseconds
-// that pass while a session moves between them.
-func (t *Table) info(e otter.Entry[string, *session]) SessionInfo {
-	s, expires := e.Value, e.ExpiresAtNano
-	if t.cfg.Expiry == ExpiryFixed {
-		expires = s.created + int64(t.cfg.Timeout)
-	}
-	return SessionInfo{
-		ID:       e.Key,
-		Upstream: s.upstream,
-		Created:  time.Unix(0, s.created),
-		LastUsed: time.Unix(0, s.lastUsed.Load()),
-		Expires:  time.Unix(0, expires),
-		Requests: s.requests.Load(),
-	}
-}
-
 // Delete removes one session; it reports whether it was there.
 func (t *Table) Delete(id string) bool {
-	defer t.lock(id)()
-	found := false
-	for _, tier := range t.tiers() {
-		if _, ok := tier.Invalidate(id); ok {
-			found = true
-		}
+	h, s := t.shardOf(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, _ := s.find(h, id)
+	if ref == 0 {
+		return false
 	}
-	return found
+	s.remove(ref, "", t)
+	return true
 }
 
 // DeleteUpstream removes every session bound to upstream (to drain it) and
 // returns how many it removed.
 func (t *Table) DeleteUpstream(upstream string) int {
+	u, ok := t.upstreams.lookup(upstream)
+	if !ok {
+		return 0
+	}
 	n := 0
-	for _, tier := range t.tiers() {
-		for id, s := range tier.All() {
-			if s.upstream != upstream {
-				continue
-			}
-			removed := false
-			tier.ComputeIfPresent(id, func(cur *session) (*session, otter.ComputeOp) {
-				if cur.upstream != upstream {
-					return cur, otter.CancelOp // rebound meanwhile: keep it
-				}
-				removed = true
-				return nil, otter.InvalidateOp
-			})
-			if removed {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for ref := uint32(1); ref < s.next; ref++ {
+			if e := s.at(ref); e.id != "" && e.upstream() == u {
+				s.remove(ref, "", t)
 				n++
 			}
 		}
+		s.mu.Unlock()
 	}
 	return n
 }
 
-// DeleteAll removes every session and returns about how many there were
-// (sessions bound while it runs may or may not be counted).
+// DeleteAll removes every session and returns how many there were (sessions
+// bound while it runs may or may not be counted).
 func (t *Table) DeleteAll() int {
 	n := 0
-	for _, tier := range t.tiers() {
-		n += tier.EstimatedSize()
-		tier.InvalidateAll()
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += s.reset(t)
+		s.mu.Unlock()
 	}
 	return n
 }
@@ -427,26 +403,38 @@ func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUp
 // ForgetAll deletes every session (Store).
 func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
-// Len returns the number of sessions held (an estimate while writes race).
-func (t *Table) Len() int {
-	n := 0
-	for _, tier := range t.tiers() {
-		n += tier.EstimatedSize()
+// Len returns the number of sessions held, expired ones not yet swept
+// included. It costs O(1).
+func (t *Table) Len() int { return int(t.len.Load()) }
+
+// CountByUpstream returns the number of sessions bound to the upstream with
+// key upstream (expired ones not yet swept included). It costs O(1).
+func (t *Table) CountByUpstream(upstream string) int { return t.upstreams.count(upstream) }
+
+// UpstreamCounts yields every upstream key the table has bound a session to,
+// with its count of sessions as CountByUpstream returns it.
+func (t *Table) UpstreamCounts() iter.Seq2[string, int] {
+	return func(yield func(string, int) bool) {
+		l := t.upstreams.load()
+		for i, name := range l.names {
+			if !yield(name, int(l.counts[i].Load())) {
+				return
+			}
+		}
 	}
-	return n
 }
 
-// CleanUp runs pending expiry and eviction now (the table otherwise does it in
-// the background, as it is used).
+// CleanUp removes expired sessions now (the table otherwise does it every
+// half timeout, at most every 5 seconds, and whenever one is looked up).
 func (t *Table) CleanUp() {
-	for _, tier := range t.tiers() {
-		tier.CleanUp()
+	now := t.now()
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		s.sweep(t, now)
+		s.mu.Unlock()
 	}
 }
 
 // Close stops the table's background work. The table must not be used after.
-func (t *Table) Close() {
-	for _, tier := range t.tiers() {
-		tier.StopAllGoroutines()
-	}
-}
+func (t *Table) Close() { t.closed.Do(func() { close(t.stop) }) }

@@ -1,7 +1,8 @@
-// Command bind opens n sessions on a proxy: it sends one request for each of n
-// distinct session ids (in the simpleClientSession header) over c keep-alive
-// connections, so that the proxy's session table holds n sessions. The harness
-// uses it to measure Caddy's memory with 1,000,000 sessions.
+// Command bind opens n sessions on a proxy: it sends `uses` requests (one by
+// default) for each of n distinct session ids (in the simpleClientSession
+// header) over c keep-alive connections, so that the proxy's session table
+// holds n sessions (with -uses 2, in its kept tier rather than on trial). The
+// harness uses it to measure Caddy's memory with 1,000,000 sessions.
 package main
 
 import (
@@ -22,6 +23,7 @@ func main() {
 	n := flag.Int("n", 1_000_000, "distinct session ids to send")
 	c := flag.Int("c", 32, "concurrent connections")
 	header := flag.String("header", "simpleClientSession", "session id header")
+	uses := flag.Int("uses", 1, "requests per session id, one after the other")
 	flag.Parse()
 
 	client := &http.Client{
@@ -40,16 +42,19 @@ func main() {
 				if i >= int64(*n) {
 					return
 				}
-				if err := send(client, *url, *header, "bind-"+strconv.FormatInt(i, 10)); err != nil {
-					if failed.Add(1) == 1 {
-						log.Printf("request %d: %v", i, err)
+				id := "bind-" + strconv.FormatInt(i, 10)
+				for range *uses {
+					if err := send(client, *url, *header, id); err != nil {
+						if failed.Add(1) == 1 {
+							log.Printf("session %d: %v", i, err)
+						}
 					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("sent %d requests with distinct session ids in %s, %d failed\n", *n, time.Since(start).Round(time.Millisecond), failed.Load())
+	fmt.Printf("sent %d requests for each of %d distinct session ids in %s, %d failed\n", *uses, *n, time.Since(start).Round(time.Millisecond), failed.Load())
 	if failed.Load() > 0 {
 		os.Exit(1)
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -50,12 +51,11 @@ var ErrEncoding = errors.New("unsupported content encoding")
 // body declared otherwise.
 func NewBodyScanner(body io.Reader, contentType, contentEncoding string, limit int) *HeaderScanner {
 	var s *HeaderScanner
-	encoding := strings.ToLower(strings.TrimSpace(contentEncoding))
-	if (encoding == "" || encoding == "identity") && !isMTOM(contentType) {
+	if plain(contentType, contentEncoding) {
 		s = NewHeaderScanner(body, limit)
 	} else {
 		raw := &peekReader{src: body, limit: limit}
-		envelope, err := openEnvelope(raw, contentType, encoding)
+		envelope, err := openEnvelope(raw, contentType, strings.ToLower(strings.TrimSpace(contentEncoding)))
 		if err != nil {
 			envelope = errReader{err}
 		}
@@ -64,6 +64,32 @@ func NewBodyScanner(body io.Reader, contentType, contentEncoding string, limit i
 	}
 	s.dec.CharsetReader = charsetReader
 	return s
+}
+
+// PeekBodyBlock is PeekBlock for a body with the given Content-Type and
+// Content-Encoding headers, read as NewBodyScanner reads it: the text of the
+// first header block called name, and a replay of the bytes as they came.
+func PeekBodyBlock(body io.ReadCloser, contentType, contentEncoding string, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+	if plain(contentType, contentEncoding) {
+		return PeekBlock(body, limit, name)
+	}
+	sc := NewBodyScanner(body, contentType, contentEncoding, limit)
+	for sc.Next() {
+		if sc.Block().Name != name {
+			continue
+		}
+		if t, ok := sc.Text(); ok {
+			return []byte(t), true, Replay(sc.Peeked(), body), nil
+		}
+	}
+	return nil, false, Replay(sc.Peeked(), body), sc.Err()
+}
+
+// plain reports whether a body is its envelope as it stands: not encoded,
+// not MTOM.
+func plain(contentType, contentEncoding string) bool {
+	encoding := strings.TrimSpace(contentEncoding)
+	return (encoding == "" || strings.EqualFold(encoding, "identity")) && !isMTOM(contentType)
 }
 
 // openEnvelope layers the decoders that lead from raw to the envelope.

@@ -1,0 +1,74 @@
+package soap
+
+import (
+	"encoding/xml"
+	"io"
+)
+
+// PeekBlock reads body only as far as needed to find the first block of the
+// SOAP Header named name (it stops at the end of that block, of the Header,
+// or at the start of the element that comes instead of one) and never more
+// than limit bytes. It returns the block's text (the character data directly
+// in it; nil and found false when there is none), and a body that yields
+// exactly the bytes of the original (see Replay), to use in its place. err
+// is as HeaderScanner.Err says: ErrNotSOAP, ErrOverLimit, a *ReadError, or
+// malformed XML.
+//
+// It reads with headerScanner, which costs one allocation (the reader, the
+// replay and the first chunk of the body together), and turns to
+// HeaderScanner (encoding/xml) on the same bytes when that cannot answer.
+// text may share memory with the replayed bytes: copy what you keep.
+func PeekBlock(body io.ReadCloser, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+	p := &blockPeek{}
+	p.reader = peekReader{src: body, limit: limit, buf: p.first[:0:min(limit, firstPeekChunk)]}
+	text, found, err = p.scan(name)
+	p.replay = replayBody{prefix: p.reader.buf, rest: body}
+	return text, found, &p.replay, err
+}
+
+type blockPeek struct {
+	reader peekReader
+	replay replayBody
+	first  [firstPeekChunk]byte
+}
+
+func (p *blockPeek) scan(name xml.Name) (text []byte, found bool, err error) {
+	sc := headerScanner{want: name}
+	for range scanMaxResumes {
+		if p.reader.fill() != nil {
+			break // the end, the limit or a read error: encoding/xml meets it too
+		}
+		switch sc.scan(p.reader.buf) {
+		case scanDone:
+			switch sc.result {
+			case foundBlock:
+				return sc.Text(p.reader.buf), true, nil
+			case notSOAP:
+				return nil, false, ErrNotSOAP
+			default:
+				return nil, false, nil
+			}
+		case scanOdd:
+			return p.slow(name)
+		}
+	}
+	return p.slow(name)
+}
+
+// slow asks HeaderScanner, from the first byte peeked, and keeps what it read.
+func (p *blockPeek) slow(name xml.Name) (text []byte, found bool, err error) {
+	p.reader.pos = 0
+	sc := &HeaderScanner{peek: p.reader}
+	sc.dec = xml.NewDecoder(&sc.peek)
+	sc.dec.CharsetReader = charsetReader
+	defer func() { p.reader = sc.peek }()
+	for sc.Next() {
+		if sc.Block().Name != name {
+			continue
+		}
+		if t, ok := sc.Text(); ok {
+			return []byte(t), true, nil
+		}
+	}
+	return nil, false, sc.Err()
+}
