@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // AddressingConfig turns on WS-Addressing for the proxied SOAP requests, as
@@ -75,10 +77,16 @@ func (p *SimpleClientSession) peekForAddressing(r *http.Request) *addressedReque
 	if st == nil {
 		st = &addressedRequest{contentLength: r.ContentLength, messageID: "urn:uuid:" + uuid.NewString()}
 		caddyhttp.SetVar(r.Context(), p.addressingVar, st)
-		if p.ids.ReadsBody() {
+		switch {
+		case p.ids.ReadsBody() && outcome == sessionaffinity.PeekMalformed:
+			// A Header this peek cannot read (an XML declaration other
+			// than UTF-8, say) is left to sessionID's own, which reads more.
+		case p.ids.ReadsBody():
 			caddyhttp.SetVar(r.Context(), p.idVar, id)
+			fallthrough
+		default:
+			p.notePeek(id, outcome)
 		}
-		p.notePeek(id, outcome)
 	}
 	st.msg, st.body = msg, msg.Body()
 	r.Body = st.body
@@ -144,10 +152,21 @@ func (p *SimpleClientSession) soapAction(r *http.Request) string {
 	return soap.Action(header.Get("SOAPAction"), header.Get("Content-Type"))
 }
 
-// hasXMLBody reports whether the request has a body that may be a SOAP envelope.
+// hasXMLBody reports whether the request has a body that may be a SOAP
+// envelope as it stands, which addressing can rewrite: XML, not encoded.
 func hasXMLBody(r *http.Request) bool {
-	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 &&
-		soap.IsXMLContentType(r.Header.Get("Content-Type"))
+	return hasBody(r) && soap.IsXMLContentType(r.Header.Get("Content-Type")) &&
+		(r.Header.Get("Content-Encoding") == "" || strings.EqualFold(r.Header.Get("Content-Encoding"), "identity"))
+}
+
+// hasEnvelope reports whether the request has a body that may carry a SOAP
+// envelope, to find a session id in: XML or MTOM, maybe compressed.
+func hasEnvelope(r *http.Request) bool {
+	return hasBody(r) && soap.CarriesEnvelope(r.Header.Get("Content-Type"))
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 }
 
 // unmarshalAddressing parses

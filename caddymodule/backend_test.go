@@ -56,18 +56,25 @@ type backend struct {
 	name string
 	addr string
 
+	// respond, if set, writes the response after X-Backend is set; the
+	// default is "served by <name>".
+	respond func(b *backend, w http.ResponseWriter, r *http.Request)
+
 	mu       sync.Mutex
 	srv      *http.Server
 	received []received
 }
 
-func newBackend(t testing.TB, name string) *backend {
+func newBackend(t testing.TB, name string) *backend { return newBackendWith(t, name, nil) }
+
+// newBackendWith starts a backend that answers with respond.
+func newBackendWith(t testing.TB, name string, respond func(b *backend, w http.ResponseWriter, r *http.Request)) *backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("reserving a port: %v", err)
 	}
-	b := &backend{t: t, name: name, addr: ln.Addr().String()}
+	b := &backend{t: t, name: name, addr: ln.Addr().String(), respond: respond}
 	b.serve(ln)
 	t.Cleanup(b.Stop)
 	return b
@@ -116,6 +123,10 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.received = append(b.received, rec)
 	b.mu.Unlock()
 	w.Header().Set("X-Backend", b.name)
+	if b.respond != nil {
+		b.respond(b, w, r)
+		return
+	}
 	_, _ = io.WriteString(w, "served by "+b.name)
 }
 

@@ -21,6 +21,7 @@ var metrics = struct {
 	evicted    *prometheus.CounterVec
 	noSession  *prometheus.CounterVec
 	soapPeeks  *prometheus.CounterVec
+	learned    *prometheus.CounterVec
 	faults     *prometheus.CounterVec
 	redisErrs  *prometheus.CounterVec
 	collectors []prometheus.Collector
@@ -52,12 +53,14 @@ func init() {
 		"Requests that named no session, placed by the fallback policy.", "policy")
 	metrics.soapPeeks = counter("soap_peeks_total",
 		"Request bodies read for the SOAP header block, by outcome.", "policy", "outcome")
+	metrics.learned = counter("learned_total",
+		"Sessions that upstream responses handed out (session http and soap), by outcome: learned (bound to the upstream that answered), relearned (moved there from another upstream), lost_relearn (a concurrent change won), forgotten (the upstream cleared the session cookie).", "policy", "outcome")
 	metrics.faults = counter("faults_total",
 		"SOAP faults written by soap_fault instead of an error response, by the HTTP status of the handler error that triggered them.", "status")
 	metrics.redisErrs = counter("redis_errors_total",
 		"Redis commands of the simple_client_session store that failed or timed out; the request was routed on the node's local session table instead.", "policy")
 	metrics.collectors = []prometheus.Collector{metrics.sessions, metrics.upstreams, metrics.bindings, metrics.rebinds,
-		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.faults, metrics.redisErrs}
+		metrics.expired, metrics.evicted, metrics.noSession, metrics.soapPeeks, metrics.learned, metrics.faults, metrics.redisErrs}
 }
 
 // registerMetrics registers the plugin's collectors on a config load's
@@ -85,6 +88,7 @@ type policyMetrics struct {
 	noSession prometheus.Counter
 	rebinds   map[sessionaffinity.Reason]prometheus.Counter
 	peeks     [sessionaffinity.PeekReadError + 1]prometheus.Counter
+	learns    [sessionaffinity.Forgotten + 1]prometheus.Counter
 	claims    claimedLabels // bindings_total, by upstream
 }
 
@@ -96,6 +100,9 @@ func newPolicyMetrics(name string) *policyMetrics {
 	}
 	for _, reason := range sessionaffinity.Reasons {
 		m.rebinds[reason] = metrics.rebinds.WithLabelValues(name, reason.String())
+	}
+	for o := range m.learns {
+		m.learns[o] = metrics.learned.WithLabelValues(name, sessionaffinity.LearnOutcome(o).String())
 	}
 	for o := range m.peeks {
 		m.peeks[o] = metrics.soapPeeks.WithLabelValues(name, sessionaffinity.PeekOutcome(o).String())
@@ -109,6 +116,12 @@ func (m *policyMetrics) peeked(o sessionaffinity.PeekOutcome) {
 		return
 	}
 	metrics.soapPeeks.WithLabelValues(m.name, o.String()).Inc()
+}
+
+func (m *policyMetrics) learned(o sessionaffinity.LearnOutcome) {
+	if int(o) < len(m.learns) {
+		m.learns[o].Inc()
+	}
 }
 
 // removalCounters are the counters of a table's expired and evicted sessions.

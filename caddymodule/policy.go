@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -44,14 +45,32 @@ type SimpleClientSession struct {
 	// name and table settings share one table.
 	Name string `json:"name,omitempty"`
 
-	// HTTP request headers that carry the session id, tried in order.
-	// Default: ["simpleClientSession"].
+	// Session is where clients carry their session, after Synapse's session
+	// types: "simple_client" (default): the client names it in a header or
+	// the SOAP header block ClientID; "http": the upstream hands it out in a
+	// cookie (or a response header); "soap": the upstream hands out an Axis2
+	// ServiceGroupId in its SOAP response. http and soap are learned from
+	// responses, by the learn_sessions handler before reverse_proxy.
+	Session string `json:"session,omitempty"`
+
+	// HTTP request headers that carry the session id, tried in order. With
+	// session http or soap, a response header of one of these names hands a
+	// session out. Default: ["simpleClientSession"] for simple_client, none
+	// for the others.
 	Headers []string `json:"headers,omitempty"`
+
+	// Cookies that carry the session id (session http only), tried in order
+	// after the headers; a Set-Cookie of one of them hands a session out, and
+	// one that clears it ends the session. Default: JSESSIONID, PHPSESSID,
+	// phpMyAdmin, wordpress_test_cookie.
+	Cookies []string `json:"cookies,omitempty"`
 
 	// The SOAP header block that carries the session id, in Clark notation
 	// ({namespace}LocalName), read from SOAP 1.1 and 1.2 envelopes when no
-	// header names the session. "off" never reads the body.
-	// Default: {http://ws.apache.org/ns/synapse}ClientID.
+	// header names the session. "off" never reads the body. Default:
+	// {http://ws.apache.org/ns/synapse}ClientID for simple_client,
+	// {http://ws.apache.org/namespaces/axis2}ServiceGroupId for soap, off for
+	// http.
 	SOAPHeader string `json:"soap_header,omitempty"`
 
 	// How long a session lives. Default: 2m (also for 0 in JSON; the
@@ -102,10 +121,11 @@ type SimpleClientSession struct {
 	// Where sessions are kept. Default: this Caddy's memory.
 	Store *StoreConfig `json:"store,omitempty"`
 
-	fallback reverseproxy.Selector
-	ids      *sessionaffinity.IDSource
-	table    *sharedTable
-	tableKey string
+	fallback    reverseproxy.Selector
+	sessionType sessionaffinity.SessionType
+	ids         *sessionaffinity.IDSource
+	table       *sharedTable
+	tableKey    string
 	// store is the table, or the Redis store in front of it.
 	store  sessionaffinity.Store
 	router *sessionaffinity.Router
@@ -124,6 +144,13 @@ type SimpleClientSession struct {
 
 	addressing *soap.Addressing      // nil: off
 	proxy      *reverseproxy.Handler // the reverse_proxy using this policy, if known
+
+	// noteLearn is p.noteLearned, bound once so that learning does not
+	// allocate a method value per response.
+	noteLearn func(id string, o sessionaffinity.LearnOutcome, err error)
+	// warnedNoLearner: the missing learn_sessions has been logged. A pointer,
+	// since the module value is copied (CaddyModule).
+	warnedNoLearner *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -137,7 +164,15 @@ func (SimpleClientSession) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the policy and takes over its session table from an
 // earlier config, if any.
 func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
+	cookiesGiven := len(p.Cookies) > 0
 	p.setDefaults(ctx)
+	var err error
+	if p.sessionType, err = sessionaffinity.ParseSessionType(p.Session); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	if cookiesGiven && p.sessionType != sessionaffinity.SessionHTTP {
+		return fmt.Errorf("policy %s: cookies %q: only session http reads cookies, not session %s", p.Name, p.Cookies, p.sessionType)
+	}
 	if err := p.checkOptions(); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
@@ -165,6 +200,11 @@ func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
+	if err := p.ids.SetCookies(p.Cookies); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	p.noteLearn = p.noteLearned
+	p.warnedNoLearner = new(atomic.Bool)
 
 	tableCfg := sessionaffinity.TableConfig{
 		MaxSessions: p.MaxSessions,
@@ -226,11 +266,27 @@ func (p *SimpleClientSession) setDefaults(ctx caddy.Context) {
 	if p.Name == "" {
 		p.Name = autoName(ctx)
 	}
-	if len(p.Headers) == 0 {
-		p.Headers = []string{sessionaffinity.DefaultHeader}
-	}
-	if p.SOAPHeader == "" {
-		p.SOAPHeader = sessionaffinity.DefaultSOAPHeader
+	// The type is checked after the defaults; an unknown one gets those of
+	// simple_client meanwhile.
+	switch sessionaffinity.SessionType(p.Session) {
+	case sessionaffinity.SessionHTTP:
+		if len(p.Cookies) == 0 {
+			p.Cookies = slices.Clone(sessionaffinity.DefaultCookies)
+		}
+		if p.SOAPHeader == "" {
+			p.SOAPHeader = soapHeaderOff
+		}
+	case sessionaffinity.SessionSOAP:
+		if p.SOAPHeader == "" {
+			p.SOAPHeader = sessionaffinity.DefaultServiceGroupID
+		}
+	default:
+		if len(p.Headers) == 0 {
+			p.Headers = []string{sessionaffinity.DefaultHeader}
+		}
+		if p.SOAPHeader == "" {
+			p.SOAPHeader = sessionaffinity.DefaultSOAPHeader
+		}
 	}
 	if p.Timeout == 0 {
 		p.Timeout = caddy.Duration(defaultTimeout)
@@ -306,6 +362,9 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 	if addressed != nil && chosen != nil {
 		p.address(r, addressed, chosen)
 	}
+	if p.sessionType.Learned() {
+		p.offerLearning(r, chosen, id, d)
+	}
 	return chosen
 }
 
@@ -331,13 +390,13 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	if id := p.ids.FromHeaders(r.Header); id != "" {
 		return id
 	}
-	if !p.ids.ReadsBody() || !hasXMLBody(r) {
+	if !p.ids.ReadsBody() || !hasEnvelope(r) {
 		return ""
 	}
 	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
 		return id
 	}
-	id, outcome, replay := p.ids.PeekSOAP(r.Body)
+	id, outcome, replay := p.ids.PeekBody(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
 	p.notePeek(id, outcome)

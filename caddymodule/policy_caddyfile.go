@@ -8,13 +8,17 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
 //
 //	lb_policy simple_client_session {
 //		name            <name>
+//		session         simple_client|http|soap
 //		header          <field> [<field>...]
+//		cookie          <name> [<name>...]
 //		soap_header     <{namespace}LocalName>|off
 //		timeout         <duration>
 //		expiry          sliding|fixed
@@ -48,9 +52,20 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch option {
 		case "name":
 			err = oneArg(d, option, stringSetter(&p.Name))
+		case "session":
+			err = oneArg(d, option, func(v string) error {
+				_, err := sessionaffinity.ParseSessionType(v)
+				p.Session = v
+				return err
+			})
 		case "header":
 			p.Headers = d.RemainingArgs()
 			if len(p.Headers) == 0 {
+				return d.ArgErr()
+			}
+		case "cookie":
+			p.Cookies = d.RemainingArgs()
+			if len(p.Cookies) == 0 {
 				return d.ArgErr()
 			}
 		case "soap_header":

@@ -21,6 +21,8 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		"fallback first",
 		"fallback random_choose 2",
 		"fallback header X-Upstream {\n fallback first\n}",
+		"session http\ncookie JSESSIONID sid\nheader X-Session-Id",
+		"session soap",
 	}
 	invalid := []string{
 		"fallback round_robin\nfallback first",
@@ -32,6 +34,9 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		"fallback no_such_policy",
 		"name {\n}",
 		"}{",
+		"session cookie",
+		"session",
+		"cookie",
 	}
 	// The harness itself must accept good blocks and reject bad ones, or the
 	// fuzzing would only ever see errors.

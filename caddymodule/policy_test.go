@@ -268,7 +268,9 @@ func TestBadInputIsProxiedByFallback(t *testing.T) {
 		{"empty id", "POST", "text/xml", soap(clientID("  "), "")},
 		{"oversized id", "POST", "text/xml", soap(clientID(strings.Repeat("i", 257)), "")},
 		{"Header beyond the peek limit", "POST", "text/xml", soap(`<s:Header><pad>`+strings.Repeat("p", 70<<10)+`</pad>`+clientID("id1")[len("<s:Header>"):], "")},
-		{"ISO-8859-1 declared", "POST", "text/xml", `<?xml version="1.0" encoding="ISO-8859-1"?>` + soap(clientID("id1"), "")},
+		// An ISO-8859-1 id beyond ASCII is not decoded (an ASCII one is read).
+		{"ISO-8859-1 beyond ASCII", "POST", "text/xml", `<?xml version="1.0" encoding="ISO-8859-1"?>` + soap(clientID("caf\xe9"), "")},
+		{"UTF-16 declared", "POST", "text/xml", `<?xml version="1.0" encoding="UTF-16"?>` + soap(clientID("id1"), "")},
 		{"not SOAP", "POST", "application/xml", `<order><ClientID xmlns="http://ws.apache.org/ns/synapse">id1</ClientID></order>`},
 		{"GET without body", "GET", "", ""},
 	}
@@ -337,5 +339,47 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 	table.CleanUp()
 	if n := table.Len(); n > 20 || n == 0 {
 		t.Fatalf("table holds %d sessions after 200 new ids, want 1..20", n)
+	}
+}
+
+// The README's "How a request is routed": a session header sent on two lines
+// is named by its first line; "a, b" on one line is the one id "a, b".
+func TestSessionHeaderLines(t *testing.T) {
+	bs := startBackends(t, 3)
+	initCaddy(t, proxyConfig(bs, "{\n\t\t\tname lines\n\t\t}", ""))
+	post := func(lines ...string) string {
+		t.Helper()
+		r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			r.Header.Add("simpleClientSession", l)
+		}
+		resp, err := testClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Backend")
+	}
+	a, b := post("a"), post("b")
+	if a == b {
+		t.Fatalf("sessions a and b both on %s; want round robin to part them", a)
+	}
+	for range 3 {
+		if got := post("a", "b"); got != a {
+			t.Fatalf("lines a, b went to %s, want a's %s", got, a)
+		}
+		if got := post("b", "a"); got != b {
+			t.Fatalf("lines b, a went to %s, want b's %s", got, b)
+		}
+	}
+	ab := post("a, b")
+	if ab == a || ab == b {
+		t.Fatalf(`"a, b" went to %s, the backend of a (%s) or b (%s): want a session of its own`, ab, a, b)
+	}
+	if tableNamed(t, "lines").Len() != 3 {
+		t.Errorf("%d sessions, want a, b and \"a, b\"", tableNamed(t, "lines").Len())
 	}
 }

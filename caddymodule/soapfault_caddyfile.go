@@ -11,9 +11,7 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("soap_fault", parseSOAPFaultCaddyfile)
-	// Before reverse_proxy, so that it wraps the proxy without an order line.
-	httpcaddyfile.RegisterDirectiveOrder("soap_fault", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterHandlerDirective("soap_fault", parseSOAPFaultCaddyfile) // ordered in directives.go
 }
 
 func parseSOAPFaultCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

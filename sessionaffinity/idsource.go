@@ -22,9 +22,11 @@ const (
 )
 
 // IDSource says where a request names its session: HTTP headers first (cheap),
-// then one SOAP header block.
+// then cookies, then one SOAP header block; and, for the session types learned
+// from responses, where a response hands one out.
 type IDSource struct {
 	headers     []string // canonical MIME header keys
+	cookies     []string
 	soapHeader  xml.Name // zero: do not read the body
 	peekLimit   int
 	maxIDLength int
@@ -60,7 +62,9 @@ func NewIDSource(headers []string, soapHeader string, peekLimit, maxIDLength int
 func (s *IDSource) ReadsBody() bool { return s.soapHeader.Local != "" }
 
 // FromHeaders returns the session id from the first configured HTTP header
-// that carries a usable one, or "". It does not allocate.
+// that carries a usable one, else from the first configured cookie that does,
+// or "". Of a header sent on several lines the first line counts, whole: "a, b"
+// is the id "a, b". It does not allocate.
 func (s *IDSource) FromHeaders(h http.Header) string {
 	for _, key := range s.headers {
 		if vals := h[key]; len(vals) > 0 {
@@ -69,7 +73,7 @@ func (s *IDSource) FromHeaders(h http.Header) string {
 			}
 		}
 	}
-	return ""
+	return s.fromCookies(h)
 }
 
 // usable trims an id and returns "" for one that is empty or too long: such an

@@ -42,8 +42,17 @@ func (o PeekOutcome) String() string {
 // until something of it has been read (so a retry after a dial error still has
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
+	return s.PeekBody(body, "", "")
+}
+
+// PeekBody is PeekSOAP for a body as SOAP stacks send it, given its
+// Content-Type and Content-Encoding headers: an XML envelope, also one whose
+// declaration names an ASCII-compatible alias of UTF-8; the root part of an
+// MTOM message; gzip or deflate encoded. The peek limit bounds the bytes read
+// and the bytes inflated. The replay yields the body's bytes as they came.
+func (s *IDSource) PeekBody(body io.ReadCloser, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
 	// The first matching block decides, as in Synapse.
-	text, found, replay, err := soap.PeekBlock(body, s.peekLimit, s.soapHeader)
+	text, found, replay, err := soap.PeekBodyBlock(body, contentType, contentEncoding, s.peekLimit, s.soapHeader)
 	switch {
 	case err != nil:
 		return "", classifyPeekError(err), replay

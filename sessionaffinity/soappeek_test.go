@@ -156,7 +156,11 @@ func peekCases() []peekCase {
 		{name: "utf8_lowercase_declared", in: `<?xml version="1.0" encoding="utf-8"?>` + env11(clientID("u")), wantID: "u", outcome: PeekFound},
 		{name: "utf8_id", in: env12(clientID("sessão-日本")), wantID: "sessão-日本", outcome: PeekFound},
 		{name: "iso_8859_1_not_decoded", in: `<?xml version="1.0" encoding="ISO-8859-1"?>` + env11(clientID("caf\xe9")), outcome: PeekMalformed},
-		{name: "iso_8859_1_ascii_id", in: `<?xml version="1.0" encoding="ISO-8859-1"?>` + env11(clientID("123")), outcome: PeekMalformed},
+		// An ASCII-compatible alias of UTF-8 is read while the bytes are ASCII.
+		{name: "iso_8859_1_ascii_id", in: `<?xml version="1.0" encoding="ISO-8859-1"?>` + env11(clientID("123")), wantID: "123", outcome: PeekFound},
+		{name: "us_ascii_declared", in: `<?xml version="1.0" encoding="US-ASCII"?>` + env11(clientID("a1")), wantID: "a1", outcome: PeekFound},
+		{name: "utf8_alias_declared", in: `<?xml version="1.0" encoding="utf8"?>` + env12(clientID("sessão")), wantID: "sessão", outcome: PeekFound},
+		{name: "utf16_not_decoded", in: `<?xml version="1.0" encoding="UTF-16"?>` + env11(clientID("1")), outcome: PeekMalformed},
 		{name: "doctype_entity_expansion", in: billionLaughs(true), outcome: PeekMalformed},
 		{name: "external_entity", in: `<?xml version="1.0"?><!DOCTYPE e [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` + env11(clientID("&xxe;")), outcome: PeekMalformed},
 		{name: "deep_nesting_in_header", in: deepHeader(5000, "deep"), limit: 64 << 10, wantID: "deep", outcome: PeekFound},

@@ -86,6 +86,10 @@ func routeJSON(r *route) object {
 	if f.echo {
 		handle = append(handle, echoJSON(f))
 	} else {
+		if f.call.session != nil && f.call.session.kind != "" {
+			// Sessions of type http and soap are learned from responses.
+			handle = append(handle, object{"handler": "learn_sessions"})
+		}
 		handle = append(handle, proxyJSON(f))
 	}
 	return object{"match": []any{match}, "handle": handle, "terminal": true}
@@ -192,6 +196,9 @@ func policyJSON(cl *call, preserveWSA bool) object {
 		"timeout":  cl.session.timeout.String(),
 		"expiry":   "fixed",
 		"fallback": p,
+	}
+	if cl.session.kind != "" {
+		s["session"] = cl.session.kind
 	}
 	if a := cl.addressing; a != nil {
 		wsa := object{}

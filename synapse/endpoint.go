@@ -298,17 +298,17 @@ func (c *compiler) group(body *etree.Element, members []*leaf, policy string, re
 	return cl, nil
 }
 
-// session maps <session type="simpleClientSession"> to our policy, with
-// Synapse's absolute sessionTimeout.
+// session maps <session type="simpleClientSession|http|soap"> to our policy,
+// with Synapse's absolute sessionTimeout.
 func (c *compiler) session(s *etree.Element) (*session, error) {
+	sess := &session{timeout: defaultSessionTimeout}
 	switch t := s.SelectAttrValue("type", ""); t {
 	case "simpleClientSession":
 	case "http", "soap":
-		return nil, c.errorf(s, "session type %q is not yet supported (supported: simpleClientSession)", t)
+		sess.kind = t
 	default:
-		return nil, c.errorf(s, "session type %q is not supported (supported: simpleClientSession)", t)
+		return nil, c.errorf(s, "session type %q is not supported (supported: simpleClientSession, http, soap)", t)
 	}
-	sess := &session{timeout: defaultSessionTimeout}
 	for _, ch := range s.ChildElements() {
 		if ch.Tag != "sessionTimeout" {
 			return nil, c.errorf(ch, "not supported in a session (supported: sessionTimeout)")

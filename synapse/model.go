@@ -71,6 +71,9 @@ type upstream struct {
 
 type session struct {
 	timeout time.Duration
+	// kind is the policy's session type: "" (simple_client), "http" or
+	// "soap"; the last two are learned from responses.
+	kind string
 }
 
 type addressing struct {

@@ -15,6 +15,7 @@ import (
 
 func main() {
 	addrs := flag.String("listen", "127.0.0.1:9151,127.0.0.1:9152,127.0.0.1:9153", "comma-separated addresses to serve")
+	cookie := flag.Bool("cookie", false, "set the request's JSESSIONID cookie again on every response, as many servers do (for session http)")
 	flag.Parse()
 
 	var wg sync.WaitGroup
@@ -23,6 +24,9 @@ func main() {
 		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "text/plain")
+			if c, err := r.Cookie("JSESSIONID"); *cookie && err == nil {
+				w.Header().Set("Set-Cookie", "JSESSIONID="+c.Value+"; Path=/; HttpOnly")
+			}
 			_, _ = w.Write(answer)
 		})
 		wg.Add(1)

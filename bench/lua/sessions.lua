@@ -2,6 +2,7 @@
 -- session ids, spread evenly (each wrk thread starts at its own offset).
 --   wrk ... -s sessions.lua -- header [sessions]   GET, id in the simpleClientSession header
 --   wrk ... -s sessions.lua -- soap   [sessions]   POST of a 1 KB SOAP 1.1 envelope, id in ClientID
+--   wrk ... -s sessions.lua -- cookie [sessions]   GET, id in the JSESSIONID cookie
 -- done() prints one machine-readable line:
 --   RESULT <requests/s> <p50 µs> <p99 µs> <errors> <requests>
 
@@ -35,8 +36,8 @@ function init(args)
 			body = body .. item
 		end
 		envelope_tail = body .. tail
-	elseif mode ~= "header" then
-		error("mode must be header or soap, got " .. mode)
+	elseif mode ~= "header" and mode ~= "cookie" then
+		error("mode must be header, soap or cookie, got " .. mode)
 	end
 end
 
@@ -46,7 +47,11 @@ function request()
 	if mode == "soap" then
 		return wrk.format("POST", nil, headers, envelope_head .. id .. envelope_tail)
 	end
-	headers["simpleClientSession"] = id
+	if mode == "cookie" then
+		headers["Cookie"] = "JSESSIONID=" .. id
+	else
+		headers["simpleClientSession"] = id
+	end
 	return wrk.format("GET", nil, headers)
 end
 

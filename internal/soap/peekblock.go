@@ -60,6 +60,7 @@ func (p *blockPeek) slow(name xml.Name) (text []byte, found bool, err error) {
 	p.reader.pos = 0
 	sc := &HeaderScanner{peek: p.reader}
 	sc.dec = xml.NewDecoder(&sc.peek)
+	sc.dec.CharsetReader = charsetReader
 	defer func() { p.reader = sc.peek }()
 	for sc.Next() {
 		if sc.Block().Name != name {

@@ -62,6 +62,10 @@ type HeaderScanner struct {
 	inBlock bool // the current block's start has been read, not its end
 	done    bool // the Header ended, or the envelope has none
 	err     error
+
+	// raw, if set, keeps the bytes read from the body when the envelope is
+	// decoded from them (NewBodyScanner); peek then keeps the decoded ones.
+	raw *peekReader
 }
 
 // firstPeekChunk is the first read from the body: enough for a typical SOAP
@@ -170,7 +174,12 @@ func (s *HeaderScanner) Envelope() Tag { return s.envelope }
 func (s *HeaderScanner) Header() (Tag, bool) { return s.header, s.hasHeader }
 
 // Peeked returns the bytes read from the body so far.
-func (s *HeaderScanner) Peeked() []byte { return s.peek.buf }
+func (s *HeaderScanner) Peeked() []byte {
+	if s.raw != nil {
+		return s.raw.buf
+	}
+	return s.peek.buf
+}
 
 // peekReader feeds the XML decoder from the body while keeping every byte it
 // read, so that they can be replayed. Being an io.ByteReader, it spares the
