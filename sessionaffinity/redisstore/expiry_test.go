@@ -22,10 +22,11 @@ func TestFixedExpiryCountsFromTheFirstBinding(t *testing.T) {
 		t.Fatalf("b.Lookup = %q, %v", up, ok)
 	}
 	learnt, _ := b.local.Get("s")
-	// b's copy ends with a's, not a second later (when b learnt it); never
-	// after it (it would be written back), earlier only by the time b's read
-	// took.
-	if d := first.Expires.Sub(learnt.Expires); d < -5*time.Millisecond || d > 500*time.Millisecond {
+	// b's copy ends with a's, not a second later (when b learnt it). It may
+	// end a little after: b turns Redis's remaining time into a deadline after
+	// the reply arrives, and under -race on a busy machine that took up to
+	// 116 ms; 250 ms still tells that apart from the bug's full second.
+	if d := first.Expires.Sub(learnt.Expires); d < -250*time.Millisecond || d > 500*time.Millisecond {
 		t.Fatalf("b's copy expires at %s, a's at %s: want it no later, and not much earlier", learnt.Expires, first.Expires)
 	}
 	if ttl := srv.PTTL(a.Key("s")); ttl > 1100*time.Millisecond {
