@@ -30,13 +30,8 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 go build -o "$work/caddy" ./cmd/caddy
 go build -o "$work/backend" ./bench/backend
 
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1" >&2; exit 1
-}
+# shellcheck source=bench/wait_port.sh
+. bench/wait_port.sh # the cd above made the repository root the working directory
 
 "$work/backend" -cookie -listen "$backends" >"$work/backend.log" 2>&1 &
 pids+=($!)

@@ -80,14 +80,8 @@ go build -o "$work/backend" ./bench/backend
 go build -o "$work/bind" ./bench/bind
 go build -o "$work/report" ./bench/report
 
-# wait_port waits (up to 10 s) until something listens on 127.0.0.1:$1.
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	log "nothing listens on port $1"; exit 1
-}
+# shellcheck source=bench/wait_port.sh
+. bench/wait_port.sh # the cd above made the repository root the working directory
 port_of() { echo "${1##*:}"; }
 
 start_caddy() {
