@@ -29,12 +29,7 @@ const (
 
 var learnOutcomeNames = [...]string{"learned", "relearned", "lost_relearn", "forgotten"}
 
-func (o LearnOutcome) String() string {
-	if int(o) < len(learnOutcomeNames) {
-		return learnOutcomeNames[o]
-	}
-	return "unknown"
-}
+func (o LearnOutcome) String() string { return nameOf(learnOutcomeNames[:], o) }
 
 // Answer is one upstream response, as learning needs to know it besides its
 // header.

@@ -108,12 +108,7 @@ var reasonNames = [...]string{
 	UpstreamRemoved:   "upstream_removed",
 }
 
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return "unknown"
-}
+func (r Reason) String() string { return nameOf(reasonNames[:], r) }
 
 // Decision is the router's answer for one attempt.
 type Decision struct {

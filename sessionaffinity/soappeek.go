@@ -28,12 +28,7 @@ const (
 
 var peekOutcomeNames = [...]string{"found", "no_id", "not_soap", "malformed", "over_limit", "read_error"}
 
-func (o PeekOutcome) String() string {
-	if int(o) < len(peekOutcomeNames) {
-		return peekOutcomeNames[o]
-	}
-	return "unknown"
-}
+func (o PeekOutcome) String() string { return nameOf(peekOutcomeNames[:], o) }
 
 // PeekSOAP reads body only as far as needed to find the session id in the
 // SOAP Header (it stops at the end of the Header or the start of the Body) and
