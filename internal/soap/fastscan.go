@@ -215,7 +215,7 @@ func (s *headerScanner) declaration(buf []byte) (int, scanStatus) {
 	if end < 0 {
 		return 0, scanMore
 	}
-	for _, f := range bytes.Fields(rest[len(decl):end]) {
+	for f := range bytes.FieldsSeq(rest[len(decl):end]) {
 		key, val, ok := bytes.Cut(f, []byte("="))
 		if !ok || len(val) < 2 || (val[0] != '"' && val[0] != '\'') || val[len(val)-1] != val[0] {
 			return 0, scanOdd
@@ -244,17 +244,21 @@ func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 	if st != scanOn {
 		return 0, st
 	}
-	var decls [scanMaxNS]nsBinding
-	ndecls := 0
+	// The tag's namespace declarations go straight onto the stack, scoped to
+	// the depth the element will have; a tag that ends before its '>' takes
+	// them off again, since it is scanned anew once more bytes are there.
+	outer := s.nns
 	empty := false
 	for {
 		i = skipSpace(buf, i)
 		if i >= len(buf) {
+			s.nns = outer
 			return 0, scanMore
 		}
 		if c := buf[i]; c == '>' || c == '/' {
 			if c == '/' {
 				if i+1 >= len(buf) {
+					s.nns = outer
 					return 0, scanMore
 				}
 				if buf[i+1] != '>' {
@@ -265,53 +269,16 @@ func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 			i++
 			break
 		}
-		attr, j, st := scanName(buf, i)
-		if st != scanOn {
+		if i, st = s.attribute(buf, i); st != scanOn {
+			s.nns = outer
 			return 0, st
 		}
-		if j = skipSpace(buf, j); j >= len(buf) {
-			return 0, scanMore
-		}
-		if buf[j] != '=' {
-			return 0, scanOdd
-		}
-		if j = skipSpace(buf, j+1); j >= len(buf) {
-			return 0, scanMore
-		}
-		q := buf[j]
-		if q != '"' && q != '\'' {
-			return 0, scanOdd
-		}
-		end := bytes.IndexByte(buf[j+1:], q)
-		if end < 0 {
-			return 0, scanMore
-		}
-		value := span{j + 1, j + 1 + end}
-		plain, ok := checkText(value.in(buf), false)
-		if !ok || bytes.IndexByte(value.in(buf), '<') >= 0 {
-			return 0, scanOdd
-		}
-		if prefix, isDecl, ok := nsDeclaration(buf, attr); isDecl {
-			// Declared URIs are used as written: leave any escapes or line
-			// breaks in them to encoding/xml.
-			if !ok || !plain || ndecls == scanMaxNS {
-				return 0, scanOdd
-			}
-			decls[ndecls] = nsBinding{prefix: prefix, uri: value}
-			ndecls++
-		}
-		i = value.end + 1
 	}
 
-	if s.depth == scanMaxDepth || s.nns+ndecls > scanMaxNS {
+	if s.depth == scanMaxDepth {
 		return 0, scanOdd
 	}
 	s.depth++
-	for _, d := range decls[:ndecls] {
-		d.depth = s.depth
-		s.ns[s.nns] = d
-		s.nns++
-	}
 	s.names[s.depth-1] = name
 	space, local, ok := s.resolve(buf, name)
 	if !ok {
@@ -341,6 +308,48 @@ func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 		return s.end(i)
 	}
 	return i, scanOn
+}
+
+// attribute reads the attribute at i of a start tag and returns where what
+// follows it starts; a namespace declaration is pushed for the element's
+// depth (one more than now).
+func (s *headerScanner) attribute(buf []byte, i int) (next int, st scanStatus) {
+	attr, j, st := scanName(buf, i)
+	if st != scanOn {
+		return 0, st
+	}
+	if j = skipSpace(buf, j); j >= len(buf) {
+		return 0, scanMore
+	}
+	if buf[j] != '=' {
+		return 0, scanOdd
+	}
+	if j = skipSpace(buf, j+1); j >= len(buf) {
+		return 0, scanMore
+	}
+	q := buf[j]
+	if q != '"' && q != '\'' {
+		return 0, scanOdd
+	}
+	end := bytes.IndexByte(buf[j+1:], q)
+	if end < 0 {
+		return 0, scanMore
+	}
+	value := span{j + 1, j + 1 + end}
+	plain, ok := checkText(value.in(buf), false)
+	if !ok || bytes.IndexByte(value.in(buf), '<') >= 0 {
+		return 0, scanOdd
+	}
+	if prefix, isDecl, ok := nsDeclaration(buf, attr); isDecl {
+		// Declared URIs are used as written: leave any escapes or line
+		// breaks in them to encoding/xml.
+		if !ok || !plain || s.nns == scanMaxNS {
+			return 0, scanOdd
+		}
+		s.ns[s.nns] = nsBinding{prefix: prefix, uri: value, depth: s.depth + 1}
+		s.nns++
+	}
+	return value.end + 1, scanOn
 }
 
 // endTag handles an end tag, which must close the innermost open element.
@@ -415,16 +424,17 @@ func nsDeclaration(buf []byte, attr span) (prefix span, isDecl, ok bool) {
 // scanName reads an ASCII XML name at i, with at most one colon, which may
 // not start or end it; anything else is odd.
 func scanName(buf []byte, i int) (name span, next int, st scanStatus) {
-	j := i
-	for j < len(buf) && isNameByte(buf[j]) {
-		j++
+	j, colons := i, 0
+	for ; j < len(buf) && nameByte[buf[j]]; j++ {
+		if buf[j] == ':' {
+			colons++
+		}
 	}
 	if j == len(buf) {
 		return span{}, 0, scanMore
 	}
 	raw := buf[i:j]
-	if buf[j] >= utf8.RuneSelf || len(raw) == 0 || !isNameStart(raw[0]) ||
-		bytes.Count(raw, []byte(":")) > 1 || raw[0] == ':' || raw[len(raw)-1] == ':' {
+	if buf[j] >= utf8.RuneSelf || len(raw) == 0 || !isNameStart(raw[0]) || colons > 1 || raw[len(raw)-1] == ':' {
 		return span{}, 0, scanOdd
 	}
 	return span{i, j}, j, scanOn
@@ -432,9 +442,13 @@ func scanName(buf []byte, i int) (name span, next int, st scanStatus) {
 
 func isNameStart(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' }
 
-func isNameByte(c byte) bool {
-	return isNameStart(c) || '0' <= c && c <= '9' || c == ':' || c == '.' || c == '-'
-}
+// nameByte marks the bytes of the names scanName reads.
+var nameByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isNameStart(byte(c)) || '0' <= c && c <= '9' || c == ':' || c == '.' || c == '-'
+	}
+	return t
+}()
 
 func skipSpace(buf []byte, i int) int {
 	for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n') {
@@ -452,6 +466,10 @@ func checkText(text []byte, cdata bool) (plain, ok bool) {
 	plain = true
 	for i := 0; i < len(text); {
 		c := text[i]
+		if ordinaryText[c] {
+			i++
+			continue
+		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRune(text[i:])
 			if r == utf8.RuneError && size == 1 || !isInCharacterRange(r) {
@@ -480,6 +498,16 @@ func checkText(text []byte, cdata bool) (plain, ok bool) {
 	}
 	return plain, true
 }
+
+// ordinaryText marks the bytes that checkText passes without a second look:
+// the printable ASCII characters but '&' and ']', tab and line feed.
+var ordinaryText = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '&' && c != ']'
+	}
+	t['\t'], t['\n'] = true, true
+	return t
+}()
 
 // entity decodes the entity reference at the start of text and returns the
 // character and the reference's length, or 0 for one this scanner leaves to
