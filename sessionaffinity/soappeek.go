@@ -37,17 +37,20 @@ func (o PeekOutcome) String() string { return nameOf(peekOutcomeNames[:], o) }
 // until something of it has been read (so a retry after a dial error still has
 // the whole body). The caller must use replay in place of body.
 func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	return s.PeekBody(body, "", "")
+	return s.PeekBody(body, -1, "", "")
 }
 
-// PeekBody is PeekSOAP for a body as SOAP stacks send it, given its
-// Content-Type and Content-Encoding headers: an XML envelope, also one whose
-// declaration names an ASCII-compatible alias of UTF-8; the root part of an
-// MTOM message; gzip or deflate encoded. The peek limit bounds the bytes read
-// and the bytes inflated. The replay yields the body's bytes as they came.
-func (s *IDSource) PeekBody(body io.ReadCloser, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
+// PeekBody is PeekSOAP for a body as SOAP stacks send it, given its length
+// (-1 when not known) and its Content-Type and Content-Encoding headers: an
+// XML envelope, also one whose declaration names an ASCII-compatible alias of
+// UTF-8; the root part of an MTOM message; gzip or deflate encoded. The peek
+// limit bounds the bytes read and the bytes inflated. The replay yields the
+// body's bytes as they came; when the peek read all length bytes, it holds
+// them in memory, in a form that lets Go's HTTP transport send them with the
+// request's headers in one write.
+func (s *IDSource) PeekBody(body io.ReadCloser, length int64, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
 	// The first matching block decides, as in Synapse.
-	text, found, replay, err := soap.PeekBodyBlock(body, contentType, contentEncoding, s.peekLimit, s.soapHeader)
+	text, found, replay, err := soap.PeekBodyBlock(body, length, contentType, contentEncoding, s.peekLimit, s.soapHeader)
 	switch {
 	case err != nil:
 		return "", classifyPeekError(err), replay

@@ -69,9 +69,9 @@ func NewBodyScanner(body io.Reader, contentType, contentEncoding string, limit i
 // PeekBodyBlock is PeekBlock for a body with the given Content-Type and
 // Content-Encoding headers, read as NewBodyScanner reads it: the text of the
 // first header block called name, and a replay of the bytes as they came.
-func PeekBodyBlock(body io.ReadCloser, contentType, contentEncoding string, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+func PeekBodyBlock(body io.ReadCloser, length int64, contentType, contentEncoding string, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
 	if plain(contentType, contentEncoding) {
-		return PeekBlock(body, limit, name)
+		return PeekBlock(body, length, limit, name)
 	}
 	sc := NewBodyScanner(body, contentType, contentEncoding, limit)
 	for sc.Next() {
@@ -79,10 +79,10 @@ func PeekBodyBlock(body io.ReadCloser, contentType, contentEncoding string, limi
 			continue
 		}
 		if t, ok := sc.Text(); ok {
-			return []byte(t), true, Replay(sc.Peeked(), body), nil
+			return []byte(t), true, replayOf(sc.Peeked(), body, length), nil
 		}
 	}
-	return nil, false, Replay(sc.Peeked(), body), sc.Err()
+	return nil, false, replayOf(sc.Peeked(), body, length), sc.Err()
 }
 
 // plain reports whether a body is its envelope as it stands: not encoded,

@@ -129,7 +129,7 @@ func TestPeekBlockAllocations(t *testing.T) {
 		body := io.NopCloser(r)
 		if allocs := testing.AllocsPerRun(100, func() {
 			r.Reset(in)
-			if text, found, _, err := PeekBlock(body, 64<<10, clientIDName); !found || err != nil || string(text) != "123" {
+			if text, found, _, err := PeekBlock(body, -1, 64<<10, clientIDName); !found || err != nil || string(text) != "123" {
 				panic(string(text))
 			}
 		}); allocs > 1 {

@@ -1,27 +1,32 @@
 package soap
 
 import (
+	"bytes"
 	"encoding/xml"
 	"io"
 )
 
-// PeekBlock reads body only as far as needed to find the first block of the
-// SOAP Header named name (it stops at the end of that block, of the Header,
-// or at the start of the element that comes instead of one) and never more
-// than limit bytes. It returns the block's text (the character data directly
-// in it; nil and found false when there is none), and a body that yields
-// exactly the bytes of the original (see Replay), to use in its place. err
-// is as HeaderScanner.Err says: ErrNotSOAP, ErrOverLimit, a *ReadError, or
-// malformed XML.
+// PeekBlock reads body, of length bytes (-1 when not known), only as far as
+// needed to find the first block of the SOAP Header named name (it stops at
+// the end of that block, of the Header, or at the start of the element that
+// comes instead of one) and never more than limit bytes. It returns the
+// block's text (the character data directly in it; nil and found false when
+// there is none), and a body that yields exactly the bytes of the original
+// (see Replay and replayOf), to use in its place. err is as HeaderScanner.Err
+// says: ErrNotSOAP, ErrOverLimit, a *ReadError, or malformed XML.
 //
 // It reads with headerScanner, which costs one allocation (the reader, the
 // replay and the first chunk of the body together), and turns to
 // HeaderScanner (encoding/xml) on the same bytes when that cannot answer.
 // text may share memory with the replayed bytes: copy what you keep.
-func PeekBlock(body io.ReadCloser, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+func PeekBlock(body io.ReadCloser, length int64, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
 	p := &blockPeek{}
 	p.reader = peekReader{src: body, limit: limit, buf: p.first[:0:min(limit, firstPeekChunk)]}
 	text, found, err = p.scan(name)
+	if readWhole(p.reader.buf, length) {
+		p.whole.Reset(p.reader.buf)
+		return text, found, io.NopCloser(&p.whole), err
+	}
 	p.replay = replayBody{prefix: p.reader.buf, rest: body}
 	return text, found, &p.replay, err
 }
@@ -29,6 +34,7 @@ func PeekBlock(body io.ReadCloser, limit int, name xml.Name) (text []byte, found
 type blockPeek struct {
 	reader peekReader
 	replay replayBody
+	whole  bytes.Reader
 	first  [firstPeekChunk]byte
 }
 

@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -245,6 +246,29 @@ func (p *peekReader) fill() error {
 			return p.err
 		}
 	}
+}
+
+// replayOf is Replay for a body of length bytes (-1 when not known). When
+// prefix is all of them, it returns prefix alone, as Caddy's own
+// request_buffers hands a whole body to the transport: an io.NopCloser of a
+// *bytes.Reader, which net/http's transport knows is in memory, so that it
+// writes the request's headers and body to the upstream in one write instead
+// of flushing the headers first (golang.org/issue/22088). The original is
+// left for the HTTP server to close, as it does when the handler returns; a
+// retry that finds the bytes partly sent fails on the length, as one that
+// finds the original closed does.
+func replayOf(prefix []byte, rest io.ReadCloser, length int64) io.ReadCloser {
+	if readWhole(prefix, length) {
+		return io.NopCloser(bytes.NewReader(prefix))
+	}
+	return Replay(prefix, rest)
+}
+
+// readWhole reports whether a scan that read prefix read all length bytes of
+// its body. A body of unknown length (-1) never counts as read whole: without
+// a length to check, a retry could send what is left of it as if complete.
+func readWhole(prefix []byte, length int64) bool {
+	return length > 0 && int64(len(prefix)) == length
 }
 
 // Replay returns a body that yields prefix (the bytes a scan read from rest),
