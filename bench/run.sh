@@ -10,6 +10,8 @@
 #   bash bench/run.sh                       # 5 rounds of 10 s per contender
 #   ROUNDS=1 DURATION=2s bash bench/run.sh  # a quick smoke run
 #   bash bench/run.sh --publish             # a run for the README
+#   CONTENDERS="caddy_round_robin_soap caddy_scs_soap" ROUNDS=10 MEMORY_SESSIONS=0 \
+#     bash bench/run.sh                     # more rounds of two contenders, no memory run
 #
 # Writes {raw.tsv,memory.tsv,environment.txt,results.md,throughput.svg} into a
 # new folder bench/runs/<UTC time>/, which git ignores; with --publish into
@@ -27,7 +29,7 @@ SESSIONS=${SESSIONS:-10000}
 MEMORY_SESSIONS=${MEMORY_SESSIONS:-1000000}
 # The memory run's one-off sessions share the trial tier, a fifth of
 # max_sessions: room for all of them, however the table's shards fall.
-export BENCH_MAX_SESSIONS=${BENCH_MAX_SESSIONS:-$((MEMORY_SESSIONS * 6))}
+export BENCH_MAX_SESSIONS=${BENCH_MAX_SESSIONS:-$((MEMORY_SESSIONS > 0 ? MEMORY_SESSIONS * 6 : 1000000))}
 RESULTS=${RESULTS:-bench/runs/$(date -u +%Y%m%dT%H%M%SZ)}
 for arg in "$@"; do
 	case $arg in
@@ -111,7 +113,7 @@ pids+=($!)
 wait_port "$BENCH_PORT_NGINX"
 
 # contender name, port, wrk script mode
-contenders=(
+all_contenders=(
 	"caddy_round_robin $BENCH_PORT_RR header"
 	"caddy_header $BENCH_PORT_HEADER header"
 	"caddy_scs_header $BENCH_PORT_SCS header"
@@ -120,6 +122,17 @@ contenders=(
 	"haproxy_stick $BENCH_PORT_HAPROXY header"
 	"nginx_hash $BENCH_PORT_NGINX header"
 )
+# CONTENDERS (names, space-separated) narrows the run to some of them.
+contenders=()
+for name in ${CONTENDERS:-${all_contenders[*]%% *}}; do
+	found=""
+	for c in "${all_contenders[@]}"; do [ "${c%% *}" = "$name" ] && found=$c; done
+	if [ -z "$found" ]; then
+		echo "CONTENDERS: no contender $name; there are: ${all_contenders[*]%% *}" >&2
+		exit 2
+	fi
+	contenders+=("$found")
+done
 
 # drive runs wrk against one contender and prints its RESULT line's fields.
 drive() {
@@ -155,25 +168,30 @@ done
 # A fresh Caddy; resident memory (VmRSS) and the Go heap in use after a forced
 # GC (the admin endpoint's heap profile runs one and reports MemStats), before
 # and after binding MEMORY_SESSIONS sessions.
-log "memory: restarting Caddy, binding $MEMORY_SESSIONS sessions"
-kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true
-start_caddy
-rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$caddy_pid/status"; }
-heap() {
-	curl -fsS "http://127.0.0.1:$BENCH_ADMIN_PORT/debug/pprof/heap?gc=1&debug=1" | awk '/^# HeapInuse = / { print $4 }'
-}
-drive "$BENCH_PORT_SCS" header 1s >/dev/null # touch every code path once
-sleep 1
-heap_before=$(heap); rss_before=$(rss)
-"$work/bind" -url "http://127.0.0.1:$BENCH_PORT_SCS/" -n "$MEMORY_SESSIONS" >&2
-sleep 1
-heap_after=$(heap); rss_after=$(rss)
-# What the table holds, from the admin API: the per-session figures divide by it.
-held=$(curl -fsS "http://127.0.0.1:$BENCH_ADMIN_PORT/soap-affinity/policies" |
-	grep -o '"name":"bench_header","sessions":[0-9]*' | grep -o '[0-9]*$')
-log "the table holds $held sessions"
-printf 'sessions\t%s\nrss_before\t%s\nrss_after\t%s\nheap_before\t%s\nheap_after\t%s\n' \
-	"$held" "$rss_before" "$rss_after" "$heap_before" "$heap_after" >"$RESULTS/memory.tsv"
+# MEMORY_SESSIONS=0 skips it.
+if [ "$MEMORY_SESSIONS" -gt 0 ]; then
+	log "memory: restarting Caddy, binding $MEMORY_SESSIONS sessions"
+	kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true
+	start_caddy
+	rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$caddy_pid/status"; }
+	heap() {
+		curl -fsS "http://127.0.0.1:$BENCH_ADMIN_PORT/debug/pprof/heap?gc=1&debug=1" | awk '/^# HeapInuse = / { print $4 }'
+	}
+	drive "$BENCH_PORT_SCS" header 1s >/dev/null # touch every code path once
+	sleep 1
+	heap_before=$(heap); rss_before=$(rss)
+	"$work/bind" -url "http://127.0.0.1:$BENCH_PORT_SCS/" -n "$MEMORY_SESSIONS" >&2
+	sleep 1
+	heap_after=$(heap); rss_after=$(rss)
+	# What the table holds, from the admin API: the per-session figures divide by it.
+	held=$(curl -fsS "http://127.0.0.1:$BENCH_ADMIN_PORT/soap-affinity/policies" |
+		grep -o '"name":"bench_header","sessions":[0-9]*' | grep -o '[0-9]*$')
+	log "the table holds $held sessions"
+	printf 'sessions\t%s\nrss_before\t%s\nrss_after\t%s\nheap_before\t%s\nheap_after\t%s\n' \
+		"$held" "$rss_before" "$rss_after" "$heap_before" "$heap_after" >"$RESULTS/memory.tsv"
+else
+	rm -f "$RESULTS/memory.tsv" # not an earlier run's figures
+fi
 
 # --- report ------------------------------------------------------------------
 {

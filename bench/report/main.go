@@ -120,6 +120,8 @@ func readTSV(path string) ([][]string, error) {
 	return rows, sc.Err()
 }
 
+func requestsPerSecond(s sample) float64 { return s.rps }
+
 // values collects one figure of a contender over the rounds.
 func values(rounds map[string]map[string]sample, name string, f func(sample) float64) []float64 {
 	var vs []float64
@@ -163,7 +165,7 @@ func writeTable(md *strings.Builder, rounds map[string]map[string]sample) {
 	fmt.Fprintf(md, "| contender | requests/s | p50 | p99 | errors | ratio to Caddy round_robin |\n")
 	fmt.Fprintf(md, "| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range contenders {
-		rps := values(rounds, c.name, func(s sample) float64 { return s.rps })
+		rps := values(rounds, c.name, requestsPerSecond)
 		if len(rps) == 0 {
 			continue
 		}
@@ -178,6 +180,9 @@ func writeTable(md *strings.Builder, rounds map[string]map[string]sample) {
 	}
 	fmt.Fprintf(md, "\n| target | measured | met |\n| --- | ---: | --- |\n")
 	for _, t := range targets {
+		if len(values(rounds, t.name, requestsPerSecond)) == 0 || len(values(rounds, t.ref, requestsPerSecond)) == 0 {
+			continue // CONTENDERS left one of the two out
+		}
 		r := ratio(rounds, t.name, t.ref)
 		met := "yes"
 		if r < t.min {
@@ -227,7 +232,7 @@ func chart(rounds map[string]map[string]sample) string {
 	var bars []bar
 	var maxRPS float64
 	for _, c := range contenders {
-		rps := values(rounds, c.name, func(s sample) float64 { return s.rps })
+		rps := values(rounds, c.name, requestsPerSecond)
 		if len(rps) == 0 {
 			continue
 		}
