@@ -3,6 +3,7 @@ package sessionaffinity
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"strings"
@@ -57,20 +58,27 @@ func sendOn(t *testing.T, replay io.ReadCloser, length int64) (*writeCounter, er
 func TestPeekBodyReadWholeIsSentInOneWrite(t *testing.T) {
 	small := env11(clientID("123")) + strings.Repeat(" ", 512)
 	large := env11(clientID("123")) + strings.Repeat(" ", 64<<10)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	if _, err := zw.Write([]byte(small)); err != nil || zw.Close() != nil {
+		t.Fatal("gzip", err)
+	}
 	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
 	for _, tc := range []struct {
 		name     string
 		body     string
+		encoding string
 		length   int64
 		oneWrite bool // else the headers go first, on their own
 	}{
-		{"whole_known_length", small, int64(len(small)), true},
-		{"whole_unknown_length", small, -1, false},
-		{"longer_than_the_peek", large, int64(len(large)), false},
+		{"whole_known_length", small, "", int64(len(small)), true},
+		{"whole_gzip_known_length", zipped.String(), "gzip", int64(zipped.Len()), true},
+		{"whole_unknown_length", small, "", -1, false},
+		{"longer_than_the_peek", large, "", int64(len(large)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := newCountingBody(strings.NewReader(tc.body))
-			id, outcome, replay := src.PeekBody(body, tc.length, "text/xml", "")
+			id, outcome, replay := src.PeekBody(body, tc.length, "text/xml", tc.encoding)
 			if id != "123" || outcome != PeekFound {
 				t.Fatalf("PeekBody = (%q, %v), want (123, found)", id, outcome)
 			}
