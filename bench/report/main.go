@@ -173,10 +173,14 @@ func writeTable(md *strings.Builder, rounds map[string]map[string]sample) {
 		for _, e := range values(rounds, c.name, func(s sample) float64 { return s.errors }) {
 			errs += e
 		}
-		fmt.Fprintf(md, "| %s | %.0f | %s | %s | %.0f | %.2f |\n", c.label, median(rps),
+		toReference := "–" // CONTENDERS left the reference out
+		if len(values(rounds, reference, requestsPerSecond)) > 0 {
+			toReference = fmt.Sprintf("%.2f", ratio(rounds, c.name, reference))
+		}
+		fmt.Fprintf(md, "| %s | %.0f | %s | %s | %.0f | %s |\n", c.label, median(rps),
 			micros(median(values(rounds, c.name, func(s sample) float64 { return s.p50 }))),
 			micros(median(values(rounds, c.name, func(s sample) float64 { return s.p99 }))),
-			errs, ratio(rounds, c.name, reference))
+			errs, toReference)
 	}
 	fmt.Fprintf(md, "\n| target | measured | met |\n| --- | ---: | --- |\n")
 	for _, t := range targets {
