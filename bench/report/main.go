@@ -182,7 +182,7 @@ func writeTable(md *strings.Builder, rounds map[string]map[string]sample) {
 			micros(median(values(rounds, c.name, func(s sample) float64 { return s.p99 }))),
 			errs, toReference)
 	}
-	fmt.Fprintf(md, "\n| target | measured | met |\n| --- | ---: | --- |\n")
+	var rows []string
 	for _, t := range targets {
 		if len(values(rounds, t.name, requestsPerSecond)) == 0 || len(values(rounds, t.ref, requestsPerSecond)) == 0 {
 			continue // CONTENDERS left one of the two out
@@ -192,7 +192,10 @@ func writeTable(md *strings.Builder, rounds map[string]map[string]sample) {
 		if r < t.min {
 			met = "no"
 		}
-		fmt.Fprintf(md, "| %s / %s ≥ %.2f | %.3f | %s |\n", t.name, t.ref, t.min, r, met)
+		rows = append(rows, fmt.Sprintf("| %s / %s ≥ %.2f | %.3f | %s |\n", t.name, t.ref, t.min, r, met))
+	}
+	if len(rows) > 0 {
+		fmt.Fprintf(md, "\n| target | measured | met |\n| --- | ---: | --- |\n%s", strings.Join(rows, ""))
 	}
 }
 
