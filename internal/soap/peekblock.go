@@ -24,6 +24,8 @@ func PeekBlock(body io.ReadCloser, length int64, limit int, name xml.Name) (text
 	p.reader = peekReader{src: body, limit: limit, buf: p.first[:0:min(limit, firstPeekChunk)]}
 	text, found, err = p.scan(name)
 	if readWhole(p.reader.buf, length) {
+		// replayOf's in-memory body, with its bytes.Reader in the one
+		// allocation the peek makes anyway.
 		p.whole.Reset(p.reader.buf)
 		return text, found, io.NopCloser(&p.whole), err
 	}
