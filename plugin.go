@@ -3,8 +3,10 @@
 //
 //	xcaddy build --with github.com/soap-affinity/caddy-soap-affinity
 //
-// The modules themselves live in package caddymodule; the domain logic lives in
-// the Caddy-free packages sessionaffinity, soapfault and internal/soap.
+// The modules themselves live in the packages under caddymodule/, one per
+// module, which package caddymodule ties together; the domain logic lives in
+// the Caddy-free packages sessionaffinity, soapfault, internal/soap and
+// synapse.
 package caddysoapaffinity
 
 import (

@@ -11,10 +11,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/soap-affinity/caddy-soap-affinity/internal/soap"
+
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/policy"
 )
 
 const (
@@ -289,7 +292,7 @@ func TestAddressingCaddyfileErrors(t *testing.T) {
 	}
 	for block, want := range cases {
 		d := caddyfile.NewTestDispenser("simple_client_session {\n\t" + block + "\n}")
-		var p SimpleClientSession
+		var p policy.SimpleClientSession
 		if err := p.UnmarshalCaddyfile(d); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one containing %q", block, err, want)
 		}
@@ -301,7 +304,10 @@ func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
 	got := make(chan []byte, 1)
 	tlsBackend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		got <- body
+		select {
+		case got <- body: // the first request's body; a handler never blocks
+		default:
+		}
 	}))
 	defer tlsBackend.Close()
 	addr := strings.TrimPrefix(tlsBackend.URL, "https://")
@@ -318,7 +324,12 @@ func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
 	if rep := send(t, req); rep.status != http.StatusOK {
 		t.Fatalf("status %d: %s", rep.status, rep.body)
 	}
-	if body := <-got; !bytes.Contains(body, []byte("<wsa:To>https://"+addr+servicePath+"</wsa:To>")) {
-		t.Errorf("backend got %s, want wsa:To https://%s%s", body, addr, servicePath)
+	select {
+	case body := <-got:
+		if !bytes.Contains(body, []byte("<wsa:To>https://"+addr+servicePath+"</wsa:To>")) {
+			t.Errorf("backend got %s, want wsa:To https://%s%s", body, addr, servicePath)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the TLS backend got no request within 10s")
 	}
 }

@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
+
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/admin"
 )
 
-// admin sends a request to the test Caddy's admin endpoint and decodes a JSON
+// adminCall sends a request to the test Caddy's admin endpoint and decodes a JSON
 // answer into out (if not nil). It returns the status.
-func admin(t *testing.T, method, path string, out any) int {
+func adminCall(t *testing.T, method, path string, out any) int {
 	t.Helper()
 	return adminWithBody(t, method, path, "", out)
 }
 
-// adminWithBody is admin with a request body.
+// adminWithBody is adminCall with a request body.
 func adminWithBody(t *testing.T, method, path, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, adminURL+path, strings.NewReader(body))
@@ -50,7 +52,7 @@ func adminWithBody(t *testing.T, method, path, body string, out any) int {
 // adminOK is admin that requires status 200.
 func adminOK(t *testing.T, method, path string, out any) {
 	t.Helper()
-	if status := admin(t, method, path, out); status != http.StatusOK {
+	if status := adminCall(t, method, path, out); status != http.StatusOK {
 		t.Fatalf("%s %s: status %d", method, path, status)
 	}
 }
@@ -59,7 +61,7 @@ func adminOK(t *testing.T, method, path string, out any) {
 func adminError(t *testing.T, method, path string, status int, want string) {
 	t.Helper()
 	var e struct{ Error string }
-	if got := admin(t, method, path, &e); got != status || !strings.Contains(e.Error, want) {
+	if got := adminCall(t, method, path, &e); got != status || !strings.Contains(e.Error, want) {
 		t.Errorf("%s %s: status %d, error %q; want %d and an error with %q", method, path, got, e.Error, status, want)
 	}
 }
@@ -120,9 +122,9 @@ func TestAdminListsAndPagesSessions(t *testing.T) {
 	}
 	home := bindSessions(t, bs, ids)
 
-	var policies struct{ Policies []policyInfo }
+	var policies struct{ Policies []admin.PolicyInfo }
 	adminOK(t, "GET", "/soap-affinity/policies", &policies)
-	if !containsPolicy(policies.Policies, policyInfo{Name: "orders", Sessions: 250, Timeout: "2m0s", Expiry: "sliding", MaxSessions: 1_000_000}) {
+	if !containsPolicy(policies.Policies, admin.PolicyInfo{Name: "orders", Sessions: 250, Timeout: "2m0s", Expiry: "sliding", MaxSessions: 1_000_000}) {
 		t.Fatalf("policies: %+v; want orders with 250 sessions", policies.Policies)
 	}
 
@@ -183,7 +185,7 @@ func TestAdminListsAndPagesSessions(t *testing.T) {
 	}
 }
 
-func containsPolicy(list []policyInfo, want policyInfo) bool {
+func containsPolicy(list []admin.PolicyInfo, want admin.PolicyInfo) bool {
 	for _, p := range list {
 		if p == want {
 			return true
@@ -334,4 +336,9 @@ func TestAdminRejectsBadRequests(t *testing.T) {
 	// None of that touched the session.
 	var s sessionaffinity.SessionInfo
 	lookupOK(t, "errors", "x", &s)
+}
+
+// deleted is the answer of the admin API's deletes, as a client reads it.
+type deleted struct {
+	Deleted int `json:"deleted"`
 }

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/state"
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // The ports of the in-process test Caddy: its admin endpoint and its site.
@@ -349,5 +352,18 @@ func backendNamed(t *testing.T, bs []*backend, name string) *backend {
 		}
 	}
 	t.Fatalf("no backend %q", name)
+	return nil
+}
+
+// sessionTable returns the session table of the live policy named name, as
+// the admin API sees it.
+func sessionTable(t testing.TB, name string) *sessionaffinity.Table {
+	t.Helper()
+	if p, ok := state.Lookup(name); ok {
+		if i := p.Newest(); i != nil {
+			return i.Table
+		}
+	}
+	t.Fatalf("no session table named %q", name)
 	return nil
 }

@@ -184,7 +184,7 @@ func TestChaosUnderLoad(t *testing.T) {
 	for _, b := range bs {
 		addrOf[b.name] = b.addr
 	}
-	table := findTable(t, "simple_client_session_srv0_1")
+	table := sessionTable(t, "simple_client_session_srv0_1")
 	table.CleanUp()
 	if n := table.Len(); n != sessions {
 		t.Errorf("table holds %d sessions, want %d", n, sessions)
@@ -233,18 +233,11 @@ func forgetReceived(bs []*backend) {
 	}
 }
 
-// findTable returns the live session table of the policy with the given name.
-func findTable(t testing.TB, name string) *sharedTable {
-	t.Helper()
-	var found *sharedTable
-	tables.Range(func(_, v any) bool {
-		if st, ok := v.(*sharedTable); ok && st.name == name {
-			found = st
-		}
-		return found == nil
-	})
-	if found == nil {
-		t.Fatalf("no session table named %s", name)
-	}
-	return found
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/state"
 )
 
 // uniqueName is a policy name of its own for one test, so that no table or
@@ -19,11 +21,11 @@ func drainPath(policy, upstream string) string {
 }
 
 type upstreamRows struct {
-	Upstreams []upstreamInfo `json:"upstreams"`
+	Upstreams []state.UpstreamInfo `json:"upstreams"`
 }
 
 // upstreamRow returns the admin API's row of upstream.
-func upstreamRow(t *testing.T, policy, upstream string) upstreamInfo {
+func upstreamRow(t *testing.T, policy, upstream string) state.UpstreamInfo {
 	t.Helper()
 	var list upstreamRows
 	adminOK(t, http.MethodGet, "/soap-affinity/policies/"+policy+"/upstreams", &list)
@@ -33,7 +35,7 @@ func upstreamRow(t *testing.T, policy, upstream string) upstreamInfo {
 		}
 	}
 	t.Fatalf("upstreams of %s: %+v; no %s", policy, list.Upstreams, upstream)
-	return upstreamInfo{}
+	return state.UpstreamInfo{}
 }
 
 func gauge(policy, metric, upstream string) string {
@@ -65,7 +67,7 @@ func TestDrainUnderLoad(t *testing.T) {
 		t.Fatalf("only %d of 30 sessions on %s: %v", len(own), drained.addr, home)
 	}
 
-	var row upstreamInfo
+	var row state.UpstreamInfo
 	adminOK(t, http.MethodPost, drainPath(name, drained.addr), &row)
 	if !row.Draining || row.Sessions != len(own) || !row.Available || row.Upstream != drained.addr {
 		t.Fatalf("drain answered %+v; want draining, %d sessions, available", row, len(own))
@@ -178,7 +180,7 @@ func TestDrainAdminCalls(t *testing.T) {
 	bs := startBackends(t, 2)
 	name := uniqueName("drainapi")
 	initCaddy(t, proxyConfig(bs, "{\n name "+name+"\n }", ""))
-	var first, again upstreamInfo
+	var first, again state.UpstreamInfo
 	adminOK(t, http.MethodPost, drainPath(name, bs[0].addr), &first)
 	adminOK(t, http.MethodPost, drainPath(name, bs[0].addr), &again)
 	if first != again || !first.Draining {
@@ -186,7 +188,7 @@ func TestDrainAdminCalls(t *testing.T) {
 	}
 	var list upstreamRows
 	adminOK(t, http.MethodGet, "/soap-affinity/policies/"+name+"/upstreams", &list)
-	want := []upstreamInfo{{Upstream: bs[0].addr, Draining: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
+	want := []state.UpstreamInfo{{Upstream: bs[0].addr, Draining: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
 	if fmt.Sprint(list.Upstreams) != fmt.Sprint(want) {
 		t.Errorf("upstreams %+v, want %+v", list.Upstreams, want)
 	}
@@ -286,7 +288,7 @@ func TestMaxLifetimeConfig(t *testing.T) {
 	bs := startBackends(t, 1)
 	name := uniqueName("lifetime")
 	initCaddy(t, proxyConfig(bs, "{\n name "+name+"\n max_lifetime 1h\n }", ""))
-	if got := findTable(t, name).Config().MaxLifetime; got != time.Hour {
+	if got := sessionTable(t, name).Config().MaxLifetime; got != time.Hour {
 		t.Errorf("max_lifetime 1h gave the table %s", got)
 	}
 	assertLoadError(t, proxyConfig(bs, "{\n max_lifetime 0s\n }", ""), "caddyfile", "invalid max_lifetime '0s'")

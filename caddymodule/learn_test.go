@@ -144,7 +144,7 @@ func TestHTTPSessionFailsOverToTheUpstreamThatIssuesItAnew(t *testing.T) {
 	}
 	// The old id moved with the request, and the new one is bound where it
 	// was issued.
-	table := tableNamed(t, "failover")
+	table := sessionTable(t, "failover")
 	for _, id := range []string{first, b.session()} {
 		if si, _ := table.Get(id); si.Upstream != backendNamed(t, bs, moved).addr {
 			t.Errorf("session %s bound to %q, want %s's %s", id, si.Upstream, moved, backendNamed(t, bs, moved).addr)
@@ -168,7 +168,7 @@ func TestHTTPSessionClearedByTheUpstreamIsForgotten(t *testing.T) {
 	before := scrape(t)
 	home := b.get("/app")
 	id := b.session()
-	table := tableNamed(t, "logout")
+	table := sessionTable(t, "logout")
 	if _, ok := table.Get(id); !ok {
 		t.Fatalf("session %s not learned", id)
 	}

@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // scrape returns the test Caddy's metrics from the admin endpoint's /metrics.
@@ -219,7 +216,7 @@ func TestMetricsCountExpiryAndEviction(t *testing.T) {
 	for i := range 30 {
 		servedBy(t, withSession(fmt.Sprint("e", i)), 1)
 	}
-	table := liveTables()[name]
+	table := sessionTable(t, name)
 	table.CleanUp()
 	held := table.Len()
 	p := fmt.Sprintf(`{policy="%s"}`, name)
@@ -264,33 +261,5 @@ func TestMetricsCountRequestsNotAttempts(t *testing.T) {
 	})
 }
 
-// TestMetricsRegistration: provisioning again on one registry (every policy
-// and handler of a config does) reuses the collectors instead of failing.
-func TestMetricsRegistration(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	for range 2 {
-		if err := registerMetrics(reg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	before := testutil.ToFloat64(metrics.faults.WithLabelValues("503"))
-	metrics.faults.WithLabelValues("503").Inc()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "caddy_soap_affinity_faults_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == "503" {
-				if got := m.GetCounter().GetValue(); got != before+1 {
-					t.Errorf("faults_total{status=503} = %v, want %v", got, before+1)
-				}
-				return
-			}
-		}
-	}
-	t.Errorf("faults_total not gathered from %d families", len(mfs))
-}
+// metricsPrefix starts the name of every metric of the plugin.
+const metricsPrefix = "caddy_soap_affinity_"

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/admin"
 )
 
 // TestDefaultNamesSurviveForcedReloads runs three sites, each with an unnamed
@@ -52,7 +54,7 @@ func TestDefaultNamesSurviveForcedReloads(t *testing.T) {
 		}
 	}
 	counts := func() []string {
-		var list struct{ Policies []policyInfo }
+		var list struct{ Policies []admin.PolicyInfo }
 		adminOK(t, http.MethodGet, "/soap-affinity/policies", &list)
 		var out []string
 		for _, p := range list.Policies {

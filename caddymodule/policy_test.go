@@ -310,22 +310,6 @@ func TestBadInputIsProxiedByFallback(t *testing.T) {
 	}
 }
 
-// tableNamed returns the live session table of the policy with that name.
-func tableNamed(t *testing.T, name string) *sharedTable {
-	t.Helper()
-	var found *sharedTable
-	tables.Range(func(_, v any) bool {
-		if st := v.(*sharedTable); st.name == name {
-			found = st
-		}
-		return found == nil
-	})
-	if found == nil {
-		t.Fatalf("no session table named %q", name)
-	}
-	return found
-}
-
 func TestTableIsBoundedByMaxSessions(t *testing.T) {
 	bs := startBackends(t, 2)
 	initCaddy(t, proxyConfig(bs, `{
@@ -335,7 +319,7 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 	for i := range 200 {
 		send(t, withSession(fmt.Sprintf("flood-%d", i)))
 	}
-	table := tableNamed(t, "bounded")
+	table := sessionTable(t, "bounded")
 	table.CleanUp()
 	if n := table.Len(); n > 20 || n == 0 {
 		t.Fatalf("table holds %d sessions after 200 new ids, want 1..20", n)
@@ -379,7 +363,7 @@ func TestSessionHeaderLines(t *testing.T) {
 	if ab == a || ab == b {
 		t.Fatalf(`"a, b" went to %s, the backend of a (%s) or b (%s): want a session of its own`, ab, a, b)
 	}
-	if tableNamed(t, "lines").Len() != 3 {
-		t.Errorf("%d sessions, want a, b and \"a, b\"", tableNamed(t, "lines").Len())
+	if sessionTable(t, "lines").Len() != 3 {
+		t.Errorf("%d sessions, want a, b and \"a, b\"", sessionTable(t, "lines").Len())
 	}
 }

@@ -25,6 +25,14 @@ import (
 // listened on, naming the process that holds a busy one and how to free it.
 func RequireFree(t testing.TB, addrs ...string) {
 	t.Helper()
+	if err := CheckFree(addrs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CheckFree returns an error unless every address (host:port) can be
+// listened on, naming the process that holds a busy one and how to free it.
+func CheckFree(addrs ...string) error {
 	for _, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
 		if err == nil {
@@ -32,14 +40,15 @@ func RequireFree(t testing.TB, addrs ...string) {
 			continue
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
-			t.Fatalf("checking that %s is free: %v", addr, err)
+			return fmt.Errorf("checking that %s is free: %w", addr, err)
 		}
 		_, port, _ := net.SplitHostPort(addr)
-		t.Fatalf("%s is in use by %s; this test runs a server of its own there. "+
+		return fmt.Errorf("%s is in use by %s; this test runs a server of its own there. "+
 			"Stop that process (the README's demo: Ctrl-C in its terminal) and run the tests again. "+
 			"(Caddy listens with SO_REUSEPORT: a second Caddy is not refused the port, "+
 			"and the two would split the requests.)", addr, holder(port))
 	}
+	return nil
 }
 
 // holder describes the processes listening on TCP port, as far as /proc
