@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -76,11 +77,13 @@ func (s *IDSource) FromHeaders(h http.Header) string {
 	return s.fromCookies(h)
 }
 
-// usable trims an id and returns "" for one that is empty or too long: such an
-// id is treated as no session, never stored.
+// usable trims an id and returns "" for one that is empty, too long or not
+// UTF-8: such an id is treated as no session, never stored. (An id that is
+// not UTF-8 could not be named in the admin API's JSON, where its bytes
+// would read as U+FFFD, nor told from another that differs in them.)
 func (s *IDSource) usable(id string) string {
 	id = strings.TrimSpace(id)
-	if len(id) > s.maxIDLength {
+	if len(id) > s.maxIDLength || !utf8.ValidString(id) {
 		return ""
 	}
 	return id
@@ -90,7 +93,7 @@ func (s *IDSource) usable(id string) string {
 // is a copy of the trimmed id alone.
 func (s *IDSource) usableBytes(id []byte) string {
 	id = bytes.TrimSpace(id)
-	if len(id) > s.maxIDLength {
+	if len(id) > s.maxIDLength || !utf8.Valid(id) {
 		return ""
 	}
 	return string(id)

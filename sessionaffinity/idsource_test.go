@@ -92,6 +92,8 @@ func TestFromHeaders(t *testing.T) {
 		{name: "at_max_length_after_trim", headers: []string{"X-A"}, maxID: 32, h: mk("X-A", "  "+long+"  "), want: long},
 		{name: "too_long_ignored", headers: []string{"X-A"}, maxID: 31, h: mk("X-A", long), want: ""},
 		{name: "too_long_falls_through", headers: []string{"X-A", "X-B"}, maxID: 31, h: mk("X-A", long, "X-B", "short"), want: "short"},
+		{name: "not_utf8_ignored", headers: []string{"X-A"}, h: mk("X-A", "caf\xe9"), want: ""},
+		{name: "not_utf8_falls_through", headers: []string{"X-A", "X-B"}, h: mk("X-A", "caf\xe8", "X-B", "café"), want: "café"},
 		{name: "non_canonical_request_key_not_found", headers: []string{"X-A"}, h: http.Header{"x-a": {"raw"}}, want: ""},
 	}
 	for _, tc := range tests {

@@ -24,7 +24,10 @@ import (
 // request deletes more than it names: a failed request deletes nothing, a
 // delete of all sessions is only ever the bare DELETE .../sessions, a drain
 // only removes sessions of the one upstream its query names, and a forget
-// only the one session its body names.
+// only the one session its body names. The body goes framed one of several
+// ways (framing): with its exact Content-Length, with a longer one whose bytes
+// never come, chunked, chunked with a size line that does not parse, or
+// announced by Expect: 100-continue.
 func FuzzAdminRequest(f *testing.F) {
 	for _, seed := range []struct{ method, target, body string }{
 		{"GET", "/soap-affinity/policies", ""},
@@ -42,12 +45,15 @@ func FuzzAdminRequest(f *testing.F) {
 		{"POST", "/soap-affinity/policies/fuzz/sessions/lookup", `{"id":"s3"}`},
 		{"POST", "/soap-affinity/policies/fu%7Az/sessions/forget?x", `{"id":"s4"}`},
 	} {
-		f.Add(seed.method, seed.target, []byte(seed.body))
+		for framing := range framings {
+			f.Add(seed.method, seed.target, []byte(seed.body), uint8(framing))
+		}
 	}
 	table := fuzzTable(f)
 	mux := adminMux(&AdminAPI{logger: zap.NewNop()})
-	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
-		raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s", method, target, len(body), body)
+	f.Fuzz(func(t *testing.T, method, target string, body []byte, framing uint8) {
+		framing %= framings
+		raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n%s", method, target, frame(framing, body))
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
 		if err != nil || req.Method != method || req.RequestURI != target {
 			return // the admin server answers 400 before any handler
@@ -72,7 +78,8 @@ func FuzzAdminRequest(f *testing.F) {
 		}
 		path, query, _ := strings.Cut(target, "?")
 		switch {
-		case method == http.MethodDelete && path == "/soap-affinity/policies/fuzz/sessions" && !strings.Contains(target, "?") && len(body) == 0:
+		case method == http.MethodDelete && path == "/soap-affinity/policies/fuzz/sessions" && !strings.Contains(target, "?") &&
+			framing == framedExactly && len(body) == 0:
 			// Delete all: named as such.
 		case method == http.MethodDelete && strings.HasSuffix(path, "/sessions"):
 			values, err := url.ParseQuery(query)
@@ -93,6 +100,31 @@ func FuzzAdminRequest(f *testing.F) {
 			t.Fatalf("%s %s %q deleted %d sessions", method, target, body, len(gone))
 		}
 	})
+}
+
+// The framings of a fuzzed request's body.
+const (
+	framedExactly   = iota // Content-Length: len(body)
+	framedTruncated        // Content-Length: len(body)+10, and only body sent
+	framedChunked          // one chunk of body, then the last chunk
+	framedBadChunk         // Transfer-Encoding: chunked, a size line that does not parse
+	framedExpect           // Expect: 100-continue, Content-Length: len(body)
+	framings
+)
+
+// frame returns the rest of the header and the body, framed as framing says.
+func frame(framing uint8, body []byte) string {
+	switch framing {
+	case framedTruncated:
+		return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body)+10, body)
+	case framedChunked:
+		return fmt.Sprintf("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	case framedBadChunk:
+		return fmt.Sprintf("Transfer-Encoding: chunked\r\n\r\nzz\r\n%s", body)
+	case framedExpect:
+		return fmt.Sprintf("Expect: 100-continue\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
+	return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
 }
 
 // fuzzTable registers a policy named "fuzz" with its table as a policy's

@@ -30,6 +30,10 @@ const maxAdminBody = 64 << 10
 // parseQuery decodes a raw query into one non-empty value per parameter,
 // allowing only the parameters named.
 func parseQuery(raw string, allowed ...string) (map[string]string, error) {
+	if raw != "" && slices.Contains(strings.Split(raw, "&"), "") {
+		// url.ParseQuery skips empty pairs, so "?&" would read as no query.
+		return nil, apiError(http.StatusBadRequest, "malformed query %q: an empty parameter", raw)
+	}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil, apiError(http.StatusBadRequest, "malformed query %q: %v", raw, err)
@@ -53,17 +57,24 @@ func parseQuery(raw string, allowed ...string) (map[string]string, error) {
 }
 
 // requireNoBody rejects a body on a call that takes none: a body meant to
-// name one session must not reach a call that deletes them all.
+// name one session must not reach a call that deletes them all. A body that
+// is announced (Content-Length, Transfer-Encoding, Expect) counts as one
+// whether or not its bytes arrive, and so does one that cannot be read: the
+// request may be cut short, but what it declares is not a bare call.
 func requireNoBody(r *http.Request) error {
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 || r.Header.Get("Expect") != "" {
+		return errNoBody
+	}
 	if r.Body == nil {
 		return nil
 	}
-	n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 1))
-	if n > 0 {
-		return apiError(http.StatusBadRequest, "this call takes no body (one session is named by POST .../sessions/lookup or .../sessions/forget with {\"id\": \"...\"})")
+	if n, err := io.Copy(io.Discard, io.LimitReader(r.Body, 1)); n > 0 || err != nil {
+		return errNoBody
 	}
 	return nil
 }
+
+var errNoBody = apiError(http.StatusBadRequest, "this call takes no body (one session is named by POST .../sessions/lookup or .../sessions/forget with {\"id\": \"...\"})")
 
 // parseIDBody reads the body of an id-carrying call: exactly {"id": "<id>"}
 // with a non-empty id. The id goes in the body, not the URL, because Caddy

@@ -14,13 +14,14 @@ import (
 // once, naming the run that holds them, instead of sharing the ports with it
 // through SO_REUSEPORT. A check of the ports alone does not do: a run holds
 // them only while its Caddy runs, and another run can start in between.
-// The lock goes with the process, however it ends.
+// The lock goes with the process, however it ends. Runs in different network
+// namespaces have different ports, and different locks.
 func Lock(ports ...int) error {
 	names := make([]string, len(ports))
 	for i, p := range ports {
 		names[i] = fmt.Sprint(p)
 	}
-	path := filepath.Join(os.TempDir(), "soap-affinity-test-ports-"+strings.Join(names, "-")+".lock")
+	path := filepath.Join(os.TempDir(), "soap-affinity-test-ports-"+netNamespace()+strings.Join(names, "-")+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return fmt.Errorf("opening the test port lock %s: %w", path, err)
@@ -38,6 +39,17 @@ func Lock(ports ...int) error {
 		strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))), 0)
 	held = append(held, f)
 	return nil
+}
+
+// netNamespace names the network namespace of the process ("4026531840-"),
+// or "" where that is not known: ports are per namespace, so runs in
+// namespaces of their own (unshare -n) do not meet and need no common lock.
+func netNamespace() string {
+	ns, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return ""
+	}
+	return strings.Trim(strings.TrimPrefix(ns, "net:"), "[]") + "-"
 }
 
 // held keeps the lock files open, and so the locks held, until the process
