@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -83,6 +84,11 @@ func TestHTTPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
 	requireThreeStickyClients(t, bash(t, httpSessionClients), "localhost:910")
 
 	const proxy = "http://localhost:8280/"
+	resp, err := http.Get(proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireSOAPAnswer(t, resp)
 	for c := range 3 {
 		client := jarClient(t)
 		home := getBackend(t, client, proxy)
@@ -207,6 +213,37 @@ func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
 	requireInReadme(t, soapSessionClients)
 	startCaddy(t, "examples/soap-session.Caddyfile", "localhost:2019")
 	requireThreeStickyClients(t, bash(t, soapSessionClients), "localhost:920")
+
+	resp, err := http.Post("http://localhost:8281/", "text/xml; charset=UTF-8", strings.NewReader(
+		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header/><soapenv:Body/></soapenv:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireSOAPAnswer(t, resp)
+}
+
+// requireSOAPAnswer checks that an example backend answered as a SOAP
+// service does, so that a SOAP client can read it: a text/xml SOAP 1.1
+// envelope whose getQuoteResponse names the backend of X-Backend.
+func requireSOAPAnswer(t *testing.T, resp *http.Response) {
+	t.Helper()
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/xml; charset=UTF-8" {
+		t.Fatalf("Content-Type %q, want text/xml; charset=UTF-8", ct)
+	}
+	var env struct {
+		XMLName  xml.Name
+		ServedBy string `xml:"Body>getQuoteResponse>return>served_by"`
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatalf("the answer is no XML: %v", err)
+	}
+	if env.XMLName != (xml.Name{Space: "http://schemas.xmlsoap.org/soap/envelope/", Local: "Envelope"}) {
+		t.Fatalf("the answer is a %v, want a SOAP 1.1 Envelope", env.XMLName)
+	}
+	if b := resp.Header.Get("X-Backend"); env.ServedBy != b || b == "" {
+		t.Fatalf("the answer says served_by %q, X-Backend %q", env.ServedBy, b)
+	}
 }
 
 // requireThreeStickyClients checks a walkthrough's output: five lines
