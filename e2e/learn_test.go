@@ -17,7 +17,7 @@ import (
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
-// The README's http session walkthrough: three clients with cookie jars, five
+// docs/session-types.md's http session walkthrough: three clients with cookie jars, five
 // requests each.
 const httpSessionClients = `for client in 1 2 3; do
   jar=$(mktemp)
@@ -77,8 +77,8 @@ func cookieIssuer(cookie string) string {
 // whose backends are Caddy sites that issue cookies, with curl's cookie jars
 // and Go's.
 func TestHTTPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, "go run ./cmd/caddy run --config examples/http-session.Caddyfile")
-	requireInReadme(t, httpSessionClients)
+	requireInDoc(t, "docs/session-types.md", "go run ./cmd/caddy run --config examples/http-session.Caddyfile")
+	requireInDoc(t, "docs/session-types.md", httpSessionClients)
 	startCaddy(t, "examples/http-session.Caddyfile", "localhost:2019")
 
 	requireThreeStickyClients(t, bash(t, httpSessionClients), "localhost:910")
@@ -194,7 +194,7 @@ func TestLearnedSessionsSharedThroughRedis(t *testing.T) {
 	}
 }
 
-// The README's soap session walkthrough: each client sends back the
+// docs/session-types.md's soap session walkthrough: each client sends back the
 // ServiceGroupId element its first response handed out.
 const soapSessionClients = `for client in 1 2 3; do
   header=''
@@ -209,8 +209,8 @@ done`
 // TestSOAPSessionExampleAsTheReadmeShowsIt runs examples/soap-session.Caddyfile,
 // whose backends are Caddy sites that answer as Axis2 in soapsession scope.
 func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
-	requireInReadme(t, soapSessionClients)
+	requireInDoc(t, "docs/session-types.md", "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
+	requireInDoc(t, "docs/session-types.md", soapSessionClients)
 	startCaddy(t, "examples/soap-session.Caddyfile", "localhost:2019")
 	requireThreeStickyClients(t, bash(t, soapSessionClients), "localhost:920")
 
