@@ -6,7 +6,7 @@
 #   ./test.sh                    # every test
 #   ./test.sh -run Demo ./e2e    # arguments replace ./...
 #
-# The race detector needs cgo, hence gcc; the README's commands use curl; the
+# The race detector needs cgo, hence gcc; the documentation's commands use curl; the
 # Redis store's tests start their own redis-server and redis-sentinel. CI
 # (.ci/run) runs this script.
 set -euo pipefail

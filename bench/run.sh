@@ -9,13 +9,13 @@
 #
 #   bash bench/run.sh                       # 5 rounds of 10 s per contender
 #   ROUNDS=1 DURATION=2s bash bench/run.sh  # a quick smoke run
-#   bash bench/run.sh --publish             # a run for the README
+#   bash bench/run.sh --publish             # a run for docs/performance.md
 #   CONTENDERS="caddy_round_robin_soap caddy_scs_soap" ROUNDS=10 MEMORY_SESSIONS=0 \
 #     bash bench/run.sh                     # more rounds of two contenders, no memory run
 #
 # Writes {raw.tsv,memory.tsv,environment.txt,results.md,throughput.svg} into a
 # new folder bench/runs/<UTC time>/, which git ignores; with --publish into
-# bench/results/, the tracked results the README shows.
+# bench/results/, the tracked results docs/performance.md shows.
 # Needs Go; installs wrk, haproxy, nginx and curl with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,7 +11,7 @@ import (
 
 const policyLogger = "http.reverse_proxy.selection_policies.simple_client_session"
 
-// sessionHeaderFilter is the README's log filter that keeps the session header
+// sessionHeaderFilter is docs/simple_client_session.md's log filter that keeps the session header
 // out of Caddy's own lines (reverse_proxy's debug lines log request headers).
 const sessionHeaderFilter = `
 		format filter {
@@ -22,10 +22,11 @@ const sessionHeaderFilter = `
 // after a failed upstream) with distinctive session ids and Caddy's log at
 // DEBUG. The policy's lines never carry an id unless log_session_ids; Caddy's
 // own debug lines log request headers, so an id sent in an HTTP header shows
-// there unless the log filters that header, as the README shows.
+// there unless the log filters that header, as docs/simple_client_session.md
+// shows.
 func TestSessionIDsStayOutOfLogs(t *testing.T) {
-	if readme, err := os.ReadFile("../README.md"); err != nil || !strings.Contains(string(readme), sessionHeaderFilter) {
-		t.Fatalf("README.md does not show the log filter this test runs (%v):%s", err, sessionHeaderFilter)
+	if doc, err := os.ReadFile("../docs/simple_client_session.md"); err != nil || !strings.Contains(string(doc), sessionHeaderFilter) {
+		t.Fatalf("docs/simple_client_session.md does not show the log filter this test runs (%v):%s", err, sessionHeaderFilter)
 	}
 	for _, tc := range []struct {
 		name, format, policy string

@@ -326,7 +326,7 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 	}
 }
 
-// The README's "How a request is routed": a session header sent on two lines
+// docs/simple_client_session.md's "How a request is routed": a session header sent on two lines
 // is named by its first line; "a, b" on one line is the one id "a, b".
 func TestSessionHeaderLines(t *testing.T) {
 	bs := startBackends(t, 3)

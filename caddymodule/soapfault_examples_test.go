@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// TestSOAPFaultHandleErrors loads the README's handle_errors example.
+// TestSOAPFaultHandleErrors loads docs/soap_fault.md's handle_errors example.
 func TestSOAPFaultHandleErrors(t *testing.T) {
 	tester := sfServe(t, sfDemoUpstreamsDown(t, sfReadTestdata(t, "handle_errors.caddyfile")))
 	resp, body := sfPost(t, tester, "http://localhost:8290/", "application/soap+xml", sfSOAP12Request)
@@ -40,7 +40,7 @@ func sfProxyOnly(t *testing.T) string {
 	return string(proxy)
 }
 
-// TestSOAPFaultWalkthrough runs the README walkthrough: the demo backends are
+// TestSOAPFaultWalkthrough runs docs/soap_fault.md's walkthrough: the demo backends are
 // stopped, the client gets the default fault.
 func TestSOAPFaultWalkthrough(t *testing.T) {
 	tester := sfServe(t, sfDemoUpstreamsDown(t, sfProxyOnly(t)))
@@ -50,14 +50,14 @@ func TestSOAPFaultWalkthrough(t *testing.T) {
 		t.Errorf("body =\n%s\nwant\n%s", body, want)
 	}
 	if resp.ContentLength != 330 {
-		t.Errorf("Content-Length %d, README says 330", resp.ContentLength)
+		t.Errorf("Content-Length %d, docs/soap_fault.md says 330", resp.ContentLength)
 	}
 	// Now the upstreams are marked down (fail_duration): 503, the same fault.
 	resp, body2 := sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "text/xml;charset=UTF-8", sfSOAP11Request)
 	if resp.StatusCode != 500 || string(body2) != string(body) {
 		t.Errorf("second request: %d %s", resp.StatusCode, body2)
 	}
-	// The SOAP 1.2 default, as the README shows it.
+	// The SOAP 1.2 default, as docs/soap_fault.md shows it.
 	tester = sfServe(t, sfDemoUpstreamsDown(t, strings.Replace(sfProxyOnly(t), "version soap11", "version soap12", 1)))
 	resp, body = sfPost(t, tester, "http://localhost:8290/services/LoadBalanceProxy", "application/soap+xml", sfSOAP12Request)
 	if want := sfReadTestdata(t, "default_soap12.xml"); string(body) != want || resp.Header.Get("Content-Type") != "application/soap+xml; charset=UTF-8" {
@@ -121,11 +121,11 @@ func sfJSONEscaped(s string) string {
 	return string(b[1 : len(b)-1])
 }
 
-// TestSOAPFaultREADME: every example in the README is one of the testdata
-// files that the tests above load, and every such file is in the README.
+// TestSOAPFaultREADME: every example of soap_fault's page is one of the
+// testdata files that the tests above load, and every such file is on it.
 func TestSOAPFaultREADME(t *testing.T) {
 	var readme string
-	for _, p := range []string{"../README.md"} {
+	for _, p := range []string{"../docs/soap_fault.md"} {
 		b, err := os.ReadFile(p)
 		if err == nil && strings.Contains(string(b), "soap_fault") {
 			readme = string(b)
@@ -133,7 +133,7 @@ func TestSOAPFaultREADME(t *testing.T) {
 		}
 	}
 	if readme == "" {
-		t.Fatal("no README documents soap_fault")
+		t.Fatal("docs/soap_fault.md does not document soap_fault")
 	}
 	adaptCaddyfile, adaptJSON := sfAdaptGolden(t)
 	examples := map[string]string{
@@ -150,12 +150,12 @@ func TestSOAPFaultREADME(t *testing.T) {
 		if lang == "json" && strings.Contains(text, `"soap_fault"`) {
 			var got, want any
 			if err := json.Unmarshal([]byte(text), &got); err != nil {
-				t.Errorf("README JSON does not parse: %v\n%s", err, text)
+				t.Errorf("docs/soap_fault.md: JSON does not parse: %v\n%s", err, text)
 				continue
 			}
 			_ = json.Unmarshal([]byte(adaptJSON), &want)
 			if !reflect.DeepEqual(got, want) {
-				t.Errorf("README JSON is not the adapt golden output:\n%s", text)
+				t.Errorf("docs/soap_fault.md: JSON is not the adapt golden output:\n%s", text)
 			}
 			found["json"] = true
 			continue
@@ -167,15 +167,15 @@ func TestSOAPFaultREADME(t *testing.T) {
 			}
 		}
 		if !ok && strings.Contains(text, "soap_fault") || !ok && lang == "xml" && strings.Contains(text, "Fault") {
-			t.Errorf("README %s example is not a tested testdata file:\n%s", lang, text)
+			t.Errorf("docs/soap_fault.md: %s example is not a tested testdata file:\n%s", lang, text)
 		}
 	}
 	for key := range examples {
 		if !found[key] {
-			t.Errorf("testdata example %s is not in the README", key)
+			t.Errorf("testdata example %s is not in docs/soap_fault.md", key)
 		}
 	}
 	if !found["json"] {
-		t.Error("README lacks the JSON of the full example")
+		t.Error("docs/soap_fault.md lacks the JSON of the full example")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestDrainAsTheReadmeShowsIt runs the README's "Draining an upstream"
+// TestDrainAsTheReadmeShowsIt runs docs/operating.md's "Draining an upstream"
 // walkthrough, `caddy soap-affinity` and curl, against a fresh demo that has
 // seen the demo walkthrough's six sessions; the caddy built for this test
 // run is first on the PATH, as an operator's would be.
@@ -19,7 +19,7 @@ func TestDrainAsTheReadmeShowsIt(t *testing.T) {
 	for _, s := range readmeSteps(t, "drain") {
 		out := s.run(t)
 		if strings.Contains(s.command, "for id in") && strings.Contains(out, "localhost:9002") {
-			t.Errorf("README.md:%d: new sessions placed on the draining upstream:\n%s", s.line, out)
+			t.Errorf("%s: new sessions placed on the draining upstream:\n%s", s.line, out)
 		}
 	}
 

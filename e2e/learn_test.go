@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +17,7 @@ import (
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
-// The README's http session walkthrough: three clients with cookie jars, five
+// docs/session-types.md's http session walkthrough: three clients with cookie jars, five
 // requests each.
 const httpSessionClients = `for client in 1 2 3; do
   jar=$(mktemp)
@@ -76,13 +77,18 @@ func cookieIssuer(cookie string) string {
 // whose backends are Caddy sites that issue cookies, with curl's cookie jars
 // and Go's.
 func TestHTTPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, "go run ./cmd/caddy run --config examples/http-session.Caddyfile")
-	requireInReadme(t, httpSessionClients)
+	requireInDoc(t, "docs/session-types.md", "go run ./cmd/caddy run --config examples/http-session.Caddyfile")
+	requireInDoc(t, "docs/session-types.md", httpSessionClients)
 	startCaddy(t, "examples/http-session.Caddyfile", "localhost:2019")
 
 	requireThreeStickyClients(t, bash(t, httpSessionClients), "localhost:910")
 
 	const proxy = "http://localhost:8280/"
+	resp, err := http.Get(proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireSOAPAnswer(t, resp)
 	for c := range 3 {
 		client := jarClient(t)
 		home := getBackend(t, client, proxy)
@@ -188,7 +194,7 @@ func TestLearnedSessionsSharedThroughRedis(t *testing.T) {
 	}
 }
 
-// The README's soap session walkthrough: each client sends back the
+// docs/session-types.md's soap session walkthrough: each client sends back the
 // ServiceGroupId element its first response handed out.
 const soapSessionClients = `for client in 1 2 3; do
   header=''
@@ -203,10 +209,41 @@ done`
 // TestSOAPSessionExampleAsTheReadmeShowsIt runs examples/soap-session.Caddyfile,
 // whose backends are Caddy sites that answer as Axis2 in soapsession scope.
 func TestSOAPSessionExampleAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
-	requireInReadme(t, soapSessionClients)
+	requireInDoc(t, "docs/session-types.md", "go run ./cmd/caddy run --config examples/soap-session.Caddyfile")
+	requireInDoc(t, "docs/session-types.md", soapSessionClients)
 	startCaddy(t, "examples/soap-session.Caddyfile", "localhost:2019")
 	requireThreeStickyClients(t, bash(t, soapSessionClients), "localhost:920")
+
+	resp, err := http.Post("http://localhost:8281/", "text/xml; charset=UTF-8", strings.NewReader(
+		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header/><soapenv:Body/></soapenv:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireSOAPAnswer(t, resp)
+}
+
+// requireSOAPAnswer checks that an example backend answered as a SOAP
+// service does, so that a SOAP client can read it: a text/xml SOAP 1.1
+// envelope whose getQuoteResponse names the backend of X-Backend.
+func requireSOAPAnswer(t *testing.T, resp *http.Response) {
+	t.Helper()
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/xml; charset=UTF-8" {
+		t.Fatalf("Content-Type %q, want text/xml; charset=UTF-8", ct)
+	}
+	var env struct {
+		XMLName  xml.Name
+		ServedBy string `xml:"Body>getQuoteResponse>return>served_by"`
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatalf("the answer is no XML: %v", err)
+	}
+	if env.XMLName != (xml.Name{Space: "http://schemas.xmlsoap.org/soap/envelope/", Local: "Envelope"}) {
+		t.Fatalf("the answer is a %v, want a SOAP 1.1 Envelope", env.XMLName)
+	}
+	if b := resp.Header.Get("X-Backend"); env.ServedBy != b || b == "" {
+		t.Fatalf("the answer says served_by %q, X-Backend %q", env.ServedBy, b)
+	}
 }
 
 // requireThreeStickyClients checks a walkthrough's output: five lines

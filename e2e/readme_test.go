@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,27 +13,29 @@ import (
 	"testing"
 )
 
-// The README's commands are read from README.md itself, so that the README
-// and the tests cannot drift apart. The convention (README.md's "Reading the
-// commands and their outputs" says it to readers, Development to writers):
+// The documentation's commands are read from its pages themselves (README.md
+// and docs/*.md), so that the pages and the tests cannot drift apart. The
+// convention (docs/demo.md's "Reading the commands and their outputs" says it
+// to readers, docs/development.md to writers):
 //
 //   - A command block that a test runs is fenced as ```sh test=<name>; the
 //     second word is ignored by Markdown renderers. <name> names the
-//     walkthrough it belongs to, one of readmeWalkthroughs; a test runs a
-//     walkthrough's commands in README order.
-//   - The output the README shows for it is the ```text block right after
+//     walkthrough it belongs to, a key of walkthroughPages, and the block
+//     lives on that walkthrough's page; a test runs a walkthrough's commands
+//     in page order.
+//   - The output the page shows for it is the ```text block right after
 //     it (nothing but blank lines between). The command's output must match
-//     it, except where the README documents variation:
+//     it, except where the page documents variation:
 //     "..." stands for text left out (on a line of its own: any number of
 //     lines; within a line: any text on that line), and a time (RFC 3339, or
 //     an HTTP date) or a urn:uuid: id stands for any of its kind.
 //   - A command without such a block must succeed; its test may check more.
 
-// readmeStep is one command of a README walkthrough.
+// readmeStep is one command of a walkthrough.
 type readmeStep struct {
-	line    int // README.md line of the command's opening fence
+	line    string // page:line of the command's opening fence
 	command string
-	shown   string // the output the README shows; "" when it shows none
+	shown   string // the output the page shows; "" when it shows none
 }
 
 var (
@@ -38,21 +43,38 @@ var (
 	commandInfo = regexp.MustCompile(`^sh test=(\S+)$`)
 )
 
-// readmeWalkthroughs are the walkthroughs that tests run; a README block
-// fenced with another name would be run by none.
-var readmeWalkthroughs = []string{"demo", "fault", "two-nodes", "admin", "addressing", "drain"}
+// walkthroughPages are the walkthroughs that tests run, each with the page
+// (relative to the repository root) that holds its commands; a block fenced
+// with another name, or on another page, would be run by none.
+var walkthroughPages = map[string]string{
+	"demo":       "docs/demo.md",
+	"fault":      "docs/soap_fault.md",
+	"two-nodes":  "docs/redis.md",
+	"admin":      "docs/operating.md",
+	"drain":      "docs/operating.md",
+	"addressing": addressingPage,
+}
 
-// readmeSteps returns the commands of the README walkthrough name, in README
-// order. It fails the test if there are none.
+// addressingPage holds the WS-Addressing walkthrough. It is written apart from
+// the other pages; until it exists, the tests that need its blocks skip, saying
+// so. Once it exists, a missing block fails them as on any other page.
+const addressingPage = "docs/addressing.md"
+
+// readmeSteps returns the commands of the walkthrough name, in the order of
+// its page. It fails the test if the page has none.
 func readmeSteps(t *testing.T, name string) []readmeStep {
 	t.Helper()
+	page, ok := walkthroughPages[name]
+	if !ok {
+		t.Fatalf("no walkthrough %q (walkthroughPages)", name)
+	}
 	type block struct {
 		open, close int // line indexes of the fences
 		info, text  string
 	}
 	var blocks []block
 	var cur *block
-	lines := strings.Split(readme(t), "\n")
+	lines := strings.Split(docPage(t, page), "\n")
 	for i, l := range lines {
 		m := fence.FindStringSubmatch(l)
 		switch {
@@ -70,7 +92,7 @@ func readmeSteps(t *testing.T, name string) []readmeStep {
 		if m := commandInfo.FindStringSubmatch(b.info); m == nil || m[1] != name {
 			continue
 		}
-		s := readmeStep{line: b.open + 1, command: b.text}
+		s := readmeStep{line: fmt.Sprintf("%s:%d", page, b.open+1), command: b.text}
 		if i+1 < len(blocks) && blocks[i+1].info == "text" &&
 			strings.TrimSpace(strings.Join(lines[b.close+1:blocks[i+1].open], "")) == "" {
 			s.shown = blocks[i+1].text
@@ -78,12 +100,12 @@ func readmeSteps(t *testing.T, name string) []readmeStep {
 		steps = append(steps, s)
 	}
 	if len(steps) == 0 {
-		t.Fatalf("README.md has no commands fenced as ```sh test=%s", name)
+		t.Fatalf("%s has no commands fenced as ```sh test=%s", page, name)
 	}
 	return steps
 }
 
-// readmeCommand returns the one command of the README walkthrough name that
+// readmeCommand returns the one command of the walkthrough name that
 // contains text, for a test that runs it its own way (against another
 // server than the walkthrough's).
 func readmeCommand(t *testing.T, name, text string) string {
@@ -95,19 +117,19 @@ func readmeCommand(t *testing.T, name, text string) string {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("README.md: %d commands of walkthrough %s contain %q, want 1", len(found), name, text)
+		t.Fatalf("%s: %d commands of walkthrough %s contain %q, want 1", walkthroughPages[name], len(found), name, text)
 	}
 	return found[0]
 }
 
-// run runs the step's command in the repository root and, if the README
+// run runs the step's command in the repository root and, if the page
 // shows its output, compares the two. It returns the output.
 func (s readmeStep) run(t *testing.T) string {
 	t.Helper()
 	got := bash(t, s.command)
 	if s.shown != "" {
 		if err := matchShown(s.shown, got); err != nil {
-			t.Fatalf("README.md:%d: the output of\n%s\n%v", s.line, s.command, err)
+			t.Fatalf("%s: the output of\n%s\n%v", s.line, s.command, err)
 		}
 	}
 	return got
@@ -172,25 +194,49 @@ func matchShown(shown, got string) error {
 	if shownPattern(shown).MatchString(norm) {
 		return nil
 	}
-	return fmt.Errorf("is\n%s\nbut the README shows\n%s", norm, shown)
+	return fmt.Errorf("is\n%s\nbut the page shows\n%s", norm, shown)
 }
 
-// readme returns README.md.
-func readme(t *testing.T) string {
+// docPage returns a page of the documentation, page being its path from the
+// repository root ("README.md", "docs/redis.md"). A missing page fails the
+// test, except the addressing page, which is written apart: until it exists,
+// the test skips.
+func docPage(t *testing.T, page string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, page))
+	if errors.Is(err, fs.ErrNotExist) && page == addressingPage {
+		t.Skipf("%s does not exist yet: the WS-Addressing page, and the blocks this test runs from it, are written apart", page)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(data)
 }
 
-// requireInReadme fails unless the README shows text exactly as the test
-// uses it (a command the test runs its own way, a configuration file).
-func requireInReadme(t *testing.T, text string) {
+// docPages returns README.md and every page under docs/, by path.
+func docPages(t *testing.T) map[string]string {
 	t.Helper()
-	if !strings.Contains(readme(t), text) {
-		t.Fatalf("README.md does not show this as the test uses it:\n%s", text)
+	files, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no pages under docs/: %v", err)
+	}
+	pages := map[string]string{"README.md": docPage(t, "README.md")}
+	for _, f := range files {
+		rel, err := filepath.Rel(repoRoot, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages[filepath.ToSlash(rel)] = docPage(t, filepath.ToSlash(rel))
+	}
+	return pages
+}
+
+// requireInDoc fails unless page shows text exactly as the test uses it (a
+// command the test runs its own way, a configuration file).
+func requireInDoc(t *testing.T, page, text string) {
+	t.Helper()
+	if !strings.Contains(docPage(t, page), text) {
+		t.Fatalf("%s does not show this as the test uses it:\n%s", page, text)
 	}
 }
 
@@ -222,15 +268,30 @@ func TestShownOutputsMatchOnlyWhatTheyDocument(t *testing.T) {
 	}
 }
 
-// TestEveryReadmeWalkthroughIsRun finds the README's command blocks that no
-// test would run: a misspelt or new walkthrough name.
-func TestEveryReadmeWalkthroughIsRun(t *testing.T) {
-	for _, l := range strings.Split(readme(t), "\n") {
-		if m := fence.FindStringSubmatch(l); m != nil && strings.Contains(m[1], "test=") {
-			n := commandInfo.FindStringSubmatch(m[1])
-			if n == nil || !slices.Contains(readmeWalkthroughs, n[1]) {
-				t.Errorf("README.md fences a block as %q, which no test runs (walkthroughs: %v)", l, readmeWalkthroughs)
+// TestEveryWalkthroughIsRun finds the pages' command blocks that no test
+// would run: a misspelt or new walkthrough name, or a block on another page
+// than its walkthrough's.
+func TestEveryWalkthroughIsRun(t *testing.T) {
+	pages := docPages(t)
+	names := slices.Sorted(maps.Keys(pages))
+	for _, page := range names {
+		for i, l := range strings.Split(pages[page], "\n") {
+			if m := fence.FindStringSubmatch(l); m != nil && strings.Contains(m[1], "test=") {
+				n := commandInfo.FindStringSubmatch(m[1])
+				switch {
+				case n == nil || walkthroughPages[n[1]] == "":
+					t.Errorf("%s:%d fences a block as %q, which no test runs (walkthroughPages: %v)", page, i+1, l, walkthroughPages)
+				case walkthroughPages[n[1]] != page:
+					t.Errorf("%s:%d: a block of walkthrough %s, whose tests read %s", page, i+1, n[1], walkthroughPages[n[1]])
+				}
 			}
+		}
+	}
+	// Every walkthrough's page exists (but the addressing page, written
+	// apart) and has its blocks: readmeSteps fails otherwise.
+	for name, page := range walkthroughPages {
+		if _, ok := pages[page]; ok || page != addressingPage {
+			readmeSteps(t, name)
 		}
 	}
 }
@@ -246,5 +307,5 @@ func TestReadmeNamesTheGoVersionOfGoMod(t *testing.T) {
 	if m == nil {
 		t.Fatal("go.mod has no go line")
 	}
-	requireInReadme(t, "You need Go "+string(m[1])+" or later")
+	requireInDoc(t, "README.md", "You need Go "+string(m[1])+" or later")
 }

@@ -16,11 +16,11 @@ import (
 	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
-// The two-node tests run examples/two-nodes.Caddyfile, as the README shows it,
+// The two-node tests run examples/two-nodes.Caddyfile, as docs/redis.md shows it,
 // on ports of their own: nodes on 9121 and up, admin endpoints on 3021 and up.
 const twoNodesConfig = "examples/two-nodes.Caddyfile"
 
-// The README's commands to run the two nodes.
+// docs/redis.md's commands to run the two nodes.
 var twoNodesCommands = []string{
 	"NODE_PORT=8291 ADMIN_PORT=2020 go run ./cmd/caddy run --config examples/two-nodes.Caddyfile",
 	"NODE_PORT=8292 ADMIN_PORT=2021 go run ./cmd/caddy run --config examples/two-nodes.Caddyfile",
@@ -308,19 +308,19 @@ func TestRedisCaddyRestartKeepsSessions(t *testing.T) {
 	}
 }
 
-// TestRedisTwoNodesAsTheReadmeShowsIt runs the README's two-node example on
-// the README's ports: the demo's backends, two nodes of
-// examples/two-nodes.Caddyfile, and the README's requests, whose output is
-// the README's. Redis runs as the README starts it, on a port of its own.
+// TestRedisTwoNodesAsTheReadmeShowsIt runs docs/redis.md's two-node example
+// on the page's ports: the demo's backends, two nodes of
+// examples/two-nodes.Caddyfile, and the page's requests, whose output is the
+// page's. Redis runs as the page starts it, on a port of its own.
 func TestRedisTwoNodesAsTheReadmeShowsIt(t *testing.T) {
 	example, err := os.ReadFile(filepath.Join(repoRoot, twoNodesConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireInReadme(t, strings.TrimRight(string(example), "\n"))
-	requireInReadme(t, "redis-server --bind 127.0.0.1 --save ''")
+	requireInDoc(t, "docs/redis.md", strings.TrimRight(string(example), "\n"))
+	requireInDoc(t, "docs/redis.md", "redis-server --bind 127.0.0.1 --save ''")
 	for _, c := range twoNodesCommands {
-		requireInReadme(t, c)
+		requireInDoc(t, "docs/redis.md", c)
 	}
 
 	srv := redistest.Start(t)

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// The README's commands for running Synapse configurations.
+// docs/synapse.md's commands for running Synapse configurations.
 const (
 	synapseBackends = "go run ./cmd/caddy run --config examples/backends.Caddyfile"
 	synapseRun      = "go run ./cmd/caddy run --config examples/synapse/LoadBalanceProxy.xml --adapter synapse"
@@ -27,14 +27,21 @@ const (
     --data-binary @examples/placeOrder.xml
 done | sort | uniq -c`
 	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
-	synapsePorts      = `SYNAPSE_HTTP_PORT=8080 SYNAPSE_HTTPS_PORT=8443 go run ./cmd/caddy adapt \
+	// A request the backends echo (X-Echo: true), to see the WS-Addressing
+	// headers the adapted proxy wrote; the test's own, as the demo sends it.
+	synapseEcho = `curl -s -w 'served by %header{x-backend}\n' \
+  http://localhost:8290/services/LoadBalanceProxy \
+  -H 'Content-Type: text/xml;charset=UTF-8' \
+  -H 'simpleClientSession: 123' -H 'X-Echo: true' \
+  --data-binary @examples/placeOrder.xml`
+	synapsePorts = `SYNAPSE_HTTP_PORT=8080 SYNAPSE_HTTPS_PORT=8443 go run ./cmd/caddy adapt \
   --config examples/synapse/LoadBalanceProxy.xml --adapter synapse | grep -o '"listen":\[[^]]*\]'`
 )
 
-// startBackends runs the demo's backends alone, as the README says.
+// startBackends runs the demo's backends alone, as docs/synapse.md says.
 func startBackends(t *testing.T) *caddyProcess {
 	t.Helper()
-	requireInReadme(t, synapseBackends)
+	requireInDoc(t, "docs/synapse.md", synapseBackends)
 	return startCaddy(t, "examples/backends.Caddyfile", "localhost:2030")
 }
 
@@ -59,24 +66,25 @@ func lines(t *testing.T, command string) []string {
 // urn:placeOrder reaching the backends (they answer 202 to placeOrder only),
 // HTTPS on 8253, and the VersionMismatch fault when every backend is down.
 func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, synapseRun)
+	requireInDoc(t, "docs/synapse.md", synapseRun)
 	backends := startBackends(t)
 	startSynapse(t, "examples/synapse/LoadBalanceProxy.xml")
 
-	// The demo's commands, from the README.
+	// The demo's commands, from docs/demo.md and docs/soap_fault.md. The
+	// page shows the first and the last again, as this test runs them.
 	demoSameSession := readmeCommand(t, "demo", "simpleClientSession: 123")
 	demoNewSessions := readmeCommand(t, "demo", "for id in a b c")
 	demoSOAP11ClientID := readmeCommand(t, "demo", "placeOrder-clientid.xml")
 	demoSOAP12ClientID := readmeCommand(t, "demo", "placeOrder-soap12.xml")
-	demoAddressing := readmeCommand(t, "addressing", "X-Echo: true")
 	faultWalkthrough := readmeCommand(t, "fault", "curl -si")
+	requireInDoc(t, "docs/synapse.md", demoSameSession)
+	requireInDoc(t, "docs/synapse.md", faultWalkthrough)
 
 	for name, command := range map[string]string{
 		"HTTP header session": demoSameSession,
 		"SOAP 1.1 ClientID":   demoSOAP11ClientID,
 		"SOAP 1.2 ClientID":   demoSOAP12ClientID,
 	} {
-		requireInReadme(t, command)
 		got := lines(t, command)
 		for _, l := range got {
 			if l != got[0] || !strings.HasPrefix(l, "202 localhost:900") {
@@ -84,7 +92,6 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 			}
 		}
 	}
-	requireInReadme(t, demoNewSessions)
 	placed := map[string]bool{}
 	for _, l := range lines(t, demoNewSessions) {
 		_, b, _ := strings.Cut(l, " ")
@@ -98,19 +105,18 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 	// chosen, the endpoint's path), wsa:Action the header mediator's action.
 	addressed := regexp.MustCompile(`<wsa:To>http://localhost:900[123]/services/SimpleStockQuoteService</wsa:To>` +
 		`<wsa:MessageID>urn:uuid:[0-9a-f-]{36}</wsa:MessageID><wsa:Action>urn:placeOrder</wsa:Action>`)
-	if out := bash(t, demoAddressing); !addressed.MatchString(out) {
+	if out := bash(t, synapseEcho); !addressed.MatchString(out) {
 		t.Fatalf("the backend got\n%s\nwant WS-Addressing headers matching %s", out, addressed)
 	}
 
 	// HTTPS, with the same session (the HTTP and HTTPS servers share it).
-	requireInReadme(t, synapseHTTPS)
+	requireInDoc(t, "docs/synapse.md", synapseHTTPS)
 	session123 := lines(t, demoSameSession)[0]
 	if got := strings.TrimSpace(bash(t, synapseHTTPS)); got != session123 {
 		t.Fatalf("over HTTPS: %q, want %q", got, session123)
 	}
 
 	backends.stop()
-	requireInReadme(t, faultWalkthrough)
 	out := strings.ReplaceAll(bash(t, faultWalkthrough), "\r\n", "\n")
 	head, body, _ := strings.Cut(out, "\n\n")
 	if !strings.HasPrefix(head, "HTTP/1.1 500 ") || !strings.Contains(head, "Content-Type: text/xml; charset=UTF-8") {
@@ -127,7 +133,7 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 func TestSynapseFailoverExample(t *testing.T) {
 	startBackends(t)
 	startSynapse(t, "examples/synapse/FailoverAPI.xml")
-	requireInReadme(t, synapseFailover)
+	requireInDoc(t, "docs/synapse.md", synapseFailover)
 	for range 3 {
 		out := bash(t, synapseFailover)
 		if !strings.Contains(out, "<ns:served_by>localhost:9002</ns:served_by>") || !strings.HasSuffix(out, " localhost:9002\n") {
@@ -141,7 +147,7 @@ func TestSynapseFailoverExample(t *testing.T) {
 func TestSynapseWeightedExample(t *testing.T) {
 	startBackends(t)
 	startSynapse(t, "examples/synapse/WeightedLoadBalanceProxy.xml")
-	requireInReadme(t, synapseWeighted)
+	requireInDoc(t, "docs/synapse.md", synapseWeighted)
 	got := strings.Fields(bash(t, synapseWeighted))
 	want := []string{"2", "localhost:9001", "4", "localhost:9002", "6", "localhost:9003"}
 	if !reflect.DeepEqual(got, want) {
@@ -153,7 +159,7 @@ func TestSynapseWeightedExample(t *testing.T) {
 // `caddy synapse`: the same JSON as the sample's <definitions>, and with
 // --definitions a document that adapts to it too.
 func TestSynapseDeploymentCommand(t *testing.T) {
-	requireInReadme(t, synapseDeployment)
+	requireInDoc(t, "docs/synapse.md", synapseDeployment)
 	fromDir := decodeJSON(t, bash(t, caddyBin+" synapse --dir examples/synapse/deployment 2>/dev/null"))
 	fromFile := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
 	if !reflect.DeepEqual(fromDir, fromFile) {
@@ -173,13 +179,13 @@ func TestSynapseDeploymentCommand(t *testing.T) {
 
 // TestSynapsePortsAsTheReadmeShowsIt moves the servers with the environment.
 func TestSynapsePortsAsTheReadmeShowsIt(t *testing.T) {
-	requireInReadme(t, synapsePorts)
+	requireInDoc(t, "docs/synapse.md", synapsePorts)
 	out := bash(t, strings.Replace(synapsePorts, "go run ./cmd/caddy", caddyBin, 1))
 	const want = "\"listen\":[\":8080\"]\n\"listen\":[\":8443\"]\n"
 	if out != want {
 		t.Fatalf("got %q, want %q", out, want)
 	}
-	requireInReadme(t, want)
+	requireInDoc(t, "docs/synapse.md", want)
 }
 
 func decodeJSON(t *testing.T, s string) any {
