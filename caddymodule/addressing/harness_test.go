@@ -268,3 +268,31 @@ func lastReceived(t *testing.T, bs []*backend, rep reply) received {
 	}
 	return recs[len(recs)-1]
 }
+
+// jsonConfig is a JSON config for the in-process test Caddy whose one route
+// has the handlers given.
+func jsonConfig(handlers ...string) string {
+	return fmt.Sprintf(`{
+	"admin": {"listen": "localhost:%d"},
+	"apps": {"http": {"grace_period": 1, "http_port": %d, "https_port": %d, "servers": {"srv0": {
+		"listen": [":%d"],
+		"routes": [{"handle": [%s]}]
+	}}}}
+}`, adminPort, httpPort, httpPort+1, httpPort, strings.Join(handlers, ","))
+}
+
+// assertLoadError loads a JSON config that must fail, with an error that
+// contains want; the running config stays.
+func assertLoadError(t *testing.T, cfg, want string) {
+	t.Helper()
+	initCaddy(t, siteConfig("\trespond ok"), "caddyfile") // Caddy runs
+	resp, err := testClient.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "application/json", strings.NewReader(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), want) {
+		t.Errorf("load: status %d, %s; want an error containing %s", resp.StatusCode, body, want)
+	}
+}
