@@ -2,6 +2,7 @@
 // one package each, as caddy-l4's imports file does:
 //
 //	policy/          http.reverse_proxy.selection_policies.simple_client_session
+//	addressing/      http.reverse_proxy.transport.ws_addressing (WS-Addressing)
 //	learn/           http.handlers.learn_sessions
 //	faulthandler/    http.handlers.soap_fault
 //	admin/           admin.api.soap_affinity and `caddy soap-affinity`
@@ -18,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	// The modules, registered by their init functions.
+	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/addressing"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/admin"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/faulthandler"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/learn"
