@@ -123,10 +123,12 @@ func TestMTOMRequestKeyedByItsRootPart(t *testing.T) {
 }
 
 func TestEnvelopeDeclaredInAnASCIIAliasOfUTF8IsRead(t *testing.T) {
-	for _, addressing := range []string{"", "addressing"} {
-		t.Run("policy {"+addressing+"}", func(t *testing.T) {
+	// With ws_addressing too, which reads the Header again with encoding/xml
+	// after the policy: the policy's peek is the same either way.
+	for _, transport := range []string{"", "transport ws_addressing"} {
+		t.Run("transport {"+transport+"}", func(t *testing.T) {
 			bs := startBackends(t, 3)
-			initCaddy(t, proxyConfig(bs, "{\n\t\t\t"+addressing+"\n\t\t}", ""))
+			initCaddy(t, proxyConfig(bs, "", transport))
 			for _, enc := range []string{"utf8", "US-ASCII", "ISO-8859-1"} {
 				id := "declared-" + enc
 				req := soapRequest("1.1", id)

@@ -28,7 +28,7 @@ var goldenPages = map[string]string{
 	"soap_fault.txt":            "docs/soap_fault.md",
 	"redis_store.txt":           "docs/redis.md",
 	"operating.txt":             "docs/operating.md",
-	"addressing.txt":            addressingPage,
+	"addressing.txt":            "docs/addressing.md",
 }
 
 // TestDocsShowTheAdaptGoldens keeps the configuration reference equal to the

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -52,13 +50,8 @@ var walkthroughPages = map[string]string{
 	"two-nodes":  "docs/redis.md",
 	"admin":      "docs/operating.md",
 	"drain":      "docs/operating.md",
-	"addressing": addressingPage,
+	"addressing": "docs/addressing.md",
 }
-
-// addressingPage holds the WS-Addressing walkthrough. It is written apart from
-// the other pages; until it exists, the tests that need its blocks skip, saying
-// so. Once it exists, a missing block fails them as on any other page.
-const addressingPage = "docs/addressing.md"
 
 // readmeSteps returns the commands of the walkthrough name, in the order of
 // its page. It fails the test if the page has none.
@@ -199,14 +192,10 @@ func matchShown(shown, got string) error {
 
 // docPage returns a page of the documentation, page being its path from the
 // repository root ("README.md", "docs/redis.md"). A missing page fails the
-// test, except the addressing page, which is written apart: until it exists,
-// the test skips.
+// test.
 func docPage(t *testing.T, page string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot, page))
-	if errors.Is(err, fs.ErrNotExist) && page == addressingPage {
-		t.Skipf("%s does not exist yet: the WS-Addressing page, and the blocks this test runs from it, are written apart", page)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,12 +276,10 @@ func TestEveryWalkthroughIsRun(t *testing.T) {
 			}
 		}
 	}
-	// Every walkthrough's page exists (but the addressing page, written
-	// apart) and has its blocks: readmeSteps fails otherwise.
-	for name, page := range walkthroughPages {
-		if _, ok := pages[page]; ok || page != addressingPage {
-			readmeSteps(t, name)
-		}
+	// Every walkthrough's page exists and has its blocks: readmeSteps fails
+	// otherwise.
+	for name := range walkthroughPages {
+		readmeSteps(t, name)
 	}
 }
 

@@ -148,7 +148,7 @@ func proxyJSON(f *flow) object {
 		rp["headers"] = headers
 	}
 	lb := object{}
-	if p := policyJSON(cl, f.preserveWSA); p != nil {
+	if p := policyJSON(cl); p != nil {
 		lb["selection_policy"] = p
 	}
 	if cl.retries > 0 {
@@ -160,20 +160,44 @@ func proxyJSON(f *flow) object {
 	if h := cl.health; h.failDuration > 0 {
 		rp["health_checks"] = object{"passive": object{"fail_duration": h.failDuration.String(), "max_fails": h.maxFails}}
 	}
+	if tr := transportJSON(cl, f.preserveWSA); tr != nil {
+		rp["transport"] = tr
+	}
+	return rp
+}
+
+// transportJSON is the reverse_proxy transport of cl, or nil for Caddy's
+// default: the http transport with TLS and the endpoint's timeout, wrapped in
+// ws_addressing for <enableAddressing/>.
+func transportJSON(cl *call, preserveWSA bool) object {
+	var tr object
 	if cl.tls || cl.health.timeout > 0 {
-		tr := object{"protocol": "http"}
+		tr = object{"protocol": "http"}
 		if cl.tls {
 			tr["tls"] = object{}
 		}
 		if cl.health.timeout > 0 {
 			tr["response_header_timeout"] = cl.health.timeout.String()
 		}
-		rp["transport"] = tr
 	}
-	return rp
+	a := cl.addressing
+	if a == nil {
+		return tr
+	}
+	wsa := object{"protocol": "ws_addressing"}
+	if a.version != "" {
+		wsa["version"] = a.version
+	}
+	if preserveWSA {
+		wsa["preserve"] = true
+	}
+	if tr != nil {
+		wsa["transport"] = tr
+	}
+	return wsa
 }
 
-func policyJSON(cl *call, preserveWSA bool) object {
+func policyJSON(cl *call) object {
 	var p object
 	switch cl.policy {
 	case "":
@@ -199,16 +223,6 @@ func policyJSON(cl *call, preserveWSA bool) object {
 	}
 	if cl.session.kind != "" {
 		s["session"] = cl.session.kind
-	}
-	if a := cl.addressing; a != nil {
-		wsa := object{}
-		if a.version != "" {
-			wsa["version"] = a.version
-		}
-		if preserveWSA {
-			wsa["preserve"] = true
-		}
-		s["addressing"] = wsa
 	}
 	return s
 }

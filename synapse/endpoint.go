@@ -49,8 +49,7 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 		if err != nil {
 			return nil, err
 		}
-		cl, err := c.group(body, []*leaf{l}, "", 0)
-		return c.withoutSession(body, cl), err
+		return c.group(body, []*leaf{l}, "", 0)
 	}
 	var members []*leaf
 	for _, m := range body.ChildElements() {
@@ -74,8 +73,7 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 		if body.SelectAttrValue("dynamic", "true") == "false" {
 			c.warnf(body, "dynamic=\"false\": Caddy goes back to the first endpoint as soon as it is available again, as dynamic failover does")
 		}
-		cl, err := c.group(body, members, "first", retries)
-		return c.withoutSession(body, cl), err
+		return c.group(body, members, "first", retries)
 	}
 	if body.SelectAttrValue("failover", "true") == "false" {
 		retries = 0
@@ -89,23 +87,13 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 		return nil, err
 	}
 	if sess == nil {
-		return c.withoutSession(body, cl), nil
+		return cl, nil
 	}
 	if cl.session, err = c.session(sess); err != nil {
 		return nil, err
 	}
 	cl.name = name
 	return cl, nil
-}
-
-// withoutSession warns that WS-Addressing is not written without a session:
-// Caddy writes it in the simple_client_session policy.
-func (c *compiler) withoutSession(body *etree.Element, cl *call) *call {
-	if cl != nil && cl.addressing != nil {
-		c.warnf(body, "enableAddressing is applied with a simpleClientSession only: not mapped")
-		cl.addressing = nil
-	}
-	return cl
 }
 
 // resolve follows endpoint keys to the endpoint they name.

@@ -29,18 +29,16 @@ import (
 //		peek_limit      <size>
 //		strict
 //		log_session_ids
-//		addressing      [final|submission] [{
-//			preserve
-//		}]
 //		fallback        <policy> [{
 //			<policy options>
 //		}]
 //		store redis {
-//			<redis options: see unmarshalRedisStore>
+//			<redis options: see unmarshalStore>
 //		}
 //	}
 //
-// Every option may be left out; the block too.
+// Every option may be left out; the block too. WS-Addressing, once the
+// policy's addressing option, is the ws_addressing transport's.
 func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the policy name
 	if d.NextArg() {
@@ -109,7 +107,9 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "addressing":
-			err = p.unmarshalAddressing(d)
+			// The policy wrote WS-Addressing until the transport did.
+			err = d.Err("addressing is the ws_addressing transport's now, so that it works with any lb_policy: " +
+				"write `transport ws_addressing` in the reverse_proxy block instead (see docs/addressing.md)")
 		case "fallback":
 			if !d.NextArg() {
 				return d.ArgErr()

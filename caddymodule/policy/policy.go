@@ -111,10 +111,6 @@ type SimpleClientSession struct {
 	// LogSessionIDs adds session ids to the debug logs.
 	LogSessionIDs bool `json:"log_session_ids,omitempty"`
 
-	// Addressing writes WS-Addressing headers into proxied SOAP requests.
-	// Off when absent.
-	Addressing *AddressingConfig `json:"addressing,omitempty"`
-
 	// The policy that places new sessions and requests without a session id.
 	// Default: round_robin.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
@@ -134,10 +130,7 @@ type SimpleClientSession struct {
 	logger  *zap.Logger
 	metrics *policyMetrics
 	// Request variables that carry state across the retries of one request.
-	idVar, lastChoiceVar, addressingVar string
-
-	addressing *soap.Addressing      // nil: off
-	proxy      *reverseproxy.Handler // the reverse_proxy using this policy, if known
+	idVar, lastChoiceVar string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -175,8 +168,8 @@ func (p *SimpleClientSession) provision(ctx caddy.Context, cookiesGiven bool) er
 		return err
 	}
 	p.metrics = newPolicyMetrics(p.Name)
-	p.proxy = findProxy(ctx)
-	p.metrics.claimStatic(p.proxy)
+	proxy := findProxy(ctx)
+	p.metrics.claimStatic(proxy)
 
 	if p.FallbackRaw == nil {
 		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.RoundRobinSelection{}, "policy", "round_robin", nil)
@@ -197,7 +190,7 @@ func (p *SimpleClientSession) provision(ctx caddy.Context, cookiesGiven bool) er
 	if err := p.ids.SetCookies(p.Cookies); err != nil {
 		return err
 	}
-	instance, err := p.provisionState(ctx)
+	instance, err := p.provisionState(ctx, proxy)
 	if err != nil {
 		return err
 	}
@@ -215,13 +208,13 @@ func (p *SimpleClientSession) provision(ctx caddy.Context, cookiesGiven bool) er
 
 	p.idVar = "soap_affinity." + p.Name + ".session_id"
 	p.lastChoiceVar = "soap_affinity." + p.Name + ".last_choice"
-	return p.provisionAddressing()
+	return nil
 }
 
 // provisionState takes the policy's table and drains from the state of its
 // name, with Redis in front of them if configured, and returns what the
 // policy shows the admin API: the stores the router is to use.
-func (p *SimpleClientSession) provisionState(ctx caddy.Context) (*state.Instance, error) {
+func (p *SimpleClientSession) provisionState(ctx caddy.Context, proxy *reverseproxy.Handler) (*state.Instance, error) {
 	tableCfg := sessionaffinity.TableConfig{
 		MaxSessions: p.MaxSessions,
 		Timeout:     time.Duration(p.Timeout),
@@ -245,7 +238,7 @@ func (p *SimpleClientSession) provisionState(ctx caddy.Context) (*state.Instance
 	table := p.lease.Table()
 	instance := &state.Instance{
 		Table: table, Store: table, Drains: p.lease.Drains(), Counts: table,
-		Proxy: p.proxy, Logger: p.logger, LogSessionIDs: p.LogSessionIDs, Removed: p.removed,
+		Proxy: proxy, Logger: p.logger, LogSessionIDs: p.LogSessionIDs, Removed: p.removed,
 	}
 	if redis {
 		if p.redis, err = p.Store.Redis.provision(ctx, p.Name, table, p.logger); err != nil {
@@ -333,10 +326,9 @@ func (p *SimpleClientSession) Cleanup() error {
 
 // Select chooses the upstream for one attempt of a request. Caddy calls it
 // again for each retry of the same request, which means the previous choice
-// failed. With addressing on, the body is rewritten for each attempt, so that
-// wsa:To names the upstream chosen for it.
+// failed. It changes nothing in the request but its body's reader: a body
+// read for the session id is replayed byte for byte.
 func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
-	addressed := p.peekForAddressing(r)
 	id := p.sessionID(r)
 	previous, retry := caddyhttp.GetVar(r.Context(), p.lastChoiceVar).(*reverseproxy.Upstream)
 	d := p.router.Route(id, sessionaffinity.Attempt{
@@ -350,9 +342,6 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 		// Remembered for the retries: the upstream to avoid, and (even nil)
 		// that a request without a session was counted already.
 		caddyhttp.SetVar(r.Context(), p.lastChoiceVar, chosen)
-	}
-	if addressed != nil && chosen != nil {
-		p.address(r, addressed, chosen)
 	}
 	if p.sessionType.Learned() {
 		p.offerLearning(r, chosen, id, d)
@@ -393,6 +382,12 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
 	p.notePeek(id, outcome)
 	return id
+}
+
+// hasEnvelope reports whether the request has a body that may carry a SOAP
+// envelope, to find a session id in: XML or MTOM, maybe compressed.
+func hasEnvelope(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 && soap.CarriesEnvelope(r.Header.Get("Content-Type"))
 }
 
 // notePeek counts and logs one look into a request body.

@@ -14,6 +14,7 @@ import (
 	// The modules the adapted configs use: Caddy's standard ones and this
 	// plugin's.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/addressing"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/faulthandler"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/policy"
 	"github.com/soap-affinity/caddy-soap-affinity/synapse"
