@@ -10,8 +10,8 @@ import (
 // drainingFallback is a fallback policy that prefers the upstream want and
 // otherwise takes the first available one, skipping the upstreams drains
 // names, as the glue's fallback does with the pool it is shown.
-func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) func(Drains) int {
-	return func(drains Drains) int {
+func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) func(DrainReader) int {
+	return func(drains DrainReader) int {
 		if (drains != nil) != expectDrains {
 			t.Errorf("placement shown drains %v, want %v", drains != nil, expectDrains)
 		}
@@ -61,7 +61,7 @@ func TestRouterDrain(t *testing.T) {
 			if tc.bound != "" {
 				table.Bind(session, tc.bound)
 			}
-			var drains DrainSet
+			var drains MemoryDrains
 			for _, u := range strings.Fields(tc.draining) {
 				_, _ = drains.Set(u, true)
 			}
@@ -84,9 +84,9 @@ func TestRouterDrain(t *testing.T) {
 }
 
 func TestDrainSet(t *testing.T) {
-	var d DrainSet
+	var d MemoryDrains
 	if d.Any() || d.Draining("a") || d.List() != nil {
-		t.Fatal("zero DrainSet is not empty")
+		t.Fatal("zero MemoryDrains is not empty")
 	}
 	set := func(u string, on bool) bool {
 		changed, err := d.Set(u, on)
@@ -120,10 +120,10 @@ func TestRouterLeastSessions(t *testing.T) {
 	for i := range 100 {
 		table.Bind(fmt.Sprintf("pre-%d", i), "a")
 	}
-	var drains DrainSet
+	var drains MemoryDrains
 	router := newTestRouter(t, table, RouterConfig{Placement: PlaceLeastSessions, Counts: table, Drains: &drains})
 	pool := testPool("a b c", "")
-	noFallback := func(Drains) int { t.Fatal("least_sessions asked the fallback"); return -1 }
+	noFallback := func(DrainReader) int { t.Fatal("least_sessions asked the fallback"); return -1 }
 	for i := range 300 {
 		router.Route(fmt.Sprintf("new-%d", i), Attempt{Pool: pool, Place: noFallback})
 	}

@@ -45,7 +45,7 @@ type Attempt struct {
 	// not nil, the fallback must choose among the upstreams that it does not
 	// name as draining. (An interface, not a closure over the pool: a closure
 	// would take the Attempt's closures to the heap on every request.)
-	Place func(drains Drains) int
+	Place func(drains DrainReader) int
 }
 
 // Outcome is what the router did with an attempt.
@@ -135,7 +135,7 @@ type Router struct {
 	store     Store
 	strict    bool
 	placement Placement
-	drains    Drains
+	drains    DrainReader
 	counts    SessionCounter
 	turn      atomic.Uint32 // rotates least_sessions' ties
 }
@@ -148,7 +148,7 @@ type RouterConfig struct {
 	// Placement says where new sessions go. Default: PlaceFallback.
 	Placement Placement
 	// Drains names the draining upstreams; nil: none ever drains.
-	Drains Drains
+	Drains DrainReader
 	// Counts gives the live sessions per upstream; PlaceLeastSessions needs it.
 	Counts SessionCounter
 }

@@ -17,7 +17,7 @@ func TestRedisDrainsShared(t *testing.T) {
 	cfg := Config{Backoff: 10 * time.Millisecond}
 	table := sessionaffinity.TableConfig{MaxSessions: 1000, Timeout: 2 * time.Minute}
 	s1, s2 := newNode(t, on(srv), table, cfg), newNode(t, on(srv), table, cfg)
-	var m1, m2 sessionaffinity.DrainSet
+	var m1, m2 sessionaffinity.MemoryDrains
 	d1, d2 := s1.Drains("test#drains", &m1), s2.Drains("test#drains", &m2)
 
 	if d2.Any() {
