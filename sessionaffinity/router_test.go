@@ -18,7 +18,7 @@ type racingStore struct {
 func (s racingStore) Lookup(id string) (string, bool) {
 	upstream, found := s.Table.Lookup(id)
 	if s.raced != "" {
-		s.Table.Delete(id)
+		_, _ = s.Table.Forget(id)
 		s.Table.Bind(id, s.raced)
 	}
 	return upstream, found

@@ -194,11 +194,11 @@ func TestTableOnRemoveNotForExplicitRemovals(t *testing.T) {
 	for i := range 20 {
 		tab.Bind("id-"+strconv.Itoa(i), "u-"+strconv.Itoa(i%2))
 	}
-	tab.Delete("id-0")
+	_, _ = tab.Forget("id-0")
 	tab.Rebind("id-1", "u-1", "u-0")
 	tab.Bind("id-2", "other")
-	tab.DeleteUpstream("u-1")
-	tab.DeleteAll()
+	_, _ = tab.ForgetUpstream("u-1")
+	_, _ = tab.ForgetAll()
 	tab.CleanUp()
 	time.Sleep(100 * time.Millisecond) // give an asynchronous callback time to show up
 	if got := rem.snapshot(); len(got) != 0 {

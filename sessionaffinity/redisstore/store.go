@@ -169,7 +169,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 	}
 	s.health.answered(start)
 	if up == "" { // deleted through the admin API on some node
-		s.local.Delete(id)
+		_, _ = s.local.Forget(id)
 		return "", false
 	}
 	// The cache's expiry is Redis's, counted from when the answer was read:
@@ -282,7 +282,7 @@ func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(
 // local table. An error means Redis did not confirm: the session is deleted
 // on this node only.
 func (s *Store) Forget(id string) (bool, error) {
-	here := s.local.Delete(id)
+	here, _ := s.local.Forget(id) // a table cannot fail to
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
 		n, err := forgetScript.Exec(ctx, conn, []string{s.Key(id)}, []string{"", s.timeoutMS}).AsInt64()
 		return int(n), err
@@ -293,7 +293,7 @@ func (s *Store) Forget(id string) (bool, error) {
 // ForgetUpstream deletes every session bound to upstream, in Redis and in the
 // local table, and returns how many went.
 func (s *Store) ForgetUpstream(upstream string) (int, error) {
-	here := s.local.DeleteUpstream(upstream)
+	here, _ := s.local.ForgetUpstream(upstream)
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
 		return s.forgetEach(ctx, conn, upstream)
 	})
@@ -303,7 +303,7 @@ func (s *Store) ForgetUpstream(upstream string) (int, error) {
 // ForgetAll deletes every session of the store, in Redis and in the local
 // table, and returns how many went.
 func (s *Store) ForgetAll() (int, error) {
-	here := s.local.DeleteAll()
+	here, _ := s.local.ForgetAll()
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
 		return s.forgetEach(ctx, conn, "")
 	})
