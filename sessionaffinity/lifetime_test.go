@@ -83,7 +83,7 @@ func TestMaxLifetimeValidation(t *testing.T) {
 }
 
 // Per-upstream counts follow binds, rebinds, deletes and expiry.
-func TestCountByUpstream(t *testing.T) {
+func TestSessionsOn(t *testing.T) {
 	tab, clock := newClockedTable(t, TableConfig{MaxSessions: 100, Timeout: time.Minute})
 	for i := range 5 {
 		tab.Bind(fmt.Sprint("a", i), "a")

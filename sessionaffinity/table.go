@@ -415,17 +415,15 @@ func (t *Table) ForgetAll() (int, error) {
 // included. It costs O(1).
 func (t *Table) Len() int { return int(t.len.Load()) }
 
-// CountByUpstream returns the number of sessions bound to the upstream with
-// key upstream (expired ones not yet swept included). It costs O(1).
-func (t *Table) CountByUpstream(upstream string) int { return t.upstreams.count(upstream) }
-
-// SessionsOn is CountByUpstream, for the least_sessions placement.
-func (t *Table) SessionsOn(upstream string) int { return t.CountByUpstream(upstream) }
+// SessionsOn returns the number of sessions bound to the upstream with key
+// upstream (expired ones not yet swept included), for the least_sessions
+// placement (SessionCounter). It costs O(1).
+func (t *Table) SessionsOn(upstream string) int { return t.upstreams.count(upstream) }
 
 var _ SessionCounter = (*Table)(nil)
 
 // UpstreamCounts yields every upstream key the table has bound a session to,
-// with its count of sessions as CountByUpstream returns it.
+// with its count of sessions as SessionsOn returns it.
 func (t *Table) UpstreamCounts() iter.Seq2[string, int] {
 	return func(yield func(string, int) bool) {
 		l := t.upstreams.load()
