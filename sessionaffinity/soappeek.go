@@ -50,7 +50,7 @@ func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome,
 // request's headers in one write.
 func (s *IDSource) PeekBody(body io.ReadCloser, length int64, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
 	// The first matching block decides, as in Synapse.
-	text, found, replay, err := soap.PeekBodyBlock(body, length, contentType, contentEncoding, s.peekLimit, s.soapHeader)
+	text, found, replay, err := soap.PeekBlock(body, length, contentType, contentEncoding, s.peekLimit, s.soapHeader)
 	switch {
 	case err != nil:
 		return "", classifyPeekError(err), replay
