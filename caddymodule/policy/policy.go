@@ -388,7 +388,7 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
 		return id
 	}
-	id, outcome, replay := p.ids.PeekBody(r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
+	id, outcome, replay := p.ids.PeekID(r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
 	p.notePeek(id, outcome)
