@@ -61,8 +61,8 @@ func (d *MemoryDrains) Draining(upstream string) bool {
 	return ok
 }
 
-// List returns the draining upstreams in order.
-func (d *MemoryDrains) List() []string {
+// list returns the draining upstreams in order.
+func (d *MemoryDrains) list() []string {
 	s := d.set.Load()
 	if s == nil {
 		return nil

@@ -85,7 +85,7 @@ func TestRouterDrain(t *testing.T) {
 
 func TestDrainSet(t *testing.T) {
 	var d MemoryDrains
-	if d.Any() || d.Draining("a") || d.List() != nil {
+	if d.Any() || d.Draining("a") || d.list() != nil {
 		t.Fatal("zero MemoryDrains is not empty")
 	}
 	set := func(u string, on bool) bool {
@@ -98,8 +98,8 @@ func TestDrainSet(t *testing.T) {
 	if !set("a", true) || set("a", true) || !set("b", true) {
 		t.Error("Set(on) reports changes wrongly")
 	}
-	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.List()) != "[a b]" {
-		t.Errorf("after two drains: any %v, list %v", d.Any(), d.List())
+	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.list()) != "[a b]" {
+		t.Errorf("after two drains: any %v, list %v", d.Any(), d.list())
 	}
 	if !set("a", false) || set("a", false) || d.Draining("a") {
 		t.Error("Set(off) reports changes wrongly")
@@ -108,8 +108,8 @@ func TestDrainSet(t *testing.T) {
 	if got, _ := d.Retain(func(u string) bool { return u == "y" }); fmt.Sprint(got) != "[x z]" {
 		t.Errorf("Retain forgot %v, want [x z]", got)
 	}
-	if fmt.Sprint(d.List()) != "[y]" {
-		t.Errorf("after Retain: %v, want [y]", d.List())
+	if fmt.Sprint(d.list()) != "[y]" {
+		t.Errorf("after Retain: %v, want [y]", d.list())
 	}
 }
 

@@ -116,15 +116,15 @@ const shardMin = 8192
 
 const maxShards = 64
 
-// Clock tells the time in unix nanoseconds.
-type Clock interface{ NowNano() int64 }
+// nanoClock tells the time in unix nanoseconds.
+type nanoClock interface{ NowNano() int64 }
 
 // NewTable makes an empty table.
 func NewTable(cfg TableConfig) (*Table, error) { return newTable(cfg, nil) }
 
 // newTable makes a table whose expiry follows clock (nil: the wall clock), so
 // that a benchmark can let sessions lapse without waiting.
-func newTable(cfg TableConfig, clock Clock) (*Table, error) {
+func newTable(cfg TableConfig, clock nanoClock) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -9,11 +9,10 @@ import (
 	"time"
 )
 
-// manualClock is an otter.Clock that moves only when told; it never ticks.
+// manualClock is a nanoClock that moves only when told.
 type manualClock struct{ now atomic.Int64 }
 
-func (c *manualClock) NowNano() int64                      { return c.now.Load() }
-func (c *manualClock) Tick(time.Duration) <-chan time.Time { return nil }
+func (c *manualClock) NowNano() int64 { return c.now.Load() }
 
 func (c *manualClock) advance(d time.Duration) { c.now.Add(int64(d)) }
 
