@@ -43,8 +43,9 @@ type Attempt struct {
 	// Place asks the fallback policy for an upstream for a new session or a
 	// request without one: an index into Pool, or -1 for none. When drains is
 	// not nil, the fallback must choose among the upstreams that it does not
-	// name as draining. (An interface, not a closure over the pool: a closure
-	// would take the Attempt's closures to the heap on every request.)
+	// name as draining. It is a closure the glue makes over its own pool and
+	// request, like Pool's functions; the router calls it only when the
+	// attempt needs a placement.
 	Place func(drains DrainReader) int
 }
 

@@ -1,7 +1,9 @@
-// Package redisstore keeps session bindings in Redis (one server, Sentinel or
-// Cluster), so that several Caddy nodes send a session to the same upstream.
-// It has no Caddy import: the Caddy glue parses the config and shares Clients
-// across config reloads.
+// Package redisstore keeps in Redis (one server, Sentinel or Cluster) what
+// several Caddy nodes of a policy share: the session bindings (Store), so
+// that every node sends a session to the same upstream; the drains (Drains);
+// and every node's count of sessions per upstream (Counts), for
+// least_sessions. It has no Caddy import: the Caddy glue parses the config and
+// shares Clients across config reloads.
 package redisstore
 
 import (
