@@ -72,14 +72,14 @@ func unquoteCookie(v string) string {
 	return v
 }
 
-// FromResponse calls learn for each session id the response header h hands
+// fromResponse calls learn for each session id the response header h hands
 // out: the value of a configured header, or of a configured cookie that
 // Set-Cookie sets. A Set-Cookie that clears such a cookie (Max-Age=0, or an
 // Expires before now and no Max-Age) calls learn with cleared set and the
 // cookie's value, often empty. Unusable ids (empty, too long) are skipped. It
 // allocates only to parse a Set-Cookie of a configured name with a Max-Age or
 // an Expires.
-func (s *IDSource) FromResponse(h http.Header, now time.Time, learn func(id string, cleared bool)) {
+func (s *IDSource) fromResponse(h http.Header, now time.Time, learn func(id string, cleared bool)) {
 	for _, key := range s.headers {
 		if vals := h[key]; len(vals) > 0 {
 			if id := s.usable(vals[0]); id != "" {

@@ -106,9 +106,9 @@ func TestSessionIDsFromResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := cookieSource(t, tc.headers, DefaultCookies)
 			var got []learnedID
-			src.FromResponse(tc.h, now, func(id string, cleared bool) { got = append(got, learnedID{id, cleared}) })
+			src.fromResponse(tc.h, now, func(id string, cleared bool) { got = append(got, learnedID{id, cleared}) })
 			if !slices.Equal(got, tc.want) {
-				t.Errorf("FromResponse(%v) = %v, want %v", tc.h, got, tc.want)
+				t.Errorf("fromResponse(%v) = %v, want %v", tc.h, got, tc.want)
 			}
 		})
 	}
@@ -119,8 +119,8 @@ func TestSessionIDsFromResponseWithoutOnesDoesNotAllocate(t *testing.T) {
 	h := http.Header{"Content-Type": {"text/xml"}, "Set-Cookie": {"theme=dark; Path=/"}}
 	now := time.Now()
 	learn := func(string, bool) { t.Fatal("learned from nothing") }
-	if allocs := testing.AllocsPerRun(1000, func() { src.FromResponse(h, now, learn) }); allocs != 0 {
-		t.Errorf("FromResponse allocates %v times per call, want 0", allocs)
+	if allocs := testing.AllocsPerRun(1000, func() { src.fromResponse(h, now, learn) }); allocs != 0 {
+		t.Errorf("fromResponse allocates %v times per call, want 0", allocs)
 	}
 }
 
@@ -164,8 +164,8 @@ func TestLearningAPlainSetCookieDoesNotAllocate(t *testing.T) {
 	now := time.Now()
 	var got string
 	learn := func(id string, _ bool) { got = id }
-	if allocs := testing.AllocsPerRun(1000, func() { src.FromResponse(h, now, learn) }); allocs != 0 {
-		t.Errorf("FromResponse allocates %v times per call, want 0", allocs)
+	if allocs := testing.AllocsPerRun(1000, func() { src.fromResponse(h, now, learn) }); allocs != 0 {
+		t.Errorf("fromResponse allocates %v times per call, want 0", allocs)
 	}
 	if got != "node1.abc" {
 		t.Errorf("learned %q", got)

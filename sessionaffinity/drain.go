@@ -7,10 +7,12 @@ import (
 	"sync/atomic"
 )
 
-// Drains tells the router which upstreams are draining: they take no new
-// session and no request without one, while the sessions bound to them stay
-// until they expire, are deleted, or their upstream becomes unavailable.
-type Drains interface {
+// DrainReader is the read side of a policy's drains, what the router and the
+// fallback policy see: which upstreams are draining. A draining upstream takes
+// no new session and no request without one, while the sessions bound to it
+// stay until they expire, are forgotten, or their upstream becomes
+// unavailable.
+type DrainReader interface {
 	// Any reports whether some upstream is draining, so that the router's
 	// common case (none) costs one check.
 	Any() bool
@@ -18,10 +20,11 @@ type Drains interface {
 	Draining(upstream string) bool
 }
 
-// DrainStore keeps a policy's drains: in this process (*DrainSet), or where
-// every node of the policy reads them (RedisDrains).
-type DrainStore interface {
-	Drains
+// Drains keeps a policy's drains, read and written: in this process
+// (*MemoryDrains), or in Redis, where every node of the policy reads them
+// (redisstore.Drains). The admin API starts and ends drains through it.
+type Drains interface {
+	DrainReader
 	// Set starts (on) or ends (!on) the drain of upstream and reports whether
 	// that changed anything. An error means the change may not have reached
 	// every node.
@@ -31,24 +34,25 @@ type DrainStore interface {
 	Retain(keep func(upstream string) bool) (forgotten []string, err error)
 }
 
-// DrainSet is a set of draining upstreams kept in this process's memory. Reads
+// MemoryDrains is a set of draining upstreams kept in this process's memory:
+// a policy's Drains on one node, and the mirror of redisstore.Drains. Reads
 // take no lock (the set is copied on write: drains change rarely, placements
 // read them on every new session). The zero value is an empty set.
-type DrainSet struct {
+type MemoryDrains struct {
 	mu  sync.Mutex // serialises writers
 	set atomic.Pointer[map[string]struct{}]
 }
 
-var _ DrainStore = (*DrainSet)(nil)
+var _ Drains = (*MemoryDrains)(nil)
 
 // Any reports whether some upstream is draining.
-func (d *DrainSet) Any() bool {
+func (d *MemoryDrains) Any() bool {
 	s := d.set.Load()
 	return s != nil && len(*s) > 0
 }
 
 // Draining reports whether upstream is draining.
-func (d *DrainSet) Draining(upstream string) bool {
+func (d *MemoryDrains) Draining(upstream string) bool {
 	s := d.set.Load()
 	if s == nil {
 		return false
@@ -57,8 +61,8 @@ func (d *DrainSet) Draining(upstream string) bool {
 	return ok
 }
 
-// List returns the draining upstreams in order.
-func (d *DrainSet) List() []string {
+// list returns the draining upstreams in order.
+func (d *MemoryDrains) list() []string {
 	s := d.set.Load()
 	if s == nil {
 		return nil
@@ -68,7 +72,7 @@ func (d *DrainSet) List() []string {
 
 // Set starts (on) or ends (!on) the drain of upstream and reports whether
 // that changed anything.
-func (d *DrainSet) Set(upstream string, on bool) (changed bool, err error) {
+func (d *MemoryDrains) Set(upstream string, on bool) (changed bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.Draining(upstream) == on {
@@ -86,7 +90,7 @@ func (d *DrainSet) Set(upstream string, on bool) (changed bool, err error) {
 
 // Replace makes the set exactly upstreams (a copy of a set kept elsewhere),
 // unless it is that already.
-func (d *DrainSet) Replace(upstreams []string) {
+func (d *MemoryDrains) Replace(upstreams []string) {
 	if cur := d.set.Load(); cur != nil && len(*cur) == len(upstreams) {
 		same := true
 		for _, u := range upstreams {
@@ -110,7 +114,7 @@ func (d *DrainSet) Replace(upstreams []string) {
 
 // Retain forgets the drains of upstreams for which keep is false (upstreams
 // no longer configured) and returns them.
-func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string, err error) {
+func (d *MemoryDrains) Retain(keep func(upstream string) bool) (forgotten []string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := d.copy()
@@ -127,7 +131,7 @@ func (d *DrainSet) Retain(keep func(upstream string) bool) (forgotten []string, 
 	return forgotten, nil
 }
 
-func (d *DrainSet) copy() map[string]struct{} {
+func (d *MemoryDrains) copy() map[string]struct{} {
 	if s := d.set.Load(); s != nil {
 		return maps.Clone(*s)
 	}

@@ -10,8 +10,8 @@ import (
 // drainingFallback is a fallback policy that prefers the upstream want and
 // otherwise takes the first available one, skipping the upstreams drains
 // names, as the glue's fallback does with the pool it is shown.
-func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) func(Drains) int {
-	return func(drains Drains) int {
+func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) func(DrainReader) int {
+	return func(drains DrainReader) int {
 		if (drains != nil) != expectDrains {
 			t.Errorf("placement shown drains %v, want %v", drains != nil, expectDrains)
 		}
@@ -61,7 +61,7 @@ func TestRouterDrain(t *testing.T) {
 			if tc.bound != "" {
 				table.Bind(session, tc.bound)
 			}
-			var drains DrainSet
+			var drains MemoryDrains
 			for _, u := range strings.Fields(tc.draining) {
 				_, _ = drains.Set(u, true)
 			}
@@ -84,9 +84,9 @@ func TestRouterDrain(t *testing.T) {
 }
 
 func TestDrainSet(t *testing.T) {
-	var d DrainSet
-	if d.Any() || d.Draining("a") || d.List() != nil {
-		t.Fatal("zero DrainSet is not empty")
+	var d MemoryDrains
+	if d.Any() || d.Draining("a") || d.list() != nil {
+		t.Fatal("zero MemoryDrains is not empty")
 	}
 	set := func(u string, on bool) bool {
 		changed, err := d.Set(u, on)
@@ -98,8 +98,8 @@ func TestDrainSet(t *testing.T) {
 	if !set("a", true) || set("a", true) || !set("b", true) {
 		t.Error("Set(on) reports changes wrongly")
 	}
-	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.List()) != "[a b]" {
-		t.Errorf("after two drains: any %v, list %v", d.Any(), d.List())
+	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.list()) != "[a b]" {
+		t.Errorf("after two drains: any %v, list %v", d.Any(), d.list())
 	}
 	if !set("a", false) || set("a", false) || d.Draining("a") {
 		t.Error("Set(off) reports changes wrongly")
@@ -108,8 +108,8 @@ func TestDrainSet(t *testing.T) {
 	if got, _ := d.Retain(func(u string) bool { return u == "y" }); fmt.Sprint(got) != "[x z]" {
 		t.Errorf("Retain forgot %v, want [x z]", got)
 	}
-	if fmt.Sprint(d.List()) != "[y]" {
-		t.Errorf("after Retain: %v, want [y]", d.List())
+	if fmt.Sprint(d.list()) != "[y]" {
+		t.Errorf("after Retain: %v, want [y]", d.list())
 	}
 }
 
@@ -120,10 +120,10 @@ func TestRouterLeastSessions(t *testing.T) {
 	for i := range 100 {
 		table.Bind(fmt.Sprintf("pre-%d", i), "a")
 	}
-	var drains DrainSet
+	var drains MemoryDrains
 	router := newTestRouter(t, table, RouterConfig{Placement: PlaceLeastSessions, Counts: table, Drains: &drains})
 	pool := testPool("a b c", "")
-	noFallback := func(Drains) int { t.Fatal("least_sessions asked the fallback"); return -1 }
+	noFallback := func(DrainReader) int { t.Fatal("least_sessions asked the fallback"); return -1 }
 	for i := range 300 {
 		router.Route(fmt.Sprintf("new-%d", i), Attempt{Pool: pool, Place: noFallback})
 	}

@@ -43,9 +43,9 @@ type Answer struct {
 	SessionThere bool
 }
 
-// Learn binds id to upstream, which has just handed it out, moving it there
+// learn binds id to upstream, which has just handed it out, moving it there
 // from any other upstream: the upstream that issues a session holds it.
-func (r *Router) Learn(id, upstream string) LearnOutcome {
+func (r *Router) learn(id, upstream string) LearnOutcome {
 	bound := r.store.Bind(id, upstream)
 	if bound == upstream {
 		return Learned
@@ -56,9 +56,9 @@ func (r *Router) Learn(id, upstream string) LearnOutcome {
 	return LostRelearn
 }
 
-// Forget deletes a session the upstream has ended. An error means a shared
+// forget deletes a session the upstream has ended. An error means a shared
 // store may still hold it.
-func (r *Router) Forget(id string) error {
+func (r *Router) forget(id string) error {
 	_, err := r.store.Forget(id)
 	return err
 }
@@ -68,13 +68,13 @@ func (r *Router) Forget(id string) error {
 // session cookie forgets the session the request named. note, if not nil, is
 // told of each change, and of each failure to forget in a shared store.
 func (r *Router) LearnFromHeader(ids *IDSource, h http.Header, a Answer, note func(id string, o LearnOutcome, err error)) {
-	ids.FromResponse(h, time.Now(), func(id string, cleared bool) {
+	ids.fromResponse(h, time.Now(), func(id string, cleared bool) {
 		switch {
 		case cleared:
 			if a.Session == "" {
 				return
 			}
-			err := r.Forget(a.Session)
+			err := r.forget(a.Session)
 			if note != nil {
 				note(a.Session, Forgotten, err)
 			}
@@ -92,7 +92,7 @@ func (r *Router) LearnID(id string, a Answer, note func(id string, o LearnOutcom
 		// same id out again on every response costs nothing.
 		return
 	}
-	o := r.Learn(id, a.Upstream)
+	o := r.learn(id, a.Upstream)
 	if note != nil {
 		note(id, o, nil)
 	}

@@ -66,9 +66,8 @@ func (p *ResponsePeek) scan(complete bool) (string, bool) {
 	if !complete {
 		body = io.MultiReader(body, errorReader{errMore})
 	}
-	sc := soap.NewBodyScanner(body, p.contentType, p.contentEncoding, p.ids.peekLimit)
-	text, found := soap.ReplyToParameter(sc, p.ids.soapHeader)
-	if !found && errors.Is(sc.Err(), errMore) {
+	text, found, err := soap.ReplyToParameter(body, p.contentType, p.contentEncoding, p.ids.peekLimit, p.ids.soapHeader)
+	if !found && errors.Is(err, errMore) {
 		return "", false
 	}
 	return p.ids.usable(text), true

@@ -43,8 +43,8 @@ func TestRouterLearn(t *testing.T) {
 			if tc.raced != "" {
 				store = bindRacer{Table: table, raced: tc.raced}
 			}
-			if got := newTestRouter(t, store, RouterConfig{}).Learn("s", "b"); got != tc.want {
-				t.Errorf("Learn = %s, want %s", got, tc.want)
+			if got := newTestRouter(t, store, RouterConfig{}).learn("s", "b"); got != tc.want {
+				t.Errorf("learn = %s, want %s", got, tc.want)
 			}
 			if bound, _ := table.Lookup("s"); bound != tc.wantBound {
 				t.Errorf("bound to %q afterwards, want %q", bound, tc.wantBound)

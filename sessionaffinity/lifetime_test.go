@@ -83,7 +83,7 @@ func TestMaxLifetimeValidation(t *testing.T) {
 }
 
 // Per-upstream counts follow binds, rebinds, deletes and expiry.
-func TestCountByUpstream(t *testing.T) {
+func TestSessionsOn(t *testing.T) {
 	tab, clock := newClockedTable(t, TableConfig{MaxSessions: 100, Timeout: time.Minute})
 	for i := range 5 {
 		tab.Bind(fmt.Sprint("a", i), "a")
@@ -92,7 +92,7 @@ func TestCountByUpstream(t *testing.T) {
 	tab.Bind("b0", "a") // bound already: no change
 	tab.Rebind("a0", "a", "b")
 	tab.Rebind("a1", "x", "b") // bound elsewhere: no change
-	tab.Delete("a2")
+	_, _ = tab.Forget("a2")
 	tab.Rebind("gone", "a", "c") // not bound: binds
 	if got := fmt.Sprint(countsOf(tab)); got != "map[a:3 b:2 c:1]" {
 		t.Fatalf("counts %s, want map[a:3 b:2 c:1]", got)
@@ -107,9 +107,9 @@ func TestCountByUpstream(t *testing.T) {
 	if got := fmt.Sprint(countsOf(tab)); got != "map[a:1 b:0 c:0]" {
 		t.Errorf("after the others expired: %s, want map[a:1 b:0 c:0]", got)
 	}
-	tab.DeleteAll()
+	_, _ = tab.ForgetAll()
 	if got := tab.SessionsOn("a"); got != 0 {
-		t.Errorf("after DeleteAll: %d on a", got)
+		t.Errorf("after ForgetAll: %d on a", got)
 	}
 }
 

@@ -29,7 +29,7 @@ func (r *Router) place(a Attempt, avoid string) int {
 		}
 		return placed
 	}
-	var drains Drains
+	var drains DrainReader
 	if draining {
 		drains = r.drains
 	}

@@ -43,9 +43,10 @@ type Attempt struct {
 	// Place asks the fallback policy for an upstream for a new session or a
 	// request without one: an index into Pool, or -1 for none. When drains is
 	// not nil, the fallback must choose among the upstreams that it does not
-	// name as draining. (An interface, not a closure over the pool: a closure
-	// would take the Attempt's closures to the heap on every request.)
-	Place func(drains Drains) int
+	// name as draining. It is a closure the glue makes over its own pool and
+	// request, like Pool's functions; the router calls it only when the
+	// attempt needs a placement.
+	Place func(drains DrainReader) int
 }
 
 // Outcome is what the router did with an attempt.
@@ -135,7 +136,7 @@ type Router struct {
 	store     Store
 	strict    bool
 	placement Placement
-	drains    Drains
+	drains    DrainReader
 	counts    SessionCounter
 	turn      atomic.Uint32 // rotates least_sessions' ties
 }
@@ -148,7 +149,7 @@ type RouterConfig struct {
 	// Placement says where new sessions go. Default: PlaceFallback.
 	Placement Placement
 	// Drains names the draining upstreams; nil: none ever drains.
-	Drains Drains
+	Drains DrainReader
 	// Counts gives the live sessions per upstream; PlaceLeastSessions needs it.
 	Counts SessionCounter
 }

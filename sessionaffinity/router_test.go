@@ -18,7 +18,7 @@ type racingStore struct {
 func (s racingStore) Lookup(id string) (string, bool) {
 	upstream, found := s.Table.Lookup(id)
 	if s.raced != "" {
-		s.Table.Delete(id)
+		_, _ = s.Table.Forget(id)
 		s.Table.Bind(id, s.raced)
 	}
 	return upstream, found
@@ -135,7 +135,7 @@ func TestRouter(t *testing.T) {
 				id = ""
 			}
 
-			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: func(drains Drains) int {
+			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: func(drains DrainReader) int {
 				placements++
 				if drains != nil {
 					t.Errorf("placement told to skip upstreams while none drains")
@@ -198,7 +198,7 @@ func TestRouterFollowAllocatesNothing(t *testing.T) {
 			Len:       len(keys),
 			Key:       func(i int) string { return keys[i] },
 			Available: func(int) bool { return true },
-		}, Place: func(Drains) int { return 0 }})
+		}, Place: func(DrainReader) int { return 0 }})
 		if d.Upstream != 1 {
 			t.Fatalf("Route = %+v, want upstream 1", d)
 		}

@@ -30,27 +30,22 @@ var peekOutcomeNames = [...]string{"found", "no_id", "not_soap", "malformed", "o
 
 func (o PeekOutcome) String() string { return nameOf(peekOutcomeNames[:], o) }
 
-// PeekSOAP reads body only as far as needed to find the session id in the
-// SOAP Header (it stops at the end of the Header or the start of the Body) and
-// never more than the peek limit. It returns a body that yields exactly the
-// bytes of the original, read or not, and that does not close the original
-// until something of it has been read (so a retry after a dial error still has
-// the whole body). The caller must use replay in place of body.
-func (s *IDSource) PeekSOAP(body io.ReadCloser) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	return s.PeekBody(body, -1, "", "")
-}
-
-// PeekBody is PeekSOAP for a body as SOAP stacks send it, given its length
-// (-1 when not known) and its Content-Type and Content-Encoding headers: an
-// XML envelope, also one whose declaration names an ASCII-compatible alias of
-// UTF-8; the root part of an MTOM message; gzip or deflate encoded. The peek
-// limit bounds the bytes read and the bytes inflated. The replay yields the
-// body's bytes as they came; when the peek read all length bytes, it holds
-// them in memory, in a form that lets Go's HTTP transport send them with the
-// request's headers in one write.
-func (s *IDSource) PeekBody(body io.ReadCloser, length int64, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
-	// The first matching block decides, as in Synapse.
-	text, found, replay, err := soap.PeekBodyBlock(body, length, contentType, contentEncoding, s.peekLimit, s.soapHeader)
+// PeekID returns the session id a request body names in the configured SOAP
+// header block (the first such block decides, as in Synapse), and a body to
+// use in its place. It reads body only as far as needed to find the id (it
+// stops at the end of the block, of the Header, or at the start of the Body)
+// and never more than the peek limit. length is the body's (-1 when not
+// known), contentType and contentEncoding its headers: an XML envelope, also
+// one whose declaration names an ASCII-compatible alias of UTF-8; the root
+// part of an MTOM message; gzip or deflate encoded. The peek limit bounds the
+// bytes read and the bytes inflated. The caller must use replay in place of
+// body: it yields exactly the bytes of the original as they came, read or
+// not, and does not close the original until something of it has been read
+// (so a retry after a dial error still has the whole body). When the peek
+// read all length bytes, it holds them in memory, in a form that lets Go's
+// HTTP transport send them with the request's headers in one write.
+func (s *IDSource) PeekID(body io.ReadCloser, length int64, contentType, contentEncoding string) (id string, outcome PeekOutcome, replay io.ReadCloser) {
+	text, found, replay, err := soap.PeekBlock(body, length, contentType, contentEncoding, s.peekLimit, s.soapHeader)
 	switch {
 	case err != nil:
 		return "", classifyPeekError(err), replay
@@ -63,7 +58,7 @@ func (s *IDSource) PeekBody(body io.ReadCloser, length int64, contentType, conte
 
 // PeekMessage reads the body as far as the end of the SOAP Header (or the
 // start of the Body when there is none), never beyond the peek limit, and
-// finds the session id as PeekSOAP does. Unlike PeekSOAP it always reads the
+// finds the session id as PeekID does. Unlike PeekID it always reads the
 // whole Header, since a WS-Addressing rewrite of the message needs to know
 // every block in it.
 func (s *IDSource) PeekMessage(body io.ReadCloser) (m *soap.Message, id string, outcome PeekOutcome) {

@@ -204,9 +204,9 @@ func TestPeekSOAP(t *testing.T) {
 			t.Run(tc.name+"/"+shape.name, func(t *testing.T) {
 				src := tc.source(t)
 				body := newCountingBody(shape.wrap(strings.NewReader(tc.in)))
-				id, outcome, replay := src.PeekSOAP(body)
+				id, outcome, replay := src.PeekID(body, -1, "", "")
 				if id != tc.wantID || outcome != tc.outcome {
-					t.Errorf("PeekSOAP = (%q, %v), want (%q, %v)", id, outcome, tc.wantID, tc.outcome)
+					t.Errorf("PeekID = (%q, %v), want (%q, %v)", id, outcome, tc.wantID, tc.outcome)
 				}
 				if (outcome == PeekFound) != (id != "") {
 					t.Errorf("outcome %v with id %q", outcome, id)
@@ -215,7 +215,7 @@ func TestPeekSOAP(t *testing.T) {
 					t.Errorf("peek consumed %d bytes from the source, limit %d", body.n, src.peekLimit)
 				}
 				if body.closed != 0 {
-					t.Errorf("PeekSOAP closed the source")
+					t.Errorf("PeekID closed the source")
 				}
 				got, err := io.ReadAll(replay)
 				if err != nil {
@@ -240,7 +240,7 @@ func TestPeekSOAP(t *testing.T) {
 func TestPeekSOAPReplayReader(t *testing.T) {
 	for _, tc := range peekCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, replay := tc.source(t).PeekSOAP(io.NopCloser(iotest.HalfReader(strings.NewReader(tc.in))))
+			_, _, replay := tc.source(t).PeekID(io.NopCloser(iotest.HalfReader(strings.NewReader(tc.in))), -1, "", "")
 			if err := iotest.TestReader(replay, []byte(tc.in)); err != nil {
 				t.Error(err)
 			}
@@ -256,9 +256,9 @@ func TestPeekSOAPStopsEarly(t *testing.T) {
 	for _, shape := range readerShapes {
 		t.Run(shape.name, func(t *testing.T) {
 			body := newCountingBody(shape.wrap(bytes.NewReader(big)))
-			id, outcome, replay := src.PeekSOAP(body)
+			id, outcome, replay := src.PeekID(body, -1, "", "")
 			if id != "top" || outcome != PeekFound {
-				t.Fatalf("PeekSOAP = (%q, %v), want (top, found)", id, outcome)
+				t.Fatalf("PeekID = (%q, %v), want (top, found)", id, outcome)
 			}
 			if body.n > 8<<10 {
 				t.Errorf("peek of a 10 MB body with the id at the top consumed %d bytes, want <= 8 KiB", body.n)
@@ -281,9 +281,9 @@ func TestPeekSOAPOverLimitNeverReadsBeyond(t *testing.T) {
 			src := mustIDSource(t, limit, DefaultMaxIDLength)
 			for _, shape := range readerShapes {
 				body := newCountingBody(shape.wrap(strings.NewReader(in)))
-				id, outcome, replay := src.PeekSOAP(body)
+				id, outcome, replay := src.PeekID(body, -1, "", "")
 				if id != "" || outcome != PeekOverLimit {
-					t.Errorf("%s: PeekSOAP = (%q, %v), want (\"\", over_limit)", shape.name, id, outcome)
+					t.Errorf("%s: PeekID = (%q, %v), want (\"\", over_limit)", shape.name, id, outcome)
 				}
 				if body.n > int64(limit) {
 					t.Errorf("%s: consumed %d bytes from the source, limit %d", shape.name, body.n, limit)
@@ -303,9 +303,9 @@ func TestPeekSOAPReadError(t *testing.T) {
 		t.Run(fmt.Sprint(failAfter), func(t *testing.T) {
 			body := newCountingBody(strings.NewReader(in))
 			body.failAfter, body.failErr = failAfter, boom
-			id, outcome, replay := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength).PeekSOAP(body)
+			id, outcome, replay := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength).PeekID(body, -1, "", "")
 			if id != "" || outcome != PeekReadError {
-				t.Errorf("PeekSOAP = (%q, %v), want (\"\", read_error)", id, outcome)
+				t.Errorf("PeekID = (%q, %v), want (\"\", read_error)", id, outcome)
 			}
 			got, err := io.ReadAll(replay)
 			if !errors.Is(err, boom) {
@@ -323,9 +323,9 @@ func TestPeekSOAPReadError(t *testing.T) {
 func TestPeekSOAPTransientReadError(t *testing.T) {
 	in := env11(clientID("123"))
 	body := newCountingBody(iotest.TimeoutReader(iotest.OneByteReader(strings.NewReader(in))))
-	id, outcome, replay := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength).PeekSOAP(body)
+	id, outcome, replay := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength).PeekID(body, -1, "", "")
 	if id != "" || outcome != PeekReadError {
-		t.Errorf("PeekSOAP = (%q, %v), want (\"\", read_error)", id, outcome)
+		t.Errorf("PeekID = (%q, %v), want (\"\", read_error)", id, outcome)
 	}
 	got, err := io.ReadAll(replay)
 	if err != nil {
@@ -352,7 +352,7 @@ func TestPeekSOAPReplayClose(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := newCountingBody(strings.NewReader(in))
-			_, _, replay := src.PeekSOAP(body)
+			_, _, replay := src.PeekID(body, -1, "", "")
 			if tc.readBefore >= 0 {
 				if _, err := io.ReadFull(replay, make([]byte, min(tc.readBefore, len(in)))); err != nil {
 					t.Fatal(err)
@@ -371,7 +371,7 @@ func TestPeekSOAPReplayClose(t *testing.T) {
 	// the next attempt reads the same body from the start.
 	t.Run("retry_after_close_before_read", func(t *testing.T) {
 		body := newCountingBody(strings.NewReader(in))
-		_, _, replay := src.PeekSOAP(body)
+		_, _, replay := src.PeekID(body, -1, "", "")
 		for range 3 {
 			if err := replay.Close(); err != nil {
 				t.Fatal(err)
@@ -394,7 +394,7 @@ func TestPeekSOAPReplayClose(t *testing.T) {
 	t.Run("failed_read_does_not_start", func(t *testing.T) {
 		body := newCountingBody(strings.NewReader(in))
 		body.failAfter, body.failErr = 0, errors.New("boom")
-		_, _, replay := src.PeekSOAP(body)
+		_, _, replay := src.PeekID(body, -1, "", "")
 		if _, err := replay.Read(make([]byte, 10)); err == nil {
 			t.Fatal("replay read of a failing body returned no error")
 		}
@@ -411,9 +411,9 @@ func TestPeekSOAPWithoutSOAPHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := env11(clientID("123"))
-	id, outcome, replay := src.PeekSOAP(io.NopCloser(strings.NewReader(in)))
+	id, outcome, replay := src.PeekID(io.NopCloser(strings.NewReader(in)), -1, "", "")
 	if id != "" || outcome != PeekNoID {
-		t.Errorf("PeekSOAP without a SOAP header name = (%q, %v), want (\"\", no_id)", id, outcome)
+		t.Errorf("PeekID without a SOAP header name = (%q, %v), want (\"\", no_id)", id, outcome)
 	}
 	if got, _ := io.ReadAll(replay); string(got) != in {
 		t.Errorf("replay differs")
@@ -433,9 +433,9 @@ func TestPeekSOAPCustomQName(t *testing.T) {
 		{env12(clientID("syn")), ""},
 		{env12(`<a:session xmlns:a="urn:acme">case</a:session>`), ""},
 	} {
-		id, _, _ := src.PeekSOAP(io.NopCloser(strings.NewReader(tc.in)))
+		id, _, _ := src.PeekID(io.NopCloser(strings.NewReader(tc.in)), -1, "", "")
 		if id != tc.wantID {
-			t.Errorf("PeekSOAP(%q) id = %q, want %q", tc.in, id, tc.wantID)
+			t.Errorf("PeekID(%q) id = %q, want %q", tc.in, id, tc.wantID)
 		}
 	}
 
@@ -443,7 +443,7 @@ func TestPeekSOAPCustomQName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, _, _ := noNS.PeekSOAP(io.NopCloser(strings.NewReader(env11(`<Session>plain</Session>`)))); id != "plain" {
+	if id, _, _ := noNS.PeekID(io.NopCloser(strings.NewReader(env11(`<Session>plain</Session>`))), -1, "", ""); id != "plain" {
 		t.Errorf("no-namespace QName: id = %q, want plain", id)
 	}
 }
@@ -473,7 +473,7 @@ func (c chunkReader) Read(p []byte) (int, error) {
 }
 
 // FuzzPeekSOAP: for any bytes, peek limit, read chunking and read failure,
-// PeekSOAP never panics, never takes more than the limit from the body, and
+// PeekID never panics, never takes more than the limit from the body, and
 // hands on a body that yields exactly the input (up to the failure, then the
 // failure), that leaves the original open when closed before being read (as
 // the transport does on a dial error before a retry) and closes it after.
@@ -512,7 +512,7 @@ func FuzzPeekSOAP(f *testing.F) {
 			body.failAfter, body.failErr = int64(fail), boom
 			want, wantErr = data[:fail], boom
 		}
-		id, outcome, replay := src.PeekSOAP(body)
+		id, outcome, replay := src.PeekID(body, -1, "", "")
 		if body.n > int64(peekLimit) {
 			t.Fatalf("consumed %d bytes from the source, limit %d", body.n, peekLimit)
 		}
@@ -565,9 +565,9 @@ func BenchmarkPeekSOAP(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(bc.in)
-				id, outcome, _ := src.PeekSOAP(body)
+				id, outcome, _ := src.PeekID(body, -1, "", "")
 				if outcome != PeekFound || id != "123" {
-					b.Fatalf("PeekSOAP = (%q, %v)", id, outcome)
+					b.Fatalf("PeekID = (%q, %v)", id, outcome)
 				}
 			}
 		})
@@ -582,10 +582,10 @@ func TestPeekSOAPAllocations(t *testing.T) {
 	body := io.NopCloser(r)
 	if allocs := testing.AllocsPerRun(100, func() {
 		r.Reset(in)
-		if id, _, _ := src.PeekSOAP(body); id != "123" {
+		if id, _, _ := src.PeekID(body, -1, "", ""); id != "123" {
 			panic(id)
 		}
 	}); allocs > 2 {
-		t.Errorf("PeekSOAP of a 1 KB envelope: %v allocations, want at most 2", allocs)
+		t.Errorf("PeekID of a 1 KB envelope: %v allocations, want at most 2", allocs)
 	}
 }

@@ -78,9 +78,9 @@ func TestPeekBodyReadWholeIsSentInOneWrite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := newCountingBody(strings.NewReader(tc.body))
-			id, outcome, replay := src.PeekBody(body, tc.length, "text/xml", tc.encoding)
+			id, outcome, replay := src.PeekID(body, tc.length, "text/xml", tc.encoding)
 			if id != "123" || outcome != PeekFound {
-				t.Fatalf("PeekBody = (%q, %v), want (123, found)", id, outcome)
+				t.Fatalf("PeekID = (%q, %v), want (123, found)", id, outcome)
 			}
 			conn, err := sendOn(t, replay, tc.length)
 			if err != nil {
@@ -101,7 +101,7 @@ func TestPeekBodyReadWholeIsSentInOneWrite(t *testing.T) {
 func TestPeekBodyReadWholePartlySentFailsOnRetry(t *testing.T) {
 	in := env11(clientID("123"))
 	src := mustIDSource(t, DefaultPeekLimit, DefaultMaxIDLength)
-	_, _, replay := src.PeekBody(newCountingBody(strings.NewReader(in)), int64(len(in)), "text/xml", "")
+	_, _, replay := src.PeekID(newCountingBody(strings.NewReader(in)), int64(len(in)), "text/xml", "")
 	if _, err := io.ReadFull(replay, make([]byte, 10)); err != nil {
 		t.Fatal(err)
 	}

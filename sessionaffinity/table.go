@@ -116,15 +116,15 @@ const shardMin = 8192
 
 const maxShards = 64
 
-// Clock tells the time in unix nanoseconds.
-type Clock interface{ NowNano() int64 }
+// nanoClock tells the time in unix nanoseconds.
+type nanoClock interface{ NowNano() int64 }
 
 // NewTable makes an empty table.
 func NewTable(cfg TableConfig) (*Table, error) { return newTable(cfg, nil) }
 
 // newTable makes a table whose expiry follows clock (nil: the wall clock), so
 // that a benchmark can let sessions lapse without waiting.
-func newTable(cfg TableConfig, clock Clock) (*Table, error) {
+func newTable(cfg TableConfig, clock nanoClock) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -362,25 +362,26 @@ func (t *Table) All() iter.Seq[SessionInfo] {
 	}
 }
 
-// Delete removes one session; it reports whether it was there.
-func (t *Table) Delete(id string) bool {
+// Forget deletes one session (Store) and reports whether it was there; a
+// table cannot fail to.
+func (t *Table) Forget(id string) (bool, error) {
 	h, s := t.shardOf(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ref, _ := s.find(h, id)
 	if ref == 0 {
-		return false
+		return false, nil
 	}
 	s.remove(ref, "", t)
-	return true
+	return true, nil
 }
 
-// DeleteUpstream removes every session bound to upstream (to drain it) and
-// returns how many it removed.
-func (t *Table) DeleteUpstream(upstream string) int {
+// ForgetUpstream deletes every session bound to upstream (Store), to drain
+// it, and returns how many it deleted.
+func (t *Table) ForgetUpstream(upstream string) (int, error) {
 	u, ok := t.upstreams.lookup(upstream)
 	if !ok {
-		return 0
+		return 0, nil
 	}
 	n := 0
 	for i := range t.shards {
@@ -394,12 +395,12 @@ func (t *Table) DeleteUpstream(upstream string) int {
 		}
 		s.mu.Unlock()
 	}
-	return n
+	return n, nil
 }
 
-// DeleteAll removes every session and returns how many there were (sessions
-// bound while it runs may or may not be counted).
-func (t *Table) DeleteAll() int {
+// ForgetAll deletes every session (Store) and returns how many there were
+// (sessions bound while it runs may or may not be counted).
+func (t *Table) ForgetAll() (int, error) {
 	n := 0
 	for i := range t.shards {
 		s := &t.shards[i]
@@ -407,33 +408,22 @@ func (t *Table) DeleteAll() int {
 		n += s.reset(t)
 		s.mu.Unlock()
 	}
-	return n
+	return n, nil
 }
-
-// Forget deletes one session (Store); a table cannot fail to.
-func (t *Table) Forget(id string) (bool, error) { return t.Delete(id), nil }
-
-// ForgetUpstream deletes the sessions bound to upstream (Store).
-func (t *Table) ForgetUpstream(upstream string) (int, error) { return t.DeleteUpstream(upstream), nil }
-
-// ForgetAll deletes every session (Store).
-func (t *Table) ForgetAll() (int, error) { return t.DeleteAll(), nil }
 
 // Len returns the number of sessions held, expired ones not yet swept
 // included. It costs O(1).
 func (t *Table) Len() int { return int(t.len.Load()) }
 
-// CountByUpstream returns the number of sessions bound to the upstream with
-// key upstream (expired ones not yet swept included). It costs O(1).
-func (t *Table) CountByUpstream(upstream string) int { return t.upstreams.count(upstream) }
-
-// SessionsOn is CountByUpstream, for the least_sessions placement.
-func (t *Table) SessionsOn(upstream string) int { return t.CountByUpstream(upstream) }
+// SessionsOn returns the number of sessions bound to the upstream with key
+// upstream (expired ones not yet swept included), for the least_sessions
+// placement (SessionCounter). It costs O(1).
+func (t *Table) SessionsOn(upstream string) int { return t.upstreams.count(upstream) }
 
 var _ SessionCounter = (*Table)(nil)
 
 // UpstreamCounts yields every upstream key the table has bound a session to,
-// with its count of sessions as CountByUpstream returns it.
+// with its count of sessions as SessionsOn returns it.
 func (t *Table) UpstreamCounts() iter.Seq2[string, int] {
 	return func(yield func(string, int) bool) {
 		l := t.upstreams.load()

@@ -9,11 +9,10 @@ import (
 	"time"
 )
 
-// manualClock is an otter.Clock that moves only when told; it never ticks.
+// manualClock is a nanoClock that moves only when told.
 type manualClock struct{ now atomic.Int64 }
 
-func (c *manualClock) NowNano() int64                      { return c.now.Load() }
-func (c *manualClock) Tick(time.Duration) <-chan time.Time { return nil }
+func (c *manualClock) NowNano() int64 { return c.now.Load() }
 
 func (c *manualClock) advance(d time.Duration) { c.now.Add(int64(d)) }
 
@@ -150,7 +149,7 @@ func TestTableRebindExpiry(t *testing.T) {
 			tab, clock := newClockedTable(t, TableConfig{MaxSessions: 100, Timeout: 10 * time.Second, Expiry: tc.expiry})
 			tab.Bind("s", "a")
 			before, _ := tab.Get("s")
-			clock.advance(1100 * time.Millisecond) // more than otter's read tolerance of 1s
+			clock.advance(1100 * time.Millisecond) // more than the second the check below allows
 			tab.Rebind("s", "a", "b")
 			after, _ := tab.Get("s")
 			moved := after.Expires.Sub(before.Expires) > time.Second
@@ -194,11 +193,11 @@ func TestTableOnRemoveNotForExplicitRemovals(t *testing.T) {
 	for i := range 20 {
 		tab.Bind("id-"+strconv.Itoa(i), "u-"+strconv.Itoa(i%2))
 	}
-	tab.Delete("id-0")
+	_, _ = tab.Forget("id-0")
 	tab.Rebind("id-1", "u-1", "u-0")
 	tab.Bind("id-2", "other")
-	tab.DeleteUpstream("u-1")
-	tab.DeleteAll()
+	_, _ = tab.ForgetUpstream("u-1")
+	_, _ = tab.ForgetAll()
 	tab.CleanUp()
 	time.Sleep(100 * time.Millisecond) // give an asynchronous callback time to show up
 	if got := rem.snapshot(); len(got) != 0 {

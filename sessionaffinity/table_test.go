@@ -118,8 +118,8 @@ func TestTableBindLookup(t *testing.T) {
 						t.Fatalf("step %d: Bind(%q, %q) = %q, want %q", i, s.id, s.upstream, got, s.want)
 					}
 				case "delete":
-					if got := tab.Delete(s.id); got != s.wantFound {
-						t.Fatalf("step %d: Delete(%q) = %v, want %v", i, s.id, got, s.wantFound)
+					if got, _ := tab.Forget(s.id); got != s.wantFound {
+						t.Fatalf("step %d: Forget(%q) = %v, want %v", i, s.id, got, s.wantFound)
 					}
 				}
 			}
@@ -191,7 +191,7 @@ func TestTableRebind(t *testing.T) {
 			}
 
 			// A session that is deleted in between is bound again.
-			tab.Delete("s")
+			_, _ = tab.Forget("s")
 			if got := tab.Rebind("s", "c", "d"); got != "d" {
 				t.Errorf("Rebind of a deleted session = %q, want d", got)
 			}
@@ -279,7 +279,7 @@ func TestTableSizeBound(t *testing.T) {
 	}
 }
 
-func TestTableDeleteUpstream(t *testing.T) {
+func TestTableForgetUpstream(t *testing.T) {
 	tab := newTestTable(t, TableConfig{MaxSessions: 1000, Timeout: time.Hour})
 	ups := []string{"a:1", "b:2", "c:3"}
 	for i := range 30 {
@@ -298,11 +298,11 @@ func TestTableDeleteUpstream(t *testing.T) {
 		{"a:1", 10, 10},
 	}
 	for _, tc := range tests {
-		if got := tab.DeleteUpstream(tc.upstream); got != tc.want {
-			t.Errorf("DeleteUpstream(%q) = %d, want %d", tc.upstream, got, tc.want)
+		if got, _ := tab.ForgetUpstream(tc.upstream); got != tc.want {
+			t.Errorf("ForgetUpstream(%q) = %d, want %d", tc.upstream, got, tc.want)
 		}
 		if n := tab.Len(); n != tc.wantLen {
-			t.Errorf("Len() after DeleteUpstream(%q) = %d, want %d", tc.upstream, n, tc.wantLen)
+			t.Errorf("Len() after ForgetUpstream(%q) = %d, want %d", tc.upstream, n, tc.wantLen)
 		}
 	}
 	for i := range 30 {
@@ -313,27 +313,27 @@ func TestTableDeleteUpstream(t *testing.T) {
 	}
 }
 
-func TestTableDeleteAll(t *testing.T) {
+func TestTableForgetAll(t *testing.T) {
 	tab := newTestTable(t, TableConfig{MaxSessions: 1000, Timeout: time.Hour})
-	if n := tab.DeleteAll(); n != 0 {
-		t.Errorf("DeleteAll() of an empty table = %d", n)
+	if n, _ := tab.ForgetAll(); n != 0 {
+		t.Errorf("ForgetAll() of an empty table = %d", n)
 	}
 	for i := range 50 {
 		tab.Bind("id-"+strconv.Itoa(i), "u")
 	}
-	if n := tab.DeleteAll(); n != 50 {
-		t.Errorf("DeleteAll() = %d, want 50", n)
+	if n, _ := tab.ForgetAll(); n != 50 {
+		t.Errorf("ForgetAll() = %d, want 50", n)
 	}
 	if n := tab.Len(); n != 0 {
-		t.Errorf("Len() after DeleteAll = %d", n)
+		t.Errorf("Len() after ForgetAll = %d", n)
 	}
 	for i := range 50 {
 		if _, ok := tab.Lookup("id-" + strconv.Itoa(i)); ok {
-			t.Fatalf("id-%d still bound after DeleteAll", i)
+			t.Fatalf("id-%d still bound after ForgetAll", i)
 		}
 	}
 	if got := tab.Bind("id-0", "v"); got != "v" {
-		t.Errorf("Bind after DeleteAll = %q, want v", got)
+		t.Errorf("Bind after ForgetAll = %q, want v", got)
 	}
 }
 
@@ -477,7 +477,7 @@ func TestTableConcurrentUse(t *testing.T) {
 				case 1:
 					tab.Get(id)
 				case 2:
-					tab.Delete(id)
+					_, _ = tab.Forget(id)
 				default:
 					if _, ok := tab.Lookup(id); !ok {
 						tab.Bind(id, up)
@@ -490,7 +490,7 @@ func TestTableConcurrentUse(t *testing.T) {
 		for !stop.Load() {
 			for range tab.All() {
 			}
-			tab.DeleteUpstream("u-0")
+			_, _ = tab.ForgetUpstream("u-0")
 			tab.CleanUp()
 			tab.Len()
 		}

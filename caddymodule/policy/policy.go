@@ -334,7 +334,7 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 	d := p.router.Route(id, sessionaffinity.Attempt{
 		Pool:   upstreamKeys(pool),
 		Failed: upstreamKey(previous),
-		Place:  func(drains sessionaffinity.Drains) int { return p.placeFallback(pool, drains, r, w) },
+		Place:  func(drains sessionaffinity.DrainReader) int { return p.placeFallback(pool, drains, r, w) },
 	})
 	p.noteRoute(pool, d, id, retry)
 	chosen := upstreamAt(pool, d.Upstream)
@@ -352,7 +352,7 @@ func (p *SimpleClientSession) Select(pool reverseproxy.UpstreamPool, r *http.Req
 // placeFallback asks the fallback policy for an upstream, showing it only
 // the upstreams that are not draining (when drains is not nil), and returns
 // its index in pool.
-func (p *SimpleClientSession) placeFallback(pool reverseproxy.UpstreamPool, drains sessionaffinity.Drains, r *http.Request, w http.ResponseWriter) int {
+func (p *SimpleClientSession) placeFallback(pool reverseproxy.UpstreamPool, drains sessionaffinity.DrainReader, r *http.Request, w http.ResponseWriter) int {
 	shown := pool
 	if drains != nil {
 		shown = make(reverseproxy.UpstreamPool, 0, len(pool))
@@ -377,7 +377,7 @@ func (p *SimpleClientSession) sessionID(r *http.Request) string {
 	if id, peeked := caddyhttp.GetVar(r.Context(), p.idVar).(string); peeked {
 		return id
 	}
-	id, outcome, replay := p.ids.PeekBody(r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
+	id, outcome, replay := p.ids.PeekID(r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
 	r.Body = replay
 	caddyhttp.SetVar(r.Context(), p.idVar, id)
 	p.notePeek(id, outcome)

@@ -29,7 +29,7 @@ type Policy struct {
 	name string
 	// drains are the policy's drains, or this node's copy of those kept in
 	// Redis.
-	drains sessionaffinity.DrainSet
+	drains sessionaffinity.MemoryDrains
 
 	mu sync.Mutex
 	// tables has one table per table settings in use: a reload that changes
@@ -55,7 +55,7 @@ type Instance struct {
 	// deletes through it.
 	Store sessionaffinity.Store
 	// Drains are the policy's drains as this instance reads them.
-	Drains sessionaffinity.DrainStore
+	Drains sessionaffinity.Drains
 	// Counts counts the sessions per upstream (every node's, with Redis).
 	Counts sessionaffinity.SessionCounter
 	// Proxy is the reverse_proxy using the policy; nil outside one.
@@ -126,7 +126,7 @@ func (p *Policy) removed(id, upstream string, cause sessionaffinity.RemovalCause
 func (l *Lease) Table() *sessionaffinity.Table { return l.table.Table }
 
 // Drains is the name's set of drains in this process.
-func (l *Lease) Drains() *sessionaffinity.DrainSet { return &l.policy.drains }
+func (l *Lease) Drains() *sessionaffinity.MemoryDrains { return &l.policy.drains }
 
 // Publish makes i the newest instance of the name, which the admin API and
 // the metrics read. A lease publishes once.

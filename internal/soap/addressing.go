@@ -12,8 +12,8 @@ import (
 // WS-Addressing versions and their namespaces, as Synapse's <enableAddressing
 // version="final|submission"/>.
 const (
-	AddressingFinal      = "final"
-	AddressingSubmission = "submission"
+	addressingFinal      = "final"
+	addressingSubmission = "submission"
 
 	WSAFinalNamespace      = "http://www.w3.org/2005/08/addressing"
 	WSASubmissionNamespace = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
@@ -39,12 +39,12 @@ type Addressing struct {
 // and only the missing ones are written.
 func NewAddressing(version string, preserve bool) (*Addressing, error) {
 	switch version {
-	case "", AddressingFinal:
+	case "", addressingFinal:
 		return &Addressing{ns: WSAFinalNamespace, preserve: preserve}, nil
-	case AddressingSubmission:
+	case addressingSubmission:
 		return &Addressing{ns: WSASubmissionNamespace, replyTo: true, preserve: preserve}, nil
 	}
-	return nil, fmt.Errorf("invalid WS-Addressing version %q: want %s or %s", version, AddressingFinal, AddressingSubmission)
+	return nil, fmt.Errorf("invalid WS-Addressing version %q: want %s or %s", version, addressingFinal, addressingSubmission)
 }
 
 // AddressingHeaders are the values written for one attempt of a request.
@@ -67,9 +67,9 @@ type Message struct {
 // the parts of the Header lie, for a rewrite. It also returns the text of the
 // first header block named block, so that one pass serves a session id too.
 // err says why the Header could not be read to its end (see
-// HeaderScanner.Err); the message is then not Addressable and text is "".
+// xmlHeaderScanner.Err); the message is then not Addressable and text is "".
 func ReadMessage(body io.ReadCloser, limit int, block xml.Name) (m *Message, text string, err error) {
-	sc := NewHeaderScanner(body, limit)
+	sc := newXMLHeaderScanner(body, limit)
 	l := &headerLayout{}
 	found := false
 	for sc.Next() {
@@ -96,7 +96,7 @@ func ReadMessage(body io.ReadCloser, limit int, block xml.Name) (m *Message, tex
 }
 
 // Body returns a body that yields the original bytes.
-func (m *Message) Body() io.ReadCloser { return Replay(m.prefix, m.rest) }
+func (m *Message) Body() io.ReadCloser { return newReplay(m.prefix, m.rest) }
 
 // Addressable reports whether the message is a SOAP envelope whose Header can
 // be rewritten.
@@ -151,7 +151,7 @@ func (m *Message) Addressed(a *Addressing, h AddressingHeaders) (body io.ReadClo
 		}
 		out = append(out, src[from:]...)
 	}
-	return Replay(out, m.rest), len(out) - len(src)
+	return newReplay(out, m.rest), len(out) - len(src)
 }
 
 // prefixFor picks the prefix for the written blocks: "wsa" unless the Envelope
@@ -204,11 +204,11 @@ func (a *Addressing) blocks(prefix string, h AddressingHeaders, l *headerLayout)
 }
 
 // dropped returns the client's blocks that the rewrite replaces, in order.
-func (a *Addressing) dropped(l *headerLayout) []Block {
+func (a *Addressing) dropped(l *headerLayout) []headerBlock {
 	if a.preserve {
 		return nil
 	}
-	var out []Block
+	var out []headerBlock
 	for _, b := range l.blocks {
 		if b.Name.Space != a.ns {
 			continue
@@ -233,7 +233,7 @@ type headerLayout struct {
 	hdrTagStart, hdrTagEnd int // the Header start tag
 	hdrDecls               []nsDecl
 
-	blocks []Block // the Header's WS-Addressing blocks, in order
+	blocks []headerBlock // the Header's WS-Addressing blocks, in order
 }
 
 // nsDecl is a namespace declaration, xmlns:prefix="ns".

@@ -113,7 +113,7 @@ func TestAddressedRewrites(t *testing.T) {
 		want: `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ` + subNS + `><soapenv:Header xmlns:wsa1="` + WSAFinalNamespace + `">` + finalBlocks("wsa1") + `<wsa:To>http://client/</wsa:To></soapenv:Header>` + bodyQuote + envClose,
 	}, {
 		name:    "submission_writes_anonymous_reply_to",
-		version: AddressingSubmission,
+		version: addressingSubmission,
 		in:      env11(`<wsa:ReplyTo ` + subNS + `><wsa:Address>http://client/</wsa:Address></wsa:ReplyTo>`),
 		want: soap11Open + `<soapenv:Header ` + subNS + `>` + finalBlocks("wsa") +
 			`<wsa:ReplyTo><wsa:Address>` + submissionAnonymous + `</wsa:Address></wsa:ReplyTo></soapenv:Header>` + bodyQuote + envClose,
@@ -147,7 +147,7 @@ func TestAddressedRewrites(t *testing.T) {
 // The submission expectation above reuses finalBlocks with the submission
 // namespace declared: check that it is the namespace the blocks end up in.
 func TestAddressedNamespaces(t *testing.T) {
-	for version, ns := range map[string]string{AddressingFinal: WSAFinalNamespace, AddressingSubmission: WSASubmissionNamespace} {
+	for version, ns := range map[string]string{addressingFinal: WSAFinalNamespace, addressingSubmission: WSASubmissionNamespace} {
 		for _, in := range []string{env11(clientID("1")), env12("-")} {
 			_, got, _ := address(t, testLimit, mustAddressing(t, version, false), in, testHeaders)
 			blocks := headerBlocks(t, got)
@@ -156,7 +156,7 @@ func TestAddressedNamespaces(t *testing.T) {
 					t.Errorf("%s: no %s in namespace %s: %s", version, local, ns, got)
 				}
 			}
-			if _, ok := blocks[xml.Name{Space: ns, Local: "ReplyTo"}]; ok != (version == AddressingSubmission) {
+			if _, ok := blocks[xml.Name{Space: ns, Local: "ReplyTo"}]; ok != (version == addressingSubmission) {
 				t.Errorf("%s: ReplyTo written %v: %s", version, ok, got)
 			}
 		}
@@ -336,7 +336,7 @@ func BenchmarkAddressed(b *testing.B) {
 		b.Run("id_only/"+bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				sc := NewHeaderScanner(bytes.NewReader(bc.in), testLimit)
+				sc := newXMLHeaderScanner(bytes.NewReader(bc.in), testLimit)
 				if !sc.Next() || sc.Block().Name != clientIDName {
 					b.Fatal("no ClientID block")
 				}

@@ -16,7 +16,7 @@ import (
 
 // A SOAP stack may send its envelope compressed (Content-Encoding gzip or
 // deflate) or as the root part of an MTOM/XOP multipart/related message.
-// NewBodyScanner reaches the envelope through both, reading the body no
+// newBodyScanner reaches the envelope through both, reading the body no
 // further than the scan needs.
 
 // CarriesEnvelope reports whether a body with this Content-Type may carry a
@@ -34,46 +34,56 @@ func isMTOM(contentType string) bool {
 	return err == nil && strings.EqualFold(params["type"], "application/xop+xml")
 }
 
-// ErrEncoding: the body's Content-Encoding is none that the scanner reads.
-var ErrEncoding = errors.New("unsupported content encoding")
+// errEncoding: the body's Content-Encoding is none that the scanner reads.
+var errEncoding = errors.New("unsupported content encoding")
 
-// NewBodyScanner returns a scanner of the SOAP envelope in body, a message
+// newBodyScanner returns a scanner of the SOAP envelope in body, a message
 // with the given Content-Type and Content-Encoding headers: an XML body as
 // it is, a gzip or deflate (zlib, or raw as some clients send it) body
 // inflated, and of an MTOM message the root part (named by the start
 // parameter, else the first). limit bounds both the bytes read from body and
 // the bytes inflated from them, so a decompression bomb costs at most limit.
-// Peeked returns the bytes read from body, as they came: Replay puts them back.
+// Peeked returns the bytes read from body, as they came: newReplay puts them
+// back.
 //
-// Unlike NewHeaderScanner's, its scan reads an XML declaration that names an
-// ASCII-compatible alias of UTF-8 (see charsetReader). A scan for a session
+// Unlike newXMLHeaderScanner's, its scan reads an XML declaration that names
+// an ASCII-compatible alias of UTF-8 (see charsetReader). A scan for a session
 // id may; a rewrite of the Header may not, since it would write UTF-8 into a
 // body declared otherwise.
-func NewBodyScanner(body io.Reader, contentType, contentEncoding string, limit int) *HeaderScanner {
-	var s *HeaderScanner
+func newBodyScanner(body io.Reader, contentType, contentEncoding string, limit int) *xmlHeaderScanner {
+	var s *xmlHeaderScanner
 	if plain(contentType, contentEncoding) {
-		s = NewHeaderScanner(body, limit)
+		s = newXMLHeaderScanner(body, limit)
 	} else {
 		raw := &peekReader{src: body, limit: limit}
 		envelope, err := openEnvelope(raw, contentType, strings.ToLower(strings.TrimSpace(contentEncoding)))
 		if err != nil {
 			envelope = errReader{err}
 		}
-		s = NewHeaderScanner(envelope, limit)
+		s = newXMLHeaderScanner(envelope, limit)
 		s.raw = raw
 	}
 	s.dec.CharsetReader = charsetReader
 	return s
 }
 
-// PeekBodyBlock is PeekBlock for a body with the given Content-Type and
-// Content-Encoding headers, read as NewBodyScanner reads it: the text of the
-// first header block called name, and a replay of the bytes as they came.
-func PeekBodyBlock(body io.ReadCloser, length int64, contentType, contentEncoding string, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+// PeekBlock reads body, of length bytes (-1 when not known) with the given
+// Content-Type and Content-Encoding headers, only as far as needed to find the
+// first block of the SOAP Header named name (it stops at the end of that
+// block, of the Header, or at the start of the element that comes instead of
+// one) and never more than limit bytes; an encoded or MTOM body is read as
+// newBodyScanner reads it, limit bounding the bytes inflated too. It returns
+// the block's text (the character data directly in it; nil and found false
+// when there is none), and a body that yields exactly the bytes of the
+// original, as they came (see newReplay and replayOf), to use in its place. err
+// is as xmlHeaderScanner.Err says: ErrNotSOAP, ErrOverLimit, a *ReadError, or
+// malformed XML. text may share memory with the replayed bytes: copy what you
+// keep.
+func PeekBlock(body io.ReadCloser, length int64, contentType, contentEncoding string, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
 	if plain(contentType, contentEncoding) {
-		return PeekBlock(body, length, limit, name)
+		return peekPlainBlock(body, length, limit, name)
 	}
-	sc := NewBodyScanner(body, contentType, contentEncoding, limit)
+	sc := newBodyScanner(body, contentType, contentEncoding, limit)
 	for sc.Next() {
 		if sc.Block().Name != name {
 			continue
@@ -107,7 +117,7 @@ func openEnvelope(raw *peekReader, contentType, encoding string) (io.Reader, err
 	case "deflate":
 		r = inflater(raw)
 	default:
-		return nil, fmt.Errorf("%w %q", ErrEncoding, encoding)
+		return nil, fmt.Errorf("%w %q", errEncoding, encoding)
 	}
 	if isMTOM(contentType) {
 		return rootPart(r, contentType)

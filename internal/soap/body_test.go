@@ -24,7 +24,7 @@ func envelopeWith(block string, bodyBytes int) string {
 }
 
 // firstBlockText scans for testBlock and returns its text.
-func firstBlockText(sc *HeaderScanner) (string, error) {
+func firstBlockText(sc *xmlHeaderScanner) (string, error) {
 	for sc.Next() {
 		if sc.Block().Name == testBlock {
 			text, _ := sc.Text()
@@ -61,7 +61,7 @@ func TestBodyScannerReadsCompressedEnvelopes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := compress(t, tc.name, env)
-			sc := NewBodyScanner(bytes.NewReader(body), "text/xml", tc.header, 64<<10)
+			sc := newBodyScanner(bytes.NewReader(body), "text/xml", tc.header, 64<<10)
 			if id, err := firstBlockText(sc); id != "zipped" || err != nil {
 				t.Fatalf("id %q, err %v", id, err)
 			}
@@ -87,7 +87,7 @@ func TestBodyScannerBoundsADecompressionBomb(t *testing.T) {
 	bomb := buf.Bytes()
 	const limit = 64 << 10
 	counted := &countingReader{r: bytes.NewReader(bomb)}
-	sc := NewBodyScanner(counted, "text/xml", "gzip", limit)
+	sc := newBodyScanner(counted, "text/xml", "gzip", limit)
 	_, err := firstBlockText(sc)
 	if !errors.Is(err, ErrOverLimit) {
 		t.Fatalf("err %v, want ErrOverLimit", err)
@@ -131,7 +131,7 @@ func TestBodyScannerReadsTheMTOMRootPart(t *testing.T) {
 		if !CarriesEnvelope(ct) {
 			t.Fatalf("CarriesEnvelope(%q) = false", ct)
 		}
-		sc := NewBodyScanner(strings.NewReader(body), ct, "", 64<<10)
+		sc := newBodyScanner(strings.NewReader(body), ct, "", 64<<10)
 		if id, err := firstBlockText(sc); id != "from-root" || err != nil {
 			t.Fatalf("attachment first %v: id %q, err %v", attachmentFirst, id, err)
 		}
@@ -142,7 +142,7 @@ func TestBodyScannerReadsTheMTOMRootPart(t *testing.T) {
 	// Without start, the first part is the root.
 	ct, body := mtom(env, false)
 	ct = strings.Replace(ct, `; start="<root.message@cxf.apache.org>"`, "", 1)
-	if id, err := firstBlockText(NewBodyScanner(strings.NewReader(body), ct, "", 64<<10)); id != "from-root" || err != nil {
+	if id, err := firstBlockText(newBodyScanner(strings.NewReader(body), ct, "", 64<<10)); id != "from-root" || err != nil {
 		t.Fatalf("no start: id %q, err %v", id, err)
 	}
 }
@@ -156,7 +156,7 @@ func TestBodyScannerRefusesWhatItCannotRead(t *testing.T) {
 		{"MTOM whose start names no part", `multipart/related; type="application/xop+xml"; boundary=b; start="<none>"`, "", "--b\r\nContent-ID: <x>\r\n\r\n" + env + "\r\n--b--\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if id, err := firstBlockText(NewBodyScanner(strings.NewReader(tc.body), tc.ct, tc.ce, 64<<10)); id != "" || err == nil {
+			if id, err := firstBlockText(newBodyScanner(strings.NewReader(tc.body), tc.ct, tc.ce, 64<<10)); id != "" || err == nil {
 				t.Fatalf("id %q, err %v: want an error", id, err)
 			}
 		})
@@ -167,21 +167,24 @@ func TestScannerReadsASCIICompatibleDeclarations(t *testing.T) {
 	block := `<t:ID xmlns:t="` + testNS + `">ascii-id</t:ID>`
 	for _, enc := range []string{"utf8", "UTF8", "US-ASCII", "us-ascii", "ISO-8859-1", "latin1"} {
 		env := `<?xml version="1.0" encoding="` + enc + `"?>` + envelopeWith(block, 10)
-		if id, err := firstBlockText(NewBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); id != "ascii-id" || err != nil {
+		if id, err := firstBlockText(newBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); id != "ascii-id" || err != nil {
 			t.Errorf("%s: id %q, err %v", enc, id, err)
 		}
 	}
 	// Beyond ASCII before the id, a Latin-1 body is not decoded: no id.
 	env := `<?xml version="1.0" encoding="ISO-8859-1"?>` + envelopeWith("<n>caf\xe9</n>"+block, 10)
-	if id, err := firstBlockText(NewBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); id != "" || err == nil {
+	if id, err := firstBlockText(newBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); id != "" || err == nil {
 		t.Errorf("Latin-1 beyond ASCII: id %q, err %v; want an error", id, err)
 	}
 	// Other encodings are refused, as before.
 	env = `<?xml version="1.0" encoding="UTF-16"?>` + envelopeWith(block, 10)
-	if _, err := firstBlockText(NewBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); err == nil {
+	if _, err := firstBlockText(newBodyScanner(strings.NewReader(env), "text/xml", "", 64<<10)); err == nil {
 		t.Error("UTF-16 read without an error")
 	}
 }
+
+// serviceGroupID names a soap session (sessionaffinity.DefaultServiceGroupID).
+var serviceGroupID = xml.Name{Space: NamespaceAxis2, Local: "ServiceGroupId"}
 
 func TestReplyToParameter(t *testing.T) {
 	sgid := func(ns, text string) string {
@@ -205,10 +208,9 @@ func TestReplyToParameter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := NewHeaderScanner(strings.NewReader(envelopeWith(tc.header, 10)), 64<<10)
-			text, found := ReplyToParameter(sc, ServiceGroupID)
-			if text != tc.want || found != tc.found || sc.Err() != nil {
-				t.Errorf("ReplyToParameter = %q, %v (err %v); want %q, %v", text, found, sc.Err(), tc.want, tc.found)
+			text, found, err := ReplyToParameter(strings.NewReader(envelopeWith(tc.header, 10)), "", "", 64<<10, serviceGroupID)
+			if text != tc.want || found != tc.found || err != nil {
+				t.Errorf("ReplyToParameter = %q, %v (err %v); want %q, %v", text, found, err, tc.want, tc.found)
 			}
 		})
 	}

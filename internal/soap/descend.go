@@ -7,7 +7,7 @@ import "encoding/xml"
 // path[0], that element's first child called path[1], and so on, as Axiom's
 // getFirstChildWithName walks. found is false when the path leads nowhere, or
 // on error (see Err).
-func (s *HeaderScanner) DescendantText(path ...xml.Name) (text string, found bool) {
+func (s *xmlHeaderScanner) DescendantText(path ...xml.Name) (text string, found bool) {
 	const blockDepth = 3
 	matched := 0     // path elements entered, at depths blockDepth+1 ...
 	decided := false // the first candidate of the deepest level has ended

@@ -7,8 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// headerScanner finds the first SOAP Header block of a name (the session id
-// block) without encoding/xml: a tokenizer for exactly what a SOAP Header
+// fastBlockScanner finds the first SOAP Header block of a name (the session id
+// block) without encoding/xml, for the peek of every request whose body is its
+// envelope as it stands (peekPlainBlock): a tokenizer for exactly what a SOAP Header
 // needs (elements, attributes, namespace declarations, text with the
 // predefined and numeric entities, CDATA, comments, an XML declaration) that
 // works in place on the peeked bytes and allocates nothing. It stops at the
@@ -18,11 +19,11 @@ import (
 // input, fed in random pieces); on anything else (a DOCTYPE, a processing
 // instruction, an unknown entity, an unbound prefix, a name that is not
 // ASCII, bad XML, a read error, the peek limit) it says so, and the caller
-// asks encoding/xml (scanHeader), which reads the same bytes again.
+// asks encoding/xml (xmlHeaderScanner), which reads the same bytes again.
 //
 // It scans whole tokens: when the bytes end inside one it reports scanMore,
 // and resumes at the start of that token once more bytes are there.
-type headerScanner struct {
+type fastBlockScanner struct {
 	want  xml.Name // the header block to find
 	pos   int      // start of the next token
 	depth int      // open elements
@@ -83,7 +84,7 @@ const (
 func (b span) in(buf []byte) []byte { return buf[b.start:b.end] }
 
 // scan goes on from s.pos over buf, the bytes peeked so far.
-func (s *headerScanner) scan(buf []byte) scanStatus {
+func (s *fastBlockScanner) scan(buf []byte) scanStatus {
 	for s.pos < len(buf) {
 		var (
 			next int
@@ -105,7 +106,7 @@ func (s *headerScanner) scan(buf []byte) scanStatus {
 // Text returns the found block's text: the character data directly in it,
 // entities decoded and line breaks normalised as encoding/xml does. It may
 // share memory with buf.
-func (s *headerScanner) Text(buf []byte) []byte {
+func (s *fastBlockScanner) Text(buf []byte) []byte {
 	if s.decoded {
 		return s.text
 	}
@@ -113,13 +114,13 @@ func (s *headerScanner) Text(buf []byte) []byte {
 }
 
 // done records the answer.
-func (s *headerScanner) done(r scanResult) (int, scanStatus) {
+func (s *fastBlockScanner) done(r scanResult) (int, scanStatus) {
 	s.result = r
 	return 0, scanDone
 }
 
 // charData handles the text from s.pos to the next '<'.
-func (s *headerScanner) charData(buf []byte) (next int, st scanStatus) {
+func (s *fastBlockScanner) charData(buf []byte) (next int, st scanStatus) {
 	end := bytes.IndexByte(buf[s.pos:], '<')
 	if end < 0 {
 		return 0, scanMore
@@ -143,7 +144,7 @@ func (s *headerScanner) charData(buf []byte) (next int, st scanStatus) {
 }
 
 // markup handles the tag, comment, CDATA section or declaration at s.pos.
-func (s *headerScanner) markup(buf []byte) (next int, st scanStatus) {
+func (s *fastBlockScanner) markup(buf []byte) (next int, st scanStatus) {
 	rest := buf[s.pos:]
 	if len(rest) < 2 {
 		return 0, scanMore
@@ -162,7 +163,7 @@ func (s *headerScanner) markup(buf []byte) (next int, st scanStatus) {
 
 // special handles a comment or a CDATA section; anything else that starts
 // with "<!" (a DOCTYPE above all) is odd.
-func (s *headerScanner) special(buf []byte) (int, scanStatus) {
+func (s *fastBlockScanner) special(buf []byte) (int, scanStatus) {
 	rest := buf[s.pos:]
 	const comment, cdata = "<!--", "<![CDATA["
 	switch {
@@ -199,7 +200,7 @@ func (s *headerScanner) special(buf []byte) (int, scanStatus) {
 // declaration handles the XML declaration at the very start, when it says
 // no more than version 1.0, encoding UTF-8 and standalone; any other
 // processing instruction is odd.
-func (s *headerScanner) declaration(buf []byte) (int, scanStatus) {
+func (s *fastBlockScanner) declaration(buf []byte) (int, scanStatus) {
 	rest := buf[s.pos:]
 	const decl = "<?xml "
 	if s.pos != 0 || len(rest) < len(decl) {
@@ -239,7 +240,7 @@ func (s *headerScanner) declaration(buf []byte) (int, scanStatus) {
 }
 
 // startTag handles a start tag (or an empty-element tag, a start and an end).
-func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
+func (s *fastBlockScanner) startTag(buf []byte) (next int, st scanStatus) {
 	name, i, st := scanName(buf, s.pos+1)
 	if st != scanOn {
 		return 0, st
@@ -313,7 +314,7 @@ func (s *headerScanner) startTag(buf []byte) (next int, st scanStatus) {
 // attribute reads the attribute at i of a start tag and returns where what
 // follows it starts; a namespace declaration is pushed for the element's
 // depth (one more than now).
-func (s *headerScanner) attribute(buf []byte, i int) (next int, st scanStatus) {
+func (s *fastBlockScanner) attribute(buf []byte, i int) (next int, st scanStatus) {
 	attr, j, st := scanName(buf, i)
 	if st != scanOn {
 		return 0, st
@@ -353,7 +354,7 @@ func (s *headerScanner) attribute(buf []byte, i int) (next int, st scanStatus) {
 }
 
 // endTag handles an end tag, which must close the innermost open element.
-func (s *headerScanner) endTag(buf []byte) (next int, st scanStatus) {
+func (s *fastBlockScanner) endTag(buf []byte) (next int, st scanStatus) {
 	name, i, st := scanName(buf, s.pos+2)
 	if st != scanOn {
 		return 0, st
@@ -367,8 +368,9 @@ func (s *headerScanner) endTag(buf []byte) (next int, st scanStatus) {
 	return s.end(i + 1)
 }
 
-// end closes the innermost element, as scanHeader does with an end element.
-func (s *headerScanner) end(next int) (int, scanStatus) {
+// end closes the innermost element, as xmlHeaderScanner does with an end
+// element.
+func (s *fastBlockScanner) end(next int) (int, scanStatus) {
 	if s.inBlock && s.depth == 3 {
 		return s.done(foundBlock) // the first matching block decides, as in Synapse
 	}
@@ -388,7 +390,7 @@ func (s *headerScanner) end(next int) (int, scanStatus) {
 // resolve returns the namespace and local part of an element name, or false
 // where encoding/xml's answer would be unusual (an unbound prefix, the
 // reserved xml and xmlns prefixes).
-func (s *headerScanner) resolve(buf []byte, name span) (space, local []byte, ok bool) {
+func (s *fastBlockScanner) resolve(buf []byte, name span) (space, local []byte, ok bool) {
 	raw := name.in(buf)
 	prefix, loc, prefixed := bytes.Cut(raw, []byte(":"))
 	if !prefixed {
@@ -555,7 +557,7 @@ func isInCharacterRange(r rune) bool {
 }
 
 // addText adds a piece of the id block's text, checked already.
-func (s *headerScanner) addText(buf []byte, piece span, plain, cdata bool) {
+func (s *fastBlockScanner) addText(buf []byte, piece span, plain, cdata bool) {
 	s.pieces++
 	if s.pieces == 1 && plain {
 		s.raw = piece

@@ -9,10 +9,10 @@ import (
 	"github.com/soap-affinity/caddy-soap-affinity/internal/soaptest"
 )
 
-// scanFast runs headerScanner alone over in, fed in pieces of chunk bytes as
+// scanFast runs fastBlockScanner alone over in, fed in pieces of chunk bytes as
 // a body read in pieces would be, and returns its answer as PeekBlock would.
 func scanFast(in []byte, chunk int) (text string, found bool, st scanStatus, err error) {
-	sc := headerScanner{want: clientIDName}
+	sc := fastBlockScanner{want: clientIDName}
 	for n := min(chunk, len(in)); ; n = min(n+chunk, len(in)) {
 		st = sc.scan(in[:n])
 		if st == scanDone {
@@ -30,9 +30,9 @@ func scanFast(in []byte, chunk int) (text string, found bool, st scanStatus, err
 	}
 }
 
-// scanXML is HeaderScanner's (encoding/xml's) answer for in, read whole.
+// scanXML is xmlHeaderScanner's (encoding/xml's) answer for in, read whole.
 func scanXML(in []byte) (text string, found bool, err error) {
-	sc := NewHeaderScanner(bytes.NewReader(in), len(in)+1)
+	sc := newXMLHeaderScanner(bytes.NewReader(in), len(in)+1)
 	for sc.Next() {
 		if sc.Block().Name != clientIDName {
 			continue
@@ -129,7 +129,7 @@ func TestPeekBlockAllocations(t *testing.T) {
 		body := io.NopCloser(r)
 		if allocs := testing.AllocsPerRun(100, func() {
 			r.Reset(in)
-			if text, found, _, err := PeekBlock(body, -1, 64<<10, clientIDName); !found || err != nil || string(text) != "123" {
+			if text, found, _, err := PeekBlock(body, -1, "", "", 64<<10, clientIDName); !found || err != nil || string(text) != "123" {
 				panic(string(text))
 			}
 		}); allocs > 1 {
@@ -156,7 +156,7 @@ func BenchmarkHeaderScanner(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
 			for b.Loop() {
-				sc := headerScanner{want: clientIDName}
+				sc := fastBlockScanner{want: clientIDName}
 				if sc.scan(in) != scanDone || sc.result != foundBlock {
 					b.Fatal("no id found")
 				}

@@ -6,20 +6,12 @@ import (
 	"io"
 )
 
-// PeekBlock reads body, of length bytes (-1 when not known), only as far as
-// needed to find the first block of the SOAP Header named name (it stops at
-// the end of that block, of the Header, or at the start of the element that
-// comes instead of one) and never more than limit bytes. It returns the
-// block's text (the character data directly in it; nil and found false when
-// there is none), and a body that yields exactly the bytes of the original
-// (see Replay and replayOf), to use in its place. err is as HeaderScanner.Err
-// says: ErrNotSOAP, ErrOverLimit, a *ReadError, or malformed XML.
-//
-// It reads with headerScanner, which costs one allocation (the reader, the
-// replay and the first chunk of the body together), and turns to
-// HeaderScanner (encoding/xml) on the same bytes when that cannot answer.
-// text may share memory with the replayed bytes: copy what you keep.
-func PeekBlock(body io.ReadCloser, length int64, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
+// peekPlainBlock is PeekBlock for a body that is its envelope as it stands
+// (not encoded, not MTOM), as nearly every request is. It reads with
+// fastBlockScanner, which costs one allocation (the reader, the replay and
+// the first chunk of the body together), and turns to xmlHeaderScanner
+// (encoding/xml) on the same bytes when that cannot answer.
+func peekPlainBlock(body io.ReadCloser, length int64, limit int, name xml.Name) (text []byte, found bool, replay io.ReadCloser, err error) {
 	p := &blockPeek{}
 	p.reader = peekReader{src: body, limit: limit, buf: p.first[:0:min(limit, firstPeekChunk)]}
 	text, found, err = p.scan(name)
@@ -41,7 +33,7 @@ type blockPeek struct {
 }
 
 func (p *blockPeek) scan(name xml.Name) (text []byte, found bool, err error) {
-	sc := headerScanner{want: name}
+	sc := fastBlockScanner{want: name}
 	for range scanMaxResumes {
 		if p.reader.fill() != nil {
 			break // the end, the limit or a read error: encoding/xml meets it too
@@ -63,10 +55,10 @@ func (p *blockPeek) scan(name xml.Name) (text []byte, found bool, err error) {
 	return p.slow(name)
 }
 
-// slow asks HeaderScanner, from the first byte peeked, and keeps what it read.
+// slow asks xmlHeaderScanner, from the first byte peeked, and keeps what it read.
 func (p *blockPeek) slow(name xml.Name) (text []byte, found bool, err error) {
 	p.reader.pos = 0
-	sc := &HeaderScanner{peek: p.reader}
+	sc := &xmlHeaderScanner{peek: p.reader}
 	sc.dec = xml.NewDecoder(&sc.peek)
 	sc.dec.CharsetReader = charsetReader
 	defer func() { p.reader = sc.peek }()

@@ -7,8 +7,8 @@ import (
 	"io"
 )
 
-// Why a HeaderScanner stopped before the end of the Header, besides malformed
-// XML (any other error).
+// Why a scan stopped before the end of the Header, besides malformed XML (any
+// other error).
 var (
 	// ErrNotSOAP: well-formed so far, but the root is no SOAP envelope.
 	ErrNotSOAP = errors.New("not a SOAP envelope")
@@ -22,28 +22,35 @@ type ReadError struct{ Err error }
 func (e *ReadError) Error() string { return "reading request body: " + e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// Tag is a start tag as read: the element, and where its tag lies in the
+// elementTag is a start tag as read: the element, and where its tag lies in the
 // peeked bytes, [Start, End).
-type Tag struct {
+type elementTag struct {
 	Element    xml.StartElement
 	Start, End int
 }
 
-// Block is a header block: its name, and where it lies in the peeked bytes,
+// headerBlock is a header block: its name, and where it lies in the peeked bytes,
 // [Start, End). End is known once the block has been read to its end.
-type Block struct {
+type headerBlock struct {
 	Name       xml.Name
 	Start, End int
 }
 
-// HeaderScanner reads a SOAP envelope from a body as a stream, block by block
-// of its Header, and never further than needed: it stops at the end of the
-// Header, or at the start of the element that comes instead of one (the
-// Body), and never reads more than its limit. It keeps every byte it read, so
-// that the body can be put back together (Replay). Encodings other than UTF-8
-// are not decoded and read as malformed.
+// xmlHeaderScanner reads a SOAP envelope from a body with encoding/xml, as a
+// stream, block by block of its Header, and never further than needed: it
+// stops at the end of the Header, or at the start of the element that comes
+// instead of one (the Body), and never reads more than its limit. It keeps
+// every byte it read, so that the body can be put back together (newReplay).
+// Encodings other than UTF-8 are not decoded and read as malformed (but see
+// newBodyScanner).
 //
-//	sc := NewHeaderScanner(body, limit)
+// It reads what fastBlockScanner, which every request's peek tries first,
+// does not: the whole Header with where each block lies, for the
+// WS-Addressing rewrite (ReadMessage); encoded and MTOM bodies and responses
+// (newBodyScanner); declared ASCII-compatible charsets, and whatever else
+// fastBlockScanner leaves to encoding/xml (peekPlainBlock).
+//
+//	sc := newXMLHeaderScanner(body, limit)
 //	for sc.Next() {
 //		if sc.Block().Name == want {
 //			text, ok := sc.Text()
@@ -51,21 +58,21 @@ type Block struct {
 //		}
 //	}
 //	if sc.Err() != nil { ... }
-type HeaderScanner struct {
+type xmlHeaderScanner struct {
 	peek  peekReader
 	dec   *xml.Decoder
 	depth int
 
-	envelope, header Tag
+	envelope, header elementTag
 	hasHeader        bool
 
-	block   Block
+	block   headerBlock
 	inBlock bool // the current block's start has been read, not its end
 	done    bool // the Header ended, or the envelope has none
 	err     error
 
 	// raw, if set, keeps the bytes read from the body when the envelope is
-	// decoded from them (NewBodyScanner); peek then keeps the decoded ones.
+	// decoded from them (newBodyScanner); peek then keeps the decoded ones.
 	raw *peekReader
 }
 
@@ -76,9 +83,9 @@ type HeaderScanner struct {
 // by doubling.
 const firstPeekChunk = 1 << 10
 
-// NewHeaderScanner returns a scanner of body that reads at most limit bytes.
-func NewHeaderScanner(body io.Reader, limit int) *HeaderScanner {
-	s := &HeaderScanner{peek: peekReader{src: body, limit: limit}}
+// newXMLHeaderScanner returns a scanner of body that reads at most limit bytes.
+func newXMLHeaderScanner(body io.Reader, limit int) *xmlHeaderScanner {
+	s := &xmlHeaderScanner{peek: peekReader{src: body, limit: limit}}
 	s.dec = xml.NewDecoder(&s.peek)
 	return s
 }
@@ -86,7 +93,7 @@ func NewHeaderScanner(body io.Reader, limit int) *HeaderScanner {
 // Next advances to the next block of the Header, reading past the rest of the
 // current one. It returns false at the end of the Header, when the envelope
 // has none, and on error (see Err).
-func (s *HeaderScanner) Next() bool {
+func (s *xmlHeaderScanner) Next() bool {
 	if s.inBlock {
 		s.finishBlock(false)
 	}
@@ -100,7 +107,7 @@ func (s *HeaderScanner) Next() bool {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			s.depth++
-			tag := Tag{Element: t, Start: int(start), End: int(s.dec.InputOffset())}
+			tag := elementTag{Element: t, Start: int(start), End: int(s.dec.InputOffset())}
 			switch {
 			case s.depth == 1:
 				if t.Name.Local != "Envelope" || !isEnvelopeNamespace(t.Name.Space) {
@@ -115,7 +122,7 @@ func (s *HeaderScanner) Next() bool {
 				}
 				s.header, s.hasHeader = tag, true
 			case s.depth == 3:
-				s.block, s.inBlock = Block{Name: t.Name, Start: int(start)}, true
+				s.block, s.inBlock = headerBlock{Name: t.Name, Start: int(start)}, true
 				return true
 			}
 		case xml.EndElement:
@@ -130,19 +137,19 @@ func (s *HeaderScanner) Next() bool {
 }
 
 // Block returns the current block.
-func (s *HeaderScanner) Block() Block { return s.block }
+func (s *xmlHeaderScanner) Block() headerBlock { return s.block }
 
 // Text reads the current block to its end and returns its text (the character
 // data directly in it, not in its children); ok is false on error.
-func (s *HeaderScanner) Text() (text string, ok bool) {
+func (s *xmlHeaderScanner) Text() (text string, ok bool) {
 	b, ok := s.finishBlock(true)
 	return string(b), ok
 }
 
 // Skip reads the current block to its end.
-func (s *HeaderScanner) Skip() { s.finishBlock(false) }
+func (s *xmlHeaderScanner) Skip() { s.finishBlock(false) }
 
-func (s *HeaderScanner) finishBlock(collect bool) (text []byte, ok bool) {
+func (s *xmlHeaderScanner) finishBlock(collect bool) (text []byte, ok bool) {
 	for s.inBlock {
 		tok, err := s.dec.Token()
 		if err != nil {
@@ -169,16 +176,16 @@ func (s *HeaderScanner) finishBlock(collect bool) (text []byte, ok bool) {
 // Err returns why the scan stopped before the end of the Header: ErrNotSOAP,
 // ErrOverLimit, a *ReadError, or malformed XML (any other error); nil when
 // the Header was read to its end, or the envelope has none.
-func (s *HeaderScanner) Err() error { return s.err }
+func (s *xmlHeaderScanner) Err() error { return s.err }
 
 // Envelope returns the Envelope's start tag.
-func (s *HeaderScanner) Envelope() Tag { return s.envelope }
+func (s *xmlHeaderScanner) Envelope() elementTag { return s.envelope }
 
 // Header returns the Header's start tag, if the envelope has a Header.
-func (s *HeaderScanner) Header() (Tag, bool) { return s.header, s.hasHeader }
+func (s *xmlHeaderScanner) Header() (elementTag, bool) { return s.header, s.hasHeader }
 
 // Peeked returns the bytes read from the body so far.
-func (s *HeaderScanner) Peeked() []byte {
+func (s *xmlHeaderScanner) Peeked() []byte {
 	if s.raw != nil {
 		return s.raw.buf
 	}
@@ -248,7 +255,7 @@ func (p *peekReader) fill() error {
 	}
 }
 
-// replayOf is Replay for a body of length bytes (-1 when not known). When
+// replayOf is newReplay for a body of length bytes (-1 when not known). When
 // prefix is all of them, it returns prefix alone, as Caddy's own
 // request_buffers hands a whole body to the transport: an io.NopCloser of a
 // *bytes.Reader, which net/http's transport knows is in memory, so that it
@@ -261,7 +268,7 @@ func replayOf(prefix []byte, rest io.ReadCloser, length int64) io.ReadCloser {
 	if readWhole(prefix, length) {
 		return io.NopCloser(bytes.NewReader(prefix))
 	}
-	return Replay(prefix, rest)
+	return newReplay(prefix, rest)
 }
 
 // readWhole reports whether a scan that read prefix read all length bytes of
@@ -271,11 +278,11 @@ func readWhole(prefix []byte, length int64) bool {
 	return length > 0 && int64(len(prefix)) == length
 }
 
-// Replay returns a body that yields prefix (the bytes a scan read from rest),
+// newReplay returns a body that yields prefix (the bytes a scan read from rest),
 // then the rest of rest. Until any byte has been read from it, Close leaves
 // rest open: the HTTP transport closes request bodies on dial errors, and
 // Caddy retries such requests with the same body.
-func Replay(prefix []byte, rest io.ReadCloser) io.ReadCloser {
+func newReplay(prefix []byte, rest io.ReadCloser) io.ReadCloser {
 	return &replayBody{prefix: prefix, rest: rest}
 }
 

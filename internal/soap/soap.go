@@ -1,8 +1,14 @@
 // Package soap holds every SOAP and WS-Addressing fact the plugin needs: the
 // envelope namespaces and versions, which version a Content-Type asks for,
-// QNames, XML escaping, a streaming scanner of the SOAP Header that never
-// reads past it, and the WS-Addressing rewrite of that Header. It is plain Go,
-// without Caddy; sessionaffinity and soapfault build on it.
+// QNames and XML escaping; PeekBlock, which finds a request's session id block
+// in the SOAP Header (also of a gzip, deflate or MTOM body) without reading
+// past the Header, and returns a body that replays what it read;
+// ReplyToParameter, which finds the id a response hands out in its
+// wsa:ReplyTo; and ReadMessage with Addressing, the WS-Addressing rewrite of
+// the Header. Two scanners read the Header: fastBlockScanner, in place and
+// without allocating, for the common request, and xmlHeaderScanner, on
+// encoding/xml, for everything else. It is plain Go, without Caddy;
+// sessionaffinity, soapfault and the Caddy glue build on it.
 package soap
 
 import (

@@ -36,7 +36,7 @@ type published struct {
 }
 
 // Counts starts publishing this node's counts to the hash at key, as the
-// field node, every interval (0: only when Sync is called). Close stops it.
+// field node, every interval (0: only when sync is called). Close stops it.
 // Successive configs of one process should use one node name, so that a
 // reload does not count the process twice.
 func (s *Store) Counts(key, node string, every time.Duration) *Counts {
@@ -54,7 +54,7 @@ func (c *Counts) loop() {
 	tick := time.NewTicker(c.every)
 	defer tick.Stop()
 	for {
-		_ = c.Sync()
+		_ = c.sync()
 		select {
 		case <-c.stop:
 			return
@@ -83,9 +83,9 @@ func (c *Counts) SessionsOn(upstream string) int {
 	return n
 }
 
-// Sync publishes this node's counts and reads the other nodes', in one round
+// sync publishes this node's counts and reads the other nodes', in one round
 // trip. While Redis fails, the others' last counts stay.
-func (c *Counts) Sync() error {
+func (c *Counts) sync() error {
 	now := time.Now()
 	counts := map[string]int{}
 	for upstream, n := range c.store.local.UpstreamCounts() {

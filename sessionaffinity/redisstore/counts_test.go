@@ -28,7 +28,7 @@ func TestCounts(t *testing.T) {
 		t.Errorf("node 1 counts node 2's sessions before they were published")
 	}
 	for _, c := range []*Counts{c1, c2, c1} {
-		if err := c.Sync(); err != nil {
+		if err := c.sync(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestCounts(t *testing.T) {
 	if _, err := srv.Do("HSET", "test#counts", "node3", stale); err != nil {
 		t.Fatal(err)
 	}
-	if err := c1.Sync(); err != nil || c1.SessionsOn("b:80") != 4 {
+	if err := c1.sync(); err != nil || c1.SessionsOn("b:80") != 4 {
 		t.Errorf("with a stale node 3: b:80 %d, %v; want 4", c1.SessionsOn("b:80"), err)
 	}
 }

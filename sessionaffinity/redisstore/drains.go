@@ -13,22 +13,22 @@ import (
 // publication of session counts.
 const drainWriteTimeout = 2 * time.Second
 
-// Drains keeps a policy's drains in a Redis set beside its sessions, so that
-// every node of the policy obeys a drain started on any of them. Each
-// placement reads the set from this node's cache of Redis (CLIENT TRACKING:
+// Drains keeps a policy's drains (sessionaffinity.Drains) in a Redis set
+// beside its sessions, so that every node of the policy obeys a drain started
+// on any of them. Each placement reads the set from this node's cache of Redis (CLIENT TRACKING:
 // no round trip, and Redis drops the cached set the moment any node changes
 // it), so a node obeys a drain from its next placement on. The mirror is this
 // node's copy: it answers while Redis does not.
 type Drains struct {
 	store  *Store
 	key    string
-	mirror *sessionaffinity.DrainSet
+	mirror *sessionaffinity.MemoryDrains
 }
 
-var _ sessionaffinity.DrainStore = (*Drains)(nil)
+var _ sessionaffinity.Drains = (*Drains)(nil)
 
 // Drains returns the drains kept in Redis at key, mirrored in mirror.
-func (s *Store) Drains(key string, mirror *sessionaffinity.DrainSet) *Drains {
+func (s *Store) Drains(key string, mirror *sessionaffinity.MemoryDrains) *Drains {
 	return &Drains{store: s, key: key, mirror: mirror}
 }
 

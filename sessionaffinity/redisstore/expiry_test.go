@@ -29,10 +29,10 @@ func TestFixedExpiryCountsFromTheFirstBinding(t *testing.T) {
 	if d := first.Expires.Sub(learnt.Expires); d < -250*time.Millisecond || d > 500*time.Millisecond {
 		t.Fatalf("b's copy expires at %s, a's at %s: want it no later, and not much earlier", learnt.Expires, first.Expires)
 	}
-	if ttl := srv.PTTL(a.Key("s")); ttl > 1100*time.Millisecond {
+	if ttl := srv.PTTL(a.key("s")); ttl > 1100*time.Millisecond {
 		t.Fatalf("a lookup moved the fixed timeout in redis: ttl %s", ttl)
 	}
-	redistest.Eventually(t, 3*time.Second, "redis to expire the session", func() bool { return srv.Get(a.Key("s")) == "" })
+	redistest.Eventually(t, 3*time.Second, "redis to expire the session", func() bool { return srv.Get(a.key("s")) == "" })
 	// Each node drops its cached copy when it reads Redis's invalidation of
 	// the expired key, and its own copy ends no later than the key.
 	for _, n := range []node{b, a} {
@@ -41,7 +41,7 @@ func TestFixedExpiryCountsFromTheFirstBinding(t *testing.T) {
 			return !ok
 		})
 	}
-	if got := srv.Get(a.Key("s")); got != "" {
+	if got := srv.Get(a.key("s")); got != "" {
 		t.Fatalf("an expired session was written back to redis: %q", got)
 	}
 }
@@ -60,12 +60,12 @@ func TestSlidingExpirySlidesOnEveryNode(t *testing.T) {
 		if up, ok := b.Lookup("s"); !ok || up != "u1" {
 			t.Fatalf("b.Lookup = %q, %v while b uses the session", up, ok)
 		}
-		if ttl := srv.PTTL(a.Key("s")); ttl < 600*time.Millisecond {
+		if ttl := srv.PTTL(a.key("s")); ttl < 600*time.Millisecond {
 			t.Fatalf("redis ttl %s: b's use did not slide it", ttl)
 		}
 	}
 	if up, ok := a.Lookup("s"); !ok || up != "u1" {
 		t.Fatalf("a.Lookup = %q, %v; b's uses should have kept the session", up, ok)
 	}
-	redistest.Eventually(t, 3*time.Second, "the unused session to expire", func() bool { return srv.Get(a.Key("s")) == "" })
+	redistest.Eventually(t, 3*time.Second, "the unused session to expire", func() bool { return srv.Get(a.key("s")) == "" })
 }

@@ -48,10 +48,10 @@ func TestOutage(t *testing.T) {
 		if up, ok := a.Lookup("new-7"); !ok || up != "u2" {
 			t.Fatalf("after the outage Lookup = %q, %v; want u2", up, ok)
 		}
-		return srv.Get(a.Key("new-7")) == "u2"
+		return srv.Get(a.key("new-7")) == "u2"
 	})
-	if srv.Get(a.Key("known")) != "u1" {
-		t.Fatalf("the known session was not shared again: redis %q", srv.Get(a.Key("known")))
+	if srv.Get(a.key("known")) != "u1" {
+		t.Fatalf("the known session was not shared again: redis %q", srv.Get(a.key("known")))
 	}
 	if a.out.downs.Load() != 1 {
 		t.Fatalf("%d outages reported, want 1", a.out.downs.Load())
@@ -143,8 +143,8 @@ func TestReconcileMovesASessionOnce(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		if p := last[id]; p[0] != p[1] || srv.Get(a.Key(id)) != p[0] {
-			t.Fatalf("%s: node a %s, node b %s, redis %q", id, p[0], p[1], srv.Get(a.Key(id)))
+		if p := last[id]; p[0] != p[1] || srv.Get(a.key(id)) != p[0] {
+			t.Fatalf("%s: node a %s, node b %s, redis %q", id, p[0], p[1], srv.Get(a.key(id)))
 		}
 	}
 	if moves != len(ids) {

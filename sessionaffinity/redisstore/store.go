@@ -1,7 +1,9 @@
-// Package redisstore keeps session bindings in Redis (one server, Sentinel or
-// Cluster), so that several Caddy nodes send a session to the same upstream.
-// It has no Caddy import: the Caddy glue parses the config and shares Clients
-// across config reloads.
+// Package redisstore keeps in Redis (one server, Sentinel or Cluster) what
+// several Caddy nodes of a policy share: the session bindings (Store), so
+// that every node sends a session to the same upstream; the drains (Drains);
+// and every node's count of sessions per upstream (Counts), for
+// least_sessions. It has no Caddy import: the Caddy glue parses the config and
+// shares Clients across config reloads.
 package redisstore
 
 import (
@@ -19,9 +21,9 @@ import (
 
 // Defaults of a Store.
 const (
-	DefaultCommandTimeout = time.Second
-	DefaultBackoff        = time.Second
-	DefaultCacheTTL       = time.Second
+	defaultCommandTimeout = time.Second
+	defaultBackoff        = time.Second
+	defaultCacheTTL       = time.Second
 )
 
 // adminTimeout bounds a deletion through the admin API, which may scan every
@@ -42,7 +44,7 @@ type Config struct {
 	// CommandTimeout is how long Redis may stay silent before a command gives
 	// up and the request goes on without Redis; while Redis answers other
 	// commands, a command queued behind them waits up to 10 times as long.
-	// Default: 100ms.
+	// Default: 1s.
 	CommandTimeout time.Duration
 	// Backoff is how long Redis is left alone after a failed command; then one
 	// request tries it again while the others keep to the local table.
@@ -90,13 +92,13 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("redis store needs a client and a local table")
 	}
 	if cfg.CommandTimeout == 0 {
-		cfg.CommandTimeout = DefaultCommandTimeout
+		cfg.CommandTimeout = defaultCommandTimeout
 	}
 	if cfg.Backoff == 0 {
-		cfg.Backoff = DefaultBackoff
+		cfg.Backoff = defaultBackoff
 	}
 	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = DefaultCacheTTL
+		cfg.CacheTTL = defaultCacheTTL
 	}
 	tc := cfg.Local.Config()
 	switch {
@@ -130,8 +132,8 @@ func New(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Key returns the Redis key of session id.
-func (s *Store) Key(id string) string { return s.prefix + id }
+// key returns the Redis key of session id.
+func (s *Store) key(id string) string { return s.prefix + id }
 
 // Lookup returns the upstream bound to id: from this node's cache of Redis
 // (no round trip), else from Redis, else, while Redis is unreachable, from
@@ -144,7 +146,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 	}
 	ctx := newDeadline(s.cmdTimeout)
 	defer ctx.stop()
-	key := s.Key(id)
+	key := s.key(id)
 	sent := time.Now()
 	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.timeout)
 	up, err := resp.ToString()
@@ -169,7 +171,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 	}
 	s.health.answered(start)
 	if up == "" { // deleted through the admin API on some node
-		s.local.Delete(id)
+		_, _ = s.local.Forget(id)
 		return "", false
 	}
 	// The cache's expiry is Redis's, counted from when the answer was read:
@@ -230,7 +232,7 @@ var errBackingOff = errors.New("redis is left alone after a failure")
 // binding into the local table, expiring no later than in Redis: counted from
 // sent, the time the script was sent.
 func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
-	reply, err := script.Exec(ctx, conn, []string{s.Key(id)}, args).ToArray()
+	reply, err := script.Exec(ctx, conn, []string{s.key(id)}, args).ToArray()
 	var bound string
 	var ms int64
 	if err == nil && len(reply) == 2 {
@@ -282,9 +284,9 @@ func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(
 // local table. An error means Redis did not confirm: the session is deleted
 // on this node only.
 func (s *Store) Forget(id string) (bool, error) {
-	here := s.local.Delete(id)
+	here, _ := s.local.Forget(id) // a table cannot fail to
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
-		n, err := forgetScript.Exec(ctx, conn, []string{s.Key(id)}, []string{"", s.timeoutMS}).AsInt64()
+		n, err := forgetScript.Exec(ctx, conn, []string{s.key(id)}, []string{"", s.timeoutMS}).AsInt64()
 		return int(n), err
 	})
 	return here || n > 0, err
@@ -293,7 +295,7 @@ func (s *Store) Forget(id string) (bool, error) {
 // ForgetUpstream deletes every session bound to upstream, in Redis and in the
 // local table, and returns how many went.
 func (s *Store) ForgetUpstream(upstream string) (int, error) {
-	here := s.local.DeleteUpstream(upstream)
+	here, _ := s.local.ForgetUpstream(upstream)
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
 		return s.forgetEach(ctx, conn, upstream)
 	})
@@ -303,7 +305,7 @@ func (s *Store) ForgetUpstream(upstream string) (int, error) {
 // ForgetAll deletes every session of the store, in Redis and in the local
 // table, and returns how many went.
 func (s *Store) ForgetAll() (int, error) {
-	here := s.local.DeleteAll()
+	here, _ := s.local.ForgetAll()
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
 		return s.forgetEach(ctx, conn, "")
 	})

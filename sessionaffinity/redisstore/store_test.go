@@ -73,7 +73,7 @@ func requireShared(t *testing.T, srv *redistest.Server, a, b node, id string) {
 	if up, ok := b.Lookup(id); !ok || up != "u1" {
 		t.Fatalf("second node's Lookup = %q, %v; want u1", up, ok)
 	}
-	if got := srv.Get(a.Key(id)); got != "u1" {
+	if got := srv.Get(a.key(id)); got != "u1" {
 		t.Fatalf("redis holds %q, want u1", got)
 	}
 }
