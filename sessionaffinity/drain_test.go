@@ -83,7 +83,7 @@ func TestRouterDrain(t *testing.T) {
 	}
 }
 
-func TestDrainSet(t *testing.T) {
+func TestMemoryDrains(t *testing.T) {
 	var d MemoryDrains
 	if d.Any() || d.Draining("a") || d.list() != nil {
 		t.Fatal("zero MemoryDrains is not empty")

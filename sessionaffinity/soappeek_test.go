@@ -198,7 +198,7 @@ func (c peekCase) source(t testing.TB) *IDSource {
 	return mustIDSource(t, limit, maxID)
 }
 
-func TestPeekSOAP(t *testing.T) {
+func TestPeekID(t *testing.T) {
 	for _, tc := range peekCases() {
 		for _, shape := range readerShapes {
 			t.Run(tc.name+"/"+shape.name, func(t *testing.T) {
@@ -472,12 +472,12 @@ func (c chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// FuzzPeekSOAP: for any bytes, peek limit, read chunking and read failure,
+// FuzzPeekID: for any bytes, peek limit, read chunking and read failure,
 // PeekID never panics, never takes more than the limit from the body, and
 // hands on a body that yields exactly the input (up to the failure, then the
 // failure), that leaves the original open when closed before being read (as
 // the transport does on a dial error before a retry) and closes it after.
-func FuzzPeekSOAP(f *testing.F) {
+func FuzzPeekID(f *testing.F) {
 	for _, in := range []string{
 		env11(clientID("123")),
 		env12(clientID("  abc  ")),
@@ -544,7 +544,7 @@ func FuzzPeekSOAP(f *testing.F) {
 	})
 }
 
-func BenchmarkPeekSOAP(b *testing.B) {
+func BenchmarkPeekID(b *testing.B) {
 	pad := func(n int) string { return strings.Repeat("0123456789abcdef", n/16) }
 	head := soap11Open + `<soapenv:Header>` + clientID("123") + `</soapenv:Header>`
 	cases := []struct {

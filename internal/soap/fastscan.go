@@ -15,7 +15,7 @@ import (
 // works in place on the peeked bytes and allocates nothing. It stops at the
 // end of the block, of the Header, or at the start of the element that comes
 // instead of one (the Body). It answers only when the answer is certain to be
-// encoding/xml's (FuzzHeaderScannerMatchesEncodingXML checks this on random
+// encoding/xml's (FuzzFastScannerMatchesEncodingXML checks this on random
 // input, fed in random pieces); on anything else (a DOCTYPE, a processing
 // instruction, an unknown entity, an unbound prefix, a name that is not
 // ASCII, bad XML, a read error, the peek limit) it says so, and the caller

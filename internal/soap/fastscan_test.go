@@ -85,9 +85,9 @@ func TestHeaderScannerAnswersCommonEnvelopes(t *testing.T) {
 	}
 }
 
-// FuzzHeaderScannerMatchesEncodingXML: whatever the bytes, and however they
+// FuzzFastScannerMatchesEncodingXML: whatever the bytes, and however they
 // arrive, when the scanner answers, encoding/xml answers the same.
-func FuzzHeaderScannerMatchesEncodingXML(f *testing.F) {
+func FuzzFastScannerMatchesEncodingXML(f *testing.F) {
 	for _, in := range fastCases {
 		f.Add([]byte(in), uint8(0))
 		f.Add([]byte(in), uint8(3))
@@ -138,10 +138,10 @@ func TestPeekBlockAllocations(t *testing.T) {
 	}
 }
 
-// BenchmarkHeaderScanner measures the tokenizer alone, on the envelope of
+// BenchmarkFastBlockScanner measures the tokenizer alone, on the envelope of
 // Synapse's sample client and on one whose ClientID follows the
 // WS-Addressing blocks an Axis2 client sends.
-func BenchmarkHeaderScanner(b *testing.B) {
+func BenchmarkFastBlockScanner(b *testing.B) {
 	const wsa = `xmlns:wsa="http://www.w3.org/2005/08/addressing"`
 	for _, bc := range []struct{ name, in string }{
 		{"sample", soaptest.Env11(soaptest.ClientID("123"))},
