@@ -32,13 +32,13 @@ var faults = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 // Defaults of the soap_fault handler, as in Synapse's load-balancing sample.
 const (
-	// DefaultSOAPFaultStatus is the HTTP status of the fault, as Synapse sends.
-	DefaultSOAPFaultStatus = http.StatusInternalServerError
+	// defaultStatus is the HTTP status of the fault, as Synapse sends.
+	defaultStatus = http.StatusInternalServerError
 )
 
-// DefaultSOAPFaultOn lists the handler error statuses answered with a fault:
+// defaultOn lists the handler error statuses answered with a fault:
 // every upstream refused or failed (502), none available (503), timed out (504).
-var DefaultSOAPFaultOn = []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+var defaultOn = []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 
 // SOAPFault answers with a SOAP fault, as Apache Synapse's makefault mediator
 // does, when the handlers after it fail (typically reverse_proxy when every
@@ -106,10 +106,10 @@ func (SOAPFault) CaddyModule() caddy.ModuleInfo {
 func (h *SOAPFault) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.StatusCode == 0 {
-		h.StatusCode = DefaultSOAPFaultStatus
+		h.StatusCode = defaultStatus
 	}
 	if len(h.On) == 0 {
-		h.On = slices.Clone(DefaultSOAPFaultOn)
+		h.On = slices.Clone(defaultOn)
 	}
 	h.reason = h.Reason
 	if h.reason == "" {
