@@ -30,7 +30,7 @@ func Lock(ports ...int) error {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		return fmt.Errorf("ports %s are taken by another test run (%s, lock %s): wait for it to end, "+
-			"or move this run's ports with SOAP_AFFINITY_TEST_ADMIN_PORT and SOAP_AFFINITY_TEST_HTTP_PORT",
+			"or run this one in a network namespace of its own (unshare -n)",
 			strings.Join(names, ", "), strings.TrimSpace(string(holder)), path)
 	}
 	cmdline, _ := os.ReadFile("/proc/self/cmdline")
