@@ -144,21 +144,17 @@ func (SimpleClientSession) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the policy and takes over its session table and drains
 // from an earlier config, if any.
 func (p *SimpleClientSession) Provision(ctx caddy.Context) error {
-	cookiesGiven := len(p.Cookies) > 0
 	p.setDefaults(ctx)
-	if err := p.provision(ctx, cookiesGiven); err != nil {
+	if err := p.provision(ctx); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 	return nil
 }
 
-func (p *SimpleClientSession) provision(ctx caddy.Context, cookiesGiven bool) error {
+func (p *SimpleClientSession) provision(ctx caddy.Context) error {
 	var err error
 	if p.sessionType, err = sessionaffinity.ParseSessionType(p.Session); err != nil {
 		return err
-	}
-	if cookiesGiven && p.sessionType != sessionaffinity.SessionHTTP {
-		return fmt.Errorf("cookies %q: only session http reads cookies, not session %s", p.Cookies, p.sessionType)
 	}
 	if err := p.checkOptions(); err != nil {
 		return err
@@ -224,13 +220,6 @@ func (p *SimpleClientSession) provisionState(ctx caddy.Context, proxy *reversepr
 	if err := tableCfg.Validate(); err != nil {
 		return nil, err
 	}
-	redis := p.Store != nil && p.Store.Redis != nil
-	if p.MaxLifetime != 0 && redis {
-		// Redis slides a session's key on every use and knows no first
-		// binding: it would keep a session past its lifetime.
-		return nil, fmt.Errorf("max_lifetime %s does not work with store redis yet; use expiry fixed (an absolute timeout) there",
-			time.Duration(p.MaxLifetime))
-	}
 	var err error
 	if p.lease, err = state.Acquire(p.Name, tableCfg); err != nil {
 		return nil, err
@@ -240,7 +229,7 @@ func (p *SimpleClientSession) provisionState(ctx caddy.Context, proxy *reversepr
 		Table: table, Store: table, Drains: p.lease.Drains(), Counts: table,
 		Proxy: proxy, Logger: p.logger, LogSessionIDs: p.LogSessionIDs, Removed: p.removed,
 	}
-	if redis {
+	if p.Store != nil && p.Store.Redis != nil {
 		if p.redis, err = p.Store.Redis.provision(ctx, p.Name, table, p.logger); err != nil {
 			return nil, err
 		}
@@ -294,12 +283,22 @@ func (p *SimpleClientSession) setDefaults(ctx caddy.Context) {
 	}
 }
 
-// Validate checks that provisioning left the policy usable. The option values
-// themselves are checked in Provision, where they are turned into the ID
-// source and the table, so that each error names the offending value.
+// Validate checks the options that only make sense together. The value of
+// each option is checked when it is parsed (Caddyfile) and in Provision
+// (JSON), where it is turned into the ID source and the table, so that each
+// error names the offending value.
 func (p *SimpleClientSession) Validate() error {
-	if p.fallback == nil {
+	switch {
+	case p.fallback == nil:
 		return fmt.Errorf("policy %s: no fallback selection policy", p.Name)
+	case len(p.Cookies) > 0 && p.sessionType != sessionaffinity.SessionHTTP:
+		// The defaults give cookies to session http only: these were set.
+		return fmt.Errorf("policy %s: cookies %q: only session http reads cookies, not session %s", p.Name, p.Cookies, p.sessionType)
+	case p.MaxLifetime != 0 && p.Store != nil && p.Store.Redis != nil:
+		// Redis slides a session's key on every use and knows no first
+		// binding: it would keep a session past its lifetime.
+		return fmt.Errorf("policy %s: max_lifetime %s does not work with store redis yet; use expiry fixed (an absolute timeout) there",
+			p.Name, time.Duration(p.MaxLifetime))
 	}
 	return nil
 }
