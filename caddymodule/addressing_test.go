@@ -329,6 +329,57 @@ func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
 	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "https://"+tlsBackend.addr+servicePath, "urn:secure", "")
 }
 
+// A simple_client_session session whose backend stops fails over: lb_retries
+// retries the refused dial on another backend, which the session is rebound
+// to, and wsa:To names that backend. The body arrives whole, with
+// Content-Length or chunked as it came, with or without request_buffers; every
+// client request has a MessageID of its own.
+func TestAddressingFollowsSessionFailover(t *testing.T) {
+	for _, buffers := range []string{"", "request_buffers 1MiB"} {
+		t.Run("buffers="+buffers, func(t *testing.T) {
+			bs := startBackends(t, 3)
+			initCaddy(t, proxyConfig(bs, "", "lb_retries 2\n\t\t"+buffers+"\n\t\ttransport ws_addressing"))
+			req := soapRequest("1.1", "move-me")
+			req.path = servicePath
+			ids := map[string]bool{}
+			check := func(rep reply) {
+				t.Helper()
+				rec := lastReceived(t, bs, rep)
+				id := addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl,
+					"http://"+backendNamed(t, bs, rep.backend).addr+servicePath, "", "")
+				if ids[id] {
+					t.Errorf("MessageID %s sent for two client requests", id)
+				}
+				ids[id] = true
+			}
+			first := send(t, req)
+			check(first)
+			if again := send(t, req); again.backend != first.backend {
+				t.Fatalf("session served by %s, then by %s", first.backend, again.backend)
+			} else {
+				check(again)
+			}
+			backendNamed(t, bs, first.backend).Stop()
+			var moved string
+			for _, chunked := range []bool{false, true} {
+				req.chunked = chunked
+				rep := send(t, req)
+				if rep.backend == first.backend {
+					t.Fatalf("served by stopped backend %s", rep.backend)
+				}
+				if moved != "" && rep.backend != moved {
+					t.Errorf("after the failover served by %s, then by %s: the session was not rebound", moved, rep.backend)
+				}
+				moved = rep.backend
+				check(rep)
+				if rec := lastReceived(t, bs, rep); (rec.ContentLength == -1) != chunked {
+					t.Errorf("chunked=%v: backend got Content-Length %d", chunked, rec.ContentLength)
+				}
+			}
+		})
+	}
+}
+
 // A config that fails at provisioning names the offending value.
 func TestAddressingProvisionErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
