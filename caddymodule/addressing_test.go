@@ -53,6 +53,18 @@ func addressedBody(t *testing.T, rec received, sent []byte, headerTag, decl, to,
 	return id
 }
 
+// sendThrough proxies to b alone with the given reverse_proxy options, sends
+// a SOAP 1.1 request for path with the client's SOAPAction, and returns the
+// request and what b got of it.
+func sendThrough(t *testing.T, b *backend, options, path, soapAction string) (request, received) {
+	t.Helper()
+	initCaddy(t, reverseProxyConfig(b.addr, options))
+	req := soapRequest("1.1", "c1")
+	req.path = path
+	req.header["SOAPAction"] = soapAction
+	return req, lastReceived(t, []*backend{b}, send(t, req))
+}
+
 // failsFirst answers the backend's first n requests 503.
 func failsFirst(n int) func(b *backend, w http.ResponseWriter, r *http.Request) {
 	return func(b *backend, w http.ResponseWriter, r *http.Request) {
@@ -108,12 +120,9 @@ func TestAddressingWithEveryPolicy(t *testing.T) {
 // The action header_up sets is the one written: reverse_proxy applies
 // header_up to the request before it calls the transport.
 func TestAddressingActionFromHeaderUp(t *testing.T) {
-	bs := startBackends(t, 1)
-	initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing\n\t\theader_up SOAPAction \"urn:placeOrder\""))
-	req := soapRequest("1.1", "c1")
-	req.header["SOAPAction"] = "urn:fromClient"
-	rec := lastReceived(t, bs, send(t, req))
-	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "http://"+bs[0].addr+"/", "urn:placeOrder", "")
+	b := newBackend(t, "b1")
+	req, rec := sendThrough(t, b, "transport ws_addressing\n\t\theader_up SOAPAction \"urn:placeOrder\"", "/", "urn:fromClient")
+	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "http://"+b.addr+"/", "urn:placeOrder", "")
 	if got := rec.Header.Get("SOAPAction"); got != "urn:placeOrder" {
 		t.Errorf("backend got SOAPAction %q", got)
 	}
@@ -189,12 +198,9 @@ func TestAddressingRetryKeepsMessageID(t *testing.T) {
 }
 
 func TestAddressingSubmissionWritesAnonymousReplyTo(t *testing.T) {
-	bs := startBackends(t, 1)
-	initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing {\n\t\t\tversion submission\n\t\t}"))
-	req := soapRequest("1.1", "c1")
-	req.header["SOAPAction"] = "urn:getQuote"
-	rec := lastReceived(t, bs, send(t, req))
-	addressedBody(t, rec, req.body, soapHeaderTag, wsaSubmissionDecl, "http://"+bs[0].addr+"/", "urn:getQuote",
+	b := newBackend(t, "b1")
+	req, rec := sendThrough(t, b, "transport ws_addressing {\n\t\t\tversion submission\n\t\t}", "/", "urn:getQuote")
+	addressedBody(t, rec, req.body, soapHeaderTag, wsaSubmissionDecl, "http://"+b.addr+"/", "urn:getQuote",
 		"<wsa:ReplyTo><wsa:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:Address></wsa:ReplyTo>")
 }
 
@@ -315,17 +321,12 @@ func TestAddressingLargeBody(t *testing.T) {
 // wrapper.)
 func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
 	tlsBackend := newTLSBackend(t, "tls")
-	bs := []*backend{tlsBackend}
-	initCaddy(t, reverseProxyConfig(tlsBackend.addr, `transport ws_addressing {
+	req, rec := sendThrough(t, tlsBackend, `transport ws_addressing {
 			transport http {
 				tls
 				tls_insecure_skip_verify
 			}
-		}`))
-	req := soapRequest("1.1", "c1")
-	req.path = servicePath
-	req.header["SOAPAction"] = "urn:secure"
-	rec := lastReceived(t, bs, send(t, req))
+		}`, servicePath, "urn:secure")
 	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "https://"+tlsBackend.addr+servicePath, "urn:secure", "")
 }
 
