@@ -2,11 +2,19 @@ package caddymodule
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -59,6 +67,11 @@ type backend struct {
 	name string
 	addr string
 
+	// tls, if set, makes it serve HTTPS with the self-signed certificate
+	// certPEM (which is also its CA).
+	tls     *tls.Config
+	certPEM []byte
+
 	// respond, if set, writes the response after X-Backend is set; the
 	// default is "served by <name>".
 	respond func(b *backend, w http.ResponseWriter, r *http.Request)
@@ -73,14 +86,60 @@ func newBackend(t testing.TB, name string) *backend { return newBackendWith(t, n
 // newBackendWith starts a backend that answers with respond.
 func newBackendWith(t testing.TB, name string, respond func(b *backend, w http.ResponseWriter, r *http.Request)) *backend {
 	t.Helper()
+	return startBackend(t, &backend{name: name, respond: respond})
+}
+
+// newTLSBackend starts a backend that serves HTTPS with a self-signed
+// certificate for 127.0.0.1, ::1 and localhost; its certPEM is the CA to trust.
+func newTLSBackend(t testing.TB, name string) *backend {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test backend " + name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startBackend(t, &backend{
+		name:    name,
+		tls:     &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	})
+}
+
+// startBackend serves b on a free loopback port until the test ends.
+func startBackend(t testing.TB, b *backend) *backend {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("reserving a port: %v", err)
 	}
-	b := &backend{t: t, name: name, addr: ln.Addr().String(), respond: respond}
+	b.t, b.addr = t, ln.Addr().String()
 	b.serve(ln)
 	t.Cleanup(b.Stop)
 	return b
+}
+
+// deadAddr is a loopback address on which nothing listens: a dial to it is
+// refused at once, as to a stopped backend.
+func deadAddr(t testing.TB) string {
+	t.Helper()
+	b := newBackend(t, "dead")
+	b.Stop()
+	return b.addr
 }
 
 // startBackends starts n backends named b1, b2, ...
@@ -97,6 +156,9 @@ func (b *backend) serve(ln net.Listener) {
 	// Every request dials anew, so that a stopped backend refuses connections
 	// (a dial error, which Caddy retries) rather than breaking a pooled one.
 	srv.SetKeepAlivesEnabled(false)
+	if b.tls != nil {
+		ln = tls.NewListener(ln, b.tls)
+	}
 	b.mu.Lock()
 	b.srv = srv
 	b.mu.Unlock()
@@ -182,6 +244,12 @@ func testConfig(site string) string { return testConfigWith("", site) }
 // testConfigWith is testConfig with more global options; one given again
 // (such as grace_period) overrides the default.
 func testConfigWith(globals, site string) string {
+	return testGlobals(globals) + fmt.Sprintf(":%d {\n%s\n}", httpPort, site)
+}
+
+// testGlobals is the global options block of the test configs, with more
+// options, for a Caddyfile that brings its own site block on the test port.
+func testGlobals(more string) string {
 	return fmt.Sprintf(`{
 	admin localhost:%d
 	http_port %d
@@ -190,24 +258,43 @@ func testConfigWith(globals, site string) string {
 	skip_install_trust
 %s
 }
-:%d {
-%s
-}`, adminPort, httpPort, httpPort+1, globals, httpPort, site)
+`, adminPort, httpPort, httpPort+1, more)
 }
 
 // proxyConfig is a reverse_proxy to the backends with the given policy block
 // and extra options.
 func proxyConfig(bs []*backend, policy, extra string) string {
-	return testConfig(fmt.Sprintf(`	reverse_proxy %s {
-		lb_policy simple_client_session %s
-		%s
-	}`, addrs(bs), policy, extra))
+	return reverseProxyConfig(addrs(bs), "lb_policy simple_client_session "+policy+"\n\t\t"+extra)
+}
+
+// reverseProxyConfig is a reverse_proxy to upstreams with the given options
+// (no lb_policy of its own) inside its block.
+func reverseProxyConfig(upstreams, options string) string {
+	return testConfig(fmt.Sprintf("\treverse_proxy %s {\n\t\t%s\n\t}", upstreams, options))
+}
+
+// jsonConfig is a JSON config for the test Caddy whose one route has the
+// handlers given.
+func jsonConfig(handlers ...string) string {
+	return fmt.Sprintf(`{
+	"admin": {"listen": "localhost:%d"},
+	"apps": {"http": {"grace_period": 1, "http_port": %d, "https_port": %d, "servers": {"srv0": {
+		"listen": [":%d"],
+		"routes": [{"handle": [%s]}]
+	}}}}
+}`, adminPort, httpPort, httpPort+1, httpPort, strings.Join(handlers, ","))
 }
 
 func initCaddy(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
+	return initCaddyWith(t, cfg, "caddyfile")
+}
+
+// initCaddyWith is initCaddy for a config in another format ("json").
+func initCaddyWith(t *testing.T, cfg, adapter string) *caddytest.Tester {
+	t.Helper()
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(cfg, "caddyfile")
+	tester.InitServer(cfg, adapter)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -341,6 +428,20 @@ func assertLoadError(t *testing.T, cfg, adapter, want string) {
 	if !strings.Contains(string(body), want) {
 		t.Fatalf("load error %q does not contain %q", body, want)
 	}
+}
+
+// lastReceived returns the last request that the backend that answered rep
+// got; rep must be a 200.
+func lastReceived(t *testing.T, bs []*backend, rep reply) received {
+	t.Helper()
+	if rep.status != http.StatusOK {
+		t.Fatalf("status %d, body %q", rep.status, rep.body)
+	}
+	recs := backendNamed(t, bs, rep.backend).Received()
+	if len(recs) == 0 {
+		t.Fatalf("backend %s answered but recorded nothing", rep.backend)
+	}
+	return recs[len(recs)-1]
 }
 
 // backendNamed returns the backend called name.

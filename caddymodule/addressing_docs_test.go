@@ -1,7 +1,6 @@
-package addressing_test
+package caddymodule
 
 import (
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +9,8 @@ import (
 	"testing"
 )
 
-// docPage is the reference page of this module.
-const docPage = "../../docs/addressing.md"
+// docPage is the reference page of the ws_addressing transport.
+const docPage = "../docs/addressing.md"
 
 // docBlocks returns the fenced blocks of lang in the reference page.
 func docBlocks(t *testing.T, lang string) []string {
@@ -37,10 +36,9 @@ type docBackends struct {
 }
 
 func newDocBackends(t *testing.T) *docBackends {
-	d := &docBackends{plain: startBackends(t, 3), tls: newBackend(t, "tls", true)}
+	d := &docBackends{plain: startBackends(t, 3), tls: newTLSBackend(t, "tls")}
 	d.caPEM = filepath.Join(t.TempDir(), "backend-ca.pem")
-	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.tls.srv.Certificate().Raw})
-	if err := os.WriteFile(d.caPEM, cert, 0o600); err != nil {
+	if err := os.WriteFile(d.caPEM, d.tls.certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -76,7 +74,7 @@ func (d *docBackends) all() []*backend { return append(append([]*backend(nil), d
 // that the backend that got it received it addressed as the example says.
 func (d *docBackends) checkExample(t *testing.T, example string) (rec received, to, id string) {
 	t.Helper()
-	req := soapRequest("1.1")
+	req := soapRequest("1.1", "c1")
 	req.path = servicePath
 	req.header["SOAPAction"] = "urn:getQuote"
 	action := "urn:getQuote"
@@ -100,8 +98,9 @@ func (d *docBackends) checkExample(t *testing.T, example string) (rec received, 
 	return rec, to, id
 }
 
-// The Caddyfile examples of the reference page load and do what it says.
-func TestDocCaddyfileExamples(t *testing.T) {
+// The Caddyfile examples of the ws_addressing reference page load and do what
+// it says.
+func TestAddressingDocCaddyfileExamples(t *testing.T) {
 	examples := docBlocks(t, "caddyfile")
 	if len(examples) < 4 {
 		t.Fatalf("%s has %d caddyfile examples, want the 4 it is written with", docPage, len(examples))
@@ -113,7 +112,7 @@ func TestDocCaddyfileExamples(t *testing.T) {
 	for i, example := range examples {
 		t.Run(fmt.Sprint(i+1), func(t *testing.T) {
 			d := newDocBackends(t)
-			initCaddy(t, globals()+d.adapt(t, example), "caddyfile")
+			initCaddy(t, testGlobals("")+d.adapt(t, example))
 			rec, to, id := d.checkExample(t, example)
 			if i == 0 {
 				// The output shown is what a backend gets, but for its address
@@ -135,13 +134,14 @@ func TestDocCaddyfileExamples(t *testing.T) {
 	}
 }
 
-// The JSON example of the reference page, as the one handler of a route.
-func TestDocJSONExample(t *testing.T) {
+// The JSON example of the ws_addressing reference page, as the one handler of
+// a route.
+func TestAddressingDocJSONExample(t *testing.T) {
 	examples := docBlocks(t, "json")
 	if len(examples) != 1 {
 		t.Fatalf("%s has %d json examples, want 1", docPage, len(examples))
 	}
 	d := newDocBackends(t)
-	initCaddy(t, jsonConfig(d.adapt(t, examples[0])), "json")
+	initCaddyWith(t, jsonConfig(d.adapt(t, examples[0])), "json")
 	d.checkExample(t, examples[0])
 }

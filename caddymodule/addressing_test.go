@@ -1,9 +1,10 @@
-package addressing_test
+package caddymodule
 
 import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -52,6 +53,28 @@ func addressedBody(t *testing.T, rec received, sent []byte, headerTag, decl, to,
 	return id
 }
 
+// sendThrough proxies to b alone with the given reverse_proxy options, sends
+// a SOAP 1.1 request for path with the client's SOAPAction, and returns the
+// request and what b got of it.
+func sendThrough(t *testing.T, b *backend, options, path, soapAction string) (request, received) {
+	t.Helper()
+	initCaddy(t, reverseProxyConfig(b.addr, options))
+	req := soapRequest("1.1", "c1")
+	req.path = path
+	req.header["SOAPAction"] = soapAction
+	return req, lastReceived(t, []*backend{b}, send(t, req))
+}
+
+// failsFirst answers the backend's first n requests 503.
+func failsFirst(n int) func(b *backend, w http.ResponseWriter, r *http.Request) {
+	return func(b *backend, w http.ResponseWriter, r *http.Request) {
+		if len(b.Received()) <= n {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = io.WriteString(w, "served by "+b.name)
+	}
+}
+
 // With round_robin and first, and with this plugin's simple_client_session
 // (without its own addressing), every request is addressed to the backend
 // that got it, SOAP 1.1 and 1.2 alike, each with its own MessageID.
@@ -59,12 +82,12 @@ func TestAddressingWithEveryPolicy(t *testing.T) {
 	for _, policy := range []string{"round_robin", "first", "simple_client_session"} {
 		t.Run(policy, func(t *testing.T) {
 			bs := startBackends(t, 2)
-			initCaddy(t, proxyConfig(addrs(bs), "\t\tlb_policy "+policy+"\n\t\ttransport ws_addressing"), "caddyfile")
+			initCaddy(t, reverseProxyConfig(addrs(bs), "lb_policy "+policy+"\n\t\ttransport ws_addressing"))
 			ids := map[string]bool{}
 			served := map[string]bool{}
 			for i := range 4 {
 				for _, version := range []string{"1.1", "1.2"} {
-					req := soapRequest(version)
+					req := soapRequest(version, "c1")
 					req.path = servicePath + "?n=" + fmt.Sprint(i)
 					req.chunked = i%2 == 1
 					action := "urn:placeOrder"
@@ -97,12 +120,9 @@ func TestAddressingWithEveryPolicy(t *testing.T) {
 // The action header_up sets is the one written: reverse_proxy applies
 // header_up to the request before it calls the transport.
 func TestAddressingActionFromHeaderUp(t *testing.T) {
-	bs := startBackends(t, 1)
-	initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing\n\t\theader_up SOAPAction \"urn:placeOrder\""), "caddyfile")
-	req := soapRequest("1.1")
-	req.header["SOAPAction"] = "urn:fromClient"
-	rec := lastReceived(t, bs, send(t, req))
-	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "http://"+bs[0].addr+"/", "urn:placeOrder", "")
+	b := newBackend(t, "b1")
+	req, rec := sendThrough(t, b, "transport ws_addressing\n\t\theader_up SOAPAction \"urn:placeOrder\"", "/", "urn:fromClient")
+	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "http://"+b.addr+"/", "urn:placeOrder", "")
 	if got := rec.Header.Get("SOAPAction"); got != "urn:placeOrder" {
 		t.Errorf("backend got SOAPAction %q", got)
 	}
@@ -117,10 +137,10 @@ func TestAddressingAfterDialErrorRetry(t *testing.T) {
 	for _, buffers := range []string{"", "request_buffers 1MiB"} {
 		t.Run("buffers="+buffers, func(t *testing.T) {
 			bs := startBackends(t, 1)
-			initCaddy(t, proxyConfig(deadAddr(t)+" "+bs[0].addr,
-				"\t\tlb_policy first\n\t\tlb_retries 2\n\t\tfail_duration 1m\n\t\ttransport ws_addressing\n\t\t"+buffers), "caddyfile")
+			initCaddy(t, reverseProxyConfig(deadAddr(t)+" "+bs[0].addr,
+				"lb_policy first\n\t\tlb_retries 2\n\t\tfail_duration 1m\n\t\ttransport ws_addressing\n\t\t"+buffers))
 			for _, chunked := range []bool{false, true} {
-				req := soapRequest("1.1")
+				req := soapRequest("1.1", "c1")
 				req.path = servicePath
 				req.chunked = chunked
 				req.header["SOAPAction"] = "urn:getQuote"
@@ -142,17 +162,16 @@ func TestAddressingAfterDialErrorRetry(t *testing.T) {
 // request 503, which lb_retry_match retries (with request_buffers, so that
 // the body can be sent again): round_robin goes b1, b2, b1 or b2, b1, b2.
 func TestAddressingRetryKeepsMessageID(t *testing.T) {
-	bs := startBackends(t, 2)
-	bs[0].failFirst, bs[1].failFirst = 1, 1
-	initCaddy(t, proxyConfig(addrs(bs), `		lb_policy round_robin
+	bs := []*backend{newBackendWith(t, "b1", failsFirst(1)), newBackendWith(t, "b2", failsFirst(1))}
+	initCaddy(t, reverseProxyConfig(addrs(bs), `lb_policy round_robin
 		lb_retries 2
 		lb_try_interval 10ms
 		lb_retry_match {
 			expression `+"`{rp.status_code} == 503`"+`
 		}
 		request_buffers 1MiB
-		transport ws_addressing`), "caddyfile")
-	req := soapRequest("1.2")
+		transport ws_addressing`))
+	req := soapRequest("1.2", "c1")
 	req.header["Content-Type"] = `application/soap+xml; action="urn:retry"`
 	rep := send(t, req)
 	if rep.status != http.StatusOK {
@@ -179,12 +198,9 @@ func TestAddressingRetryKeepsMessageID(t *testing.T) {
 }
 
 func TestAddressingSubmissionWritesAnonymousReplyTo(t *testing.T) {
-	bs := startBackends(t, 1)
-	initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing {\n\t\t\tversion submission\n\t\t}"), "caddyfile")
-	req := soapRequest("1.1")
-	req.header["SOAPAction"] = "urn:getQuote"
-	rec := lastReceived(t, bs, send(t, req))
-	addressedBody(t, rec, req.body, soapHeaderTag, wsaSubmissionDecl, "http://"+bs[0].addr+"/", "urn:getQuote",
+	b := newBackend(t, "b1")
+	req, rec := sendThrough(t, b, "transport ws_addressing {\n\t\t\tversion submission\n\t\t}", "/", "urn:getQuote")
+	addressedBody(t, rec, req.body, soapHeaderTag, wsaSubmissionDecl, "http://"+b.addr+"/", "urn:getQuote",
 		"<wsa:ReplyTo><wsa:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:Address></wsa:ReplyTo>")
 }
 
@@ -196,14 +212,14 @@ func TestAddressingClientHeadersReplacedOrPreserved(t *testing.T) {
 
 	t.Run("replaced", func(t *testing.T) {
 		bs := startBackends(t, 1)
-		initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing"), "caddyfile")
+		initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing"))
 		rec := lastReceived(t, bs, send(t, req))
 		sent := bytes.Replace(body, []byte(clientWSA), nil, 1)
 		addressedBody(t, rec, sent, soapHeaderTag, wsaFinalDecl, "http://"+bs[0].addr+"/", "urn:getQuote", "")
 	})
 	t.Run("preserved", func(t *testing.T) {
 		bs := startBackends(t, 1)
-		initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing {\n\t\t\tpreserve\n\t\t}"), "caddyfile")
+		initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing {\n\t\t\tpreserve\n\t\t}"))
 		rec := lastReceived(t, bs, send(t, req))
 		want := bytes.Replace(body, []byte(soapHeaderTag),
 			[]byte("<soapenv:Header "+wsaFinalDecl+"><wsa:Action>urn:getQuote</wsa:Action>"), 1)
@@ -218,7 +234,7 @@ func TestAddressingClientHeadersReplacedOrPreserved(t *testing.T) {
 
 func TestAddressingCreatesHeader(t *testing.T) {
 	bs := startBackends(t, 1)
-	initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing"), "caddyfile")
+	initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing"))
 	for _, ns := range []string{soap.Namespace11, soap.Namespace12} {
 		open := `<s:Envelope xmlns:s="` + ns + `">`
 		body := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + open + "\n  <s:Body><m:getQuote xmlns:m=\"urn:m\"/></s:Body>\n</s:Envelope>\n")
@@ -234,8 +250,8 @@ func TestAddressingCreatesHeader(t *testing.T) {
 // are compressed or MTOM, reach the backend exactly as sent.
 func TestAddressingLeavesOtherBodiesUntouched(t *testing.T) {
 	bs := startBackends(t, 1)
-	initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing"), "caddyfile")
-	envelope := soapRequest("1.1").body
+	initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing"))
+	envelope := soapRequest("1.1", "c1").body
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(envelope)
@@ -258,8 +274,8 @@ func TestAddressingLeavesOtherBodiesUntouched(t *testing.T) {
 		for _, chunked := range []bool{false, true} {
 			req.chunked = chunked && req.body != nil
 			rec := lastReceived(t, bs, send(t, req))
-			if !bytes.Equal(rec.Body, req.body) || (rec.ContentLength == -1) != req.chunked {
-				t.Errorf("%s chunked=%v: backend got %.300q (Content-Length %d), want %.300q unchanged", name, chunked, rec.Body, rec.ContentLength, req.body)
+			if rec.BodyLen != len(req.body) || rec.BodySHA != sha(req.body) || (rec.ContentLength == -1) != req.chunked {
+				t.Errorf("%s chunked=%v: backend got %.300q (%d bytes, Content-Length %d), want %.300q unchanged", name, chunked, rec.Head, rec.BodyLen, rec.ContentLength, req.body)
 			}
 		}
 	}
@@ -269,7 +285,7 @@ func TestAddressingLeavesOtherBodiesUntouched(t *testing.T) {
 // with the right length, sent with Content-Length or chunked as it came.
 func TestAddressingLargeBody(t *testing.T) {
 	bs := startBackends(t, 1)
-	initCaddy(t, proxyConfig(addrs(bs), "\t\ttransport ws_addressing"), "caddyfile")
+	initCaddy(t, reverseProxyConfig(addrs(bs), "transport ws_addressing"))
 	var buf bytes.Buffer
 	buf.WriteString(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header/><soapenv:Body><m:upload xmlns:m="urn:m">`)
 	for buf.Len() < 10<<20 {
@@ -280,14 +296,14 @@ func TestAddressingLargeBody(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		req := request{header: map[string]string{"Content-Type": "text/xml", "SOAPAction": "urn:upload"}, body: body, chunked: chunked}
 		rec := lastReceived(t, bs, send(t, req))
-		m := messageIDPattern.FindSubmatch(rec.Body)
+		m := messageIDPattern.FindSubmatch(rec.Head)
 		if m == nil {
-			t.Fatalf("chunked=%v: no MessageID in %.300s", chunked, rec.Body)
+			t.Fatalf("chunked=%v: no MessageID in %.300s", chunked, rec.Head)
 		}
 		want := bytes.Replace(body, []byte("<soapenv:Header/>"),
 			[]byte("<soapenv:Header "+wsaFinalDecl+">"+wsaBlocks("http://"+bs[0].addr+"/", string(m[1]), "urn:upload")+"</soapenv:Header>"), 1)
-		if !bytes.Equal(rec.Body, want) {
-			t.Fatalf("chunked=%v: backend got %d bytes, want %d (%.300s...)", chunked, len(rec.Body), len(want), rec.Body)
+		if rec.BodyLen != len(want) || rec.BodySHA != sha(want) {
+			t.Fatalf("chunked=%v: backend got %d bytes, want %d (%.300s...)", chunked, rec.BodyLen, len(want), rec.Head)
 		}
 		wantLength := int64(len(want))
 		if chunked {
@@ -300,20 +316,81 @@ func TestAddressingLargeBody(t *testing.T) {
 }
 
 // With a TLS transport, wsa:To says https. (An https:// upstream with this
-// wrapped transport adapts to the same JSON; TestCaddyfileAdapt checks that
-// reverse_proxy enables TLS through the wrapper.)
+// wrapped transport adapts to the same JSON; package addressing's
+// TestCaddyfileAdapt checks that reverse_proxy enables TLS through the
+// wrapper.)
 func TestAddressingToIsHTTPSOverTLS(t *testing.T) {
-	tlsBackend := newBackend(t, "tls", true)
-	bs := []*backend{tlsBackend}
-	initCaddy(t, proxyConfig(tlsBackend.addr, `		transport ws_addressing {
+	tlsBackend := newTLSBackend(t, "tls")
+	req, rec := sendThrough(t, tlsBackend, `transport ws_addressing {
 			transport http {
 				tls
 				tls_insecure_skip_verify
 			}
-		}`), "caddyfile")
-	req := soapRequest("1.1")
-	req.path = servicePath
-	req.header["SOAPAction"] = "urn:secure"
-	rec := lastReceived(t, bs, send(t, req))
+		}`, servicePath, "urn:secure")
 	addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl, "https://"+tlsBackend.addr+servicePath, "urn:secure", "")
+}
+
+// A simple_client_session session whose backend stops fails over: lb_retries
+// retries the refused dial on another backend, which the session is rebound
+// to, and wsa:To names that backend. The body arrives whole, with
+// Content-Length or chunked as it came, with or without request_buffers; every
+// client request has a MessageID of its own.
+func TestAddressingFollowsSessionFailover(t *testing.T) {
+	for _, buffers := range []string{"", "request_buffers 1MiB"} {
+		t.Run("buffers="+buffers, func(t *testing.T) {
+			bs := startBackends(t, 3)
+			initCaddy(t, proxyConfig(bs, "", "lb_retries 2\n\t\t"+buffers+"\n\t\ttransport ws_addressing"))
+			req := soapRequest("1.1", "move-me")
+			req.path = servicePath
+			ids := map[string]bool{}
+			check := func(rep reply) {
+				t.Helper()
+				rec := lastReceived(t, bs, rep)
+				id := addressedBody(t, rec, req.body, soapHeaderTag, wsaFinalDecl,
+					"http://"+backendNamed(t, bs, rep.backend).addr+servicePath, "", "")
+				if ids[id] {
+					t.Errorf("MessageID %s sent for two client requests", id)
+				}
+				ids[id] = true
+			}
+			first := send(t, req)
+			check(first)
+			if again := send(t, req); again.backend != first.backend {
+				t.Fatalf("session served by %s, then by %s", first.backend, again.backend)
+			} else {
+				check(again)
+			}
+			backendNamed(t, bs, first.backend).Stop()
+			var moved string
+			for _, chunked := range []bool{false, true} {
+				req.chunked = chunked
+				rep := send(t, req)
+				if rep.backend == first.backend {
+					t.Fatalf("served by stopped backend %s", rep.backend)
+				}
+				if moved != "" && rep.backend != moved {
+					t.Errorf("after the failover served by %s, then by %s: the session was not rebound", moved, rep.backend)
+				}
+				moved = rep.backend
+				check(rep)
+				if rec := lastReceived(t, bs, rep); (rec.ContentLength == -1) != chunked {
+					t.Errorf("chunked=%v: backend got Content-Length %d", chunked, rec.ContentLength)
+				}
+			}
+		})
+	}
+}
+
+// A config that fails at provisioning names the offending value.
+func TestAddressingProvisionErrors(t *testing.T) {
+	for cfg, want := range map[string]string{
+		`{"protocol":"ws_addressing","version":"wsa2004"}`:                                  `WS-Addressing version \"wsa2004\"`,
+		`{"protocol":"ws_addressing","transport":{"protocol":"nosuch"}}`:                    "nosuch",
+		`{"protocol":"ws_addressing","transport":{"protocol":"ws_addressing"}}`:             "cannot wrap another ws_addressing",
+		`{"protocol":"ws_addressing","transport":{"protocol":"http","dial_timeout":"bad"}}`: "loading wrapped transport: loading module 'http'",
+	} {
+		t.Run(want, func(t *testing.T) {
+			assertLoadError(t, jsonConfig(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}],"transport":`+cfg+`}`), "json", want)
+		})
+	}
 }
