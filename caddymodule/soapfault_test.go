@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,20 +41,6 @@ const (
 	sfSOAP12Request = `<soapenv:Envelope xmlns:soapenv="http://www.w3.org/2003/05/soap-envelope"><soapenv:Header/><soapenv:Body><m0:placeOrder xmlns:m0="http://services.samples"/></soapenv:Body></soapenv:Envelope>`
 )
 
-// sfClosedPort returns a loopback address on which nothing listens.
-func sfClosedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // sfDemoUpstreamsDown points an example's upstreams, the demo backends on
 // localhost:9001-9003 that the example expects to be stopped, at ports on
 // which nothing listens, so that the test does not depend on what else runs
@@ -66,7 +51,7 @@ func sfDemoUpstreamsDown(t *testing.T, site string) string {
 		if !strings.Contains(site, demo) {
 			t.Fatalf("the example no longer proxies to %s; update the test:\n%s", demo, site)
 		}
-		site = strings.ReplaceAll(site, demo, sfClosedPort(t))
+		site = strings.ReplaceAll(site, demo, deadAddr(t))
 	}
 	return site
 }
@@ -245,7 +230,7 @@ func sfReadTestdata(t *testing.T, name string) string {
 // TestSOAPFaultRefused: every upstream refuses connections (502), the client
 // gets Synapse's default SOAP 1.1 fault, byte for byte.
 func TestSOAPFaultRefused(t *testing.T) {
-	a, b := sfClosedPort(t), sfClosedPort(t)
+	a, b := deadAddr(t), deadAddr(t)
 	tester := sfServe(t, fmt.Sprintf(`:9080 {
 	soap_fault
 	reverse_proxy %s %s {
@@ -272,7 +257,7 @@ func TestSOAPFaultRefused(t *testing.T) {
 // (passive health), reverse_proxy answers 503 without dialing; both answers
 // are faults, and the reason placeholder tells which error each replaced.
 func TestSOAPFaultNoneAvailable(t *testing.T) {
-	up := sfClosedPort(t)
+	up := deadAddr(t)
 	tester := sfServe(t, fmt.Sprintf(`:9080 {
 	soap_fault {
 		version soap12
@@ -362,7 +347,7 @@ func TestSOAPFaultTimeout(t *testing.T) {
 
 // TestSOAPFaultVersions checks each version's envelope with every option set.
 func TestSOAPFaultVersions(t *testing.T) {
-	up := sfClosedPort(t)
+	up := deadAddr(t)
 	tester := sfServe(t, fmt.Sprintf(`:9080 {
 	route /soap11 {
 		soap_fault {
@@ -412,7 +397,7 @@ func TestSOAPFaultVersions(t *testing.T) {
 
 // TestSOAPFaultAuto answers each request in its own version.
 func TestSOAPFaultAuto(t *testing.T) {
-	up := sfClosedPort(t)
+	up := deadAddr(t)
 	tester := sfServe(t, fmt.Sprintf(`:9080 {
 	soap_fault {
 		version auto
@@ -475,7 +460,7 @@ func TestSOAPFaultPassThrough(t *testing.T) {
 
 // TestSOAPFaultOnStatuses: statuses not listed in on are left to Caddy.
 func TestSOAPFaultOnStatuses(t *testing.T) {
-	up := sfClosedPort(t)
+	up := deadAddr(t)
 	tester := sfServe(t, fmt.Sprintf(`:9080 {
 	soap_fault {
 		on 503
