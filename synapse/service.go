@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/beevik/etree"
 )
@@ -20,7 +21,11 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, nil
 	}
 	s := &service{name: name}
-	for _, t := range strings.Fields(p.SelectAttrValue("transports", "http https")) {
+	// Synapse splits the list on spaces and commas.
+	transports := strings.FieldsFunc(p.SelectAttrValue("transports", "http https"), func(r rune) bool {
+		return r == ',' || unicode.IsSpace(r)
+	})
+	for _, t := range transports {
 		switch t {
 		case "http":
 			s.http = true
