@@ -160,26 +160,23 @@ func (c *compiler) register(a *etree.Element) error {
 	return nil
 }
 
-// checkUnused reports the errors of named sequences and endpoints that no
-// proxy or API uses (they are not mapped, but a file holding only them should
-// still be checked), and warns that they are not mapped.
+// checkUnused warns about the named sequences and endpoints that no proxy
+// or API uses: they are not mapped, and not checked either, since what a
+// sequence may hold depends on where it runs (Synapse runs main for the
+// messages nothing else takes, and fault, a log and a drop in Synapse and
+// MI, for errors without a faultSequence).
 func (c *compiler) checkUnused(artifacts []*etree.Element) error {
 	for _, a := range artifacts {
 		name := a.SelectAttrValue("name", "")
-		switch {
-		case a.Tag == "endpoint" && !c.used["endpoint:"+name]:
-			if _, err := c.call(a, name); err != nil {
-				return err
-			}
-		case a.Tag == "sequence" && !c.used["sequence:"+name]:
-			ph := phaseIn
-			if a.FindElement(".//makefault") != nil {
-				ph = phaseFault
-			}
-			b := &flowBuilder{c: c, f: &flow{}, name: name}
-			if err := b.sequence(a, ph); err != nil {
-				return err
-			}
+		if a.Tag != "sequence" || c.used["sequence:"+name] {
+			continue
+		}
+		switch name {
+		case "main":
+			c.warnf(a, "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped: Caddy answers them itself")
+		case "fault":
+			c.warnf(a, "sequence \"fault\" (Synapse's for errors where no faultSequence is given) is not mapped: Caddy answers them with its error status")
+		default:
 			c.warnf(a, "sequence %q is used by no proxy or API: not mapped", name)
 		}
 	}
