@@ -169,6 +169,13 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 		return nil, err
 	}
 	l.health = health{failDuration: defaultSuspend, maxFails: 1}
+	// Synapse reads the legacy suspendDurationOnFailure before
+	// suspendOnFailure, wherever they are: initialDuration wins.
+	if s := addr.SelectElement("suspendDurationOnFailure"); s != nil {
+		if err := c.suspendDurationOnFailure(s, &l.health); err != nil {
+			return nil, err
+		}
+	}
 	for _, ch := range addr.ChildElements() {
 		var err error
 		switch ch.Tag {
@@ -181,11 +188,12 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 			err = c.timeout(ch, &l.health)
 		case "suspendOnFailure":
 			err = c.suspendOnFailure(ch, &l.health)
+		case "suspendDurationOnFailure": // read above
 		case "markForSuspension":
 			err = c.markForSuspension(ch, &l.health)
 		case "description":
 		default:
-			err = c.errorf(ch, "not supported in an address endpoint (supported: enableAddressing, timeout, suspendOnFailure, markForSuspension)")
+			err = c.errorf(ch, "not supported in an address endpoint (supported: enableAddressing, timeout, suspendOnFailure, suspendDurationOnFailure, markForSuspension)")
 		}
 		if err != nil {
 			return nil, err
