@@ -124,9 +124,8 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	case "url":
 		ctx += "/" + version
 	case "context":
-		if !strings.Contains(ctx, "{version}") {
-			return "", c.errorf(a, "version-type=\"context\" needs {version} in the context")
-		}
+		// As MI's ContextVersionStrategy: {version}, wherever it is, becomes
+		// the version; a context without it stays as it is.
 		ctx = strings.ReplaceAll(ctx, "{version}", version)
 	default:
 		return "", c.errorf(a, "version-type %q is not supported (supported: context, url)", vt)
