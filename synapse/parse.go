@@ -123,12 +123,21 @@ func toUTF8(f File) ([]byte, error) {
 		label = l
 		return nil, errDeclared
 	}
-	// The declaration, if any, is the first token; other errors are left to
-	// elementStarts, which says where they are.
-	if _, err := dec.Token(); !errors.Is(err, errDeclared) {
-		return f.Data, nil
+	// The declaration comes before the first element (XML wants it first;
+	// a blank line or a comment before it is read too). Other errors are
+	// left to elementStarts, which says where they are.
+	var start int64
+	for {
+		start = dec.InputOffset()
+		tok, err := dec.Token()
+		if errors.Is(err, errDeclared) {
+			break
+		}
+		if _, ok := tok.(xml.StartElement); ok || err != nil {
+			return f.Data, nil
+		}
 	}
-	end := bytes.Index(f.Data, []byte("?>")) + len("?>")
+	end := int(start) + bytes.Index(f.Data[start:], []byte("?>")) + len("?>")
 	enc := encodingNamed(label)
 	if enc == nil {
 		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("encoding %q is not supported: not a character set Go knows by that name", label)}

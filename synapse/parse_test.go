@@ -24,6 +24,11 @@ func TestDeclaredEncoding(t *testing.T) {
 	if got := d.root.SelectAttrValue("b", ""); got != "\u0080\u00e9" {
 		t.Errorf("attribute = %q, want %q", got, "\u0080\u00e9")
 	}
+	// A blank line before the declaration (which XML does not allow, but
+	// files have) does not hide it.
+	if d, err := parse(File{Data: []byte("\n<?xml version='1.0' encoding='ISO-8859-1'?><a b='\xe9'/>")}); err != nil || d.root.SelectAttrValue("b", "") != "\u00e9" {
+		t.Errorf("after a blank line: %v", err)
+	}
 	for _, label := range []string{"UTF-8", "utf8", "US-ASCII", "windows-1252", "Shift_JIS"} {
 		if _, err := parse(File{Data: []byte("<?xml version=\"1.0\" encoding=\"" + label + "\"?><a/>")}); err != nil {
 			t.Errorf("%s: %v", label, err)
