@@ -119,6 +119,9 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 		case "proxy", "api":
 			served = append(served, a)
 		case "description":
+		case "taskManager":
+			// In the synapse.xml MI ships; tasks themselves are refused.
+			c.warnf(a, "ignored: no tasks are mapped")
 		default:
 			return nil, c.errorf(a, "artifact not supported (supported: proxy, api, sequence, endpoint)")
 		}
@@ -140,7 +143,8 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
-	return services, c.checkUnused(artifacts)
+	c.warnUnused(artifacts)
+	return services, nil
 }
 
 // register files a named sequence or endpoint under its name.
@@ -160,28 +164,27 @@ func (c *compiler) register(a *etree.Element) error {
 	return nil
 }
 
-// checkUnused reports the errors of named sequences and endpoints that no
-// proxy or API uses (they are not mapped, but a file holding only them should
-// still be checked), and warns that they are not mapped.
-func (c *compiler) checkUnused(artifacts []*etree.Element) error {
+// warnUnused warns about the named sequences and endpoints that no proxy
+// or API uses: they are not mapped, and not checked either, since what a
+// sequence may hold depends on where it runs (and an endpoint's mapping on
+// the proxy or API that calls it) (Synapse runs main for the
+// messages nothing else takes, and fault, a log and a drop in Synapse and
+// MI, for errors without a faultSequence).
+func (c *compiler) warnUnused(artifacts []*etree.Element) {
 	for _, a := range artifacts {
 		name := a.SelectAttrValue("name", "")
+		if (a.Tag != "sequence" && a.Tag != "endpoint") || c.used[a.Tag+":"+name] {
+			continue
+		}
 		switch {
-		case a.Tag == "endpoint" && !c.used["endpoint:"+name]:
-			if _, err := c.call(a, name); err != nil {
-				return err
-			}
-		case a.Tag == "sequence" && !c.used["sequence:"+name]:
-			ph := phaseIn
-			if a.FindElement(".//makefault") != nil {
-				ph = phaseFault
-			}
-			b := &flowBuilder{c: c, f: &flow{}, name: name}
-			if err := b.sequence(a, ph); err != nil {
-				return err
-			}
+		case a.Tag == "endpoint":
+			c.warnf(a, "endpoint %q is used by no proxy or API: not mapped", name)
+		case name == "main":
+			c.warnf(a, "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped: Caddy answers them itself")
+		case name == "fault":
+			c.warnf(a, "sequence \"fault\" (Synapse's for errors where no faultSequence is given) is not mapped: Caddy answers them with its error status")
+		default:
 			c.warnf(a, "sequence %q is used by no proxy or API: not mapped", name)
 		}
 	}
-	return nil
 }

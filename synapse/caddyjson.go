@@ -224,6 +224,9 @@ func policyJSON(cl *call) object {
 	if cl.session.kind != "" {
 		s["session"] = cl.session.kind
 	}
+	if cl.placement != "" {
+		s["placement"] = cl.placement
+	}
 	return s
 }
 

@@ -1,7 +1,9 @@
 package synapse
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,8 +18,9 @@ var deploymentFolders = []string{"endpoints", "sequences", "proxy-services", "ap
 
 // ReadDeployment reads the XML files of a WSO2 MI deployment: dir is the
 // synapse-configs/default folder, or a folder (such as MI's
-// repository/deployment/server) holding synapse-configs/default. Artifacts of
-// other kinds (local entries, tasks, templates, ...) are refused.
+// repository/deployment/server) holding synapse-configs/default. Its
+// synapse.xml, if any, is read first, then the folders. Folders of artifacts
+// of other kinds (local entries, tasks, templates, ...) are refused.
 func ReadDeployment(dir string) ([]File, error) {
 	if nested := filepath.Join(dir, "synapse-configs", "default"); isDir(nested) {
 		dir = nested
@@ -39,6 +42,16 @@ func ReadDeployment(dir string) ([]File, error) {
 			return nil, fmt.Errorf("%s: %s are not supported (supported: %s)", filepath.Join(dir, e.Name()), e.Name(), strings.Join(deploymentFolders, ", "))
 		}
 	}
+	// Synapse's single-file layout, which MI reads too: the synapse.xml at
+	// the top of the folder, a <definitions> of any artifacts.
+	if single := filepath.Join(dir, "synapse.xml"); !isDir(single) {
+		switch data, err := os.ReadFile(single); {
+		case err == nil:
+			files = append(files, File{Name: single, Data: data})
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+	}
 	for _, folder := range deploymentFolders {
 		xmls, _ := filepath.Glob(filepath.Join(dir, folder, "*.xml"))
 		slices.Sort(xmls)
@@ -51,7 +64,7 @@ func ReadDeployment(dir string) ([]File, error) {
 		}
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no artifacts in %s", dir, strings.Join(deploymentFolders, ", "))
+		return nil, fmt.Errorf("%s: no artifacts in synapse.xml, %s", dir, strings.Join(deploymentFolders, ", "))
 	}
 	return files, nil
 }

@@ -115,3 +115,32 @@ func TestMalformedXMLNamesTheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestReadDeploymentReadsSynapseXML reads the synapse.xml at the top of the
+// folder (Synapse's single-file layout, which MI also reads, in
+// ISO-8859-1 and with a taskManager) as the other files.
+func TestReadDeploymentReadsSynapseXML(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"synapse.xml": `<?xml version="1.0" encoding="ISO-8859-1"?>
+<definitions xmlns="http://ws.apache.org/ns/synapse">
+   <taskManager provider="org.wso2.micro.integrator.mediation.ntask.NTaskTaskManager"/>
+` + deployedProxy + `</definitions>
+`,
+		"endpoints/E.xml": deployedEndpoint,
+		"sequences/F.xml": deployedFault,
+	})
+	files, err := ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := Adapt(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"/services/P"`) {
+		t.Errorf("the proxy of synapse.xml is not served:\n%s", out)
+	}
+	if len(warnings) != 1 || warnings[0].File != filepath.Join(dir, "synapse.xml") || warnings[0].Element != "taskManager" {
+		t.Errorf("warnings = %+v, want one about the taskManager of synapse.xml", warnings)
+	}
+}

@@ -86,13 +86,26 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	weighted := slices.ContainsFunc(members, func(m *leaf) bool { return m.weight != members[0].weight })
 	if sess == nil {
+		if policy == "least_conn" {
+			c.warnf(body, "WeightedRRLCAlgorithm without a session: least_conn, the upstream with the fewest requests in flight%s", cond(weighted, ", loadbalance.weight ignored", ""))
+		}
 		return cl, nil
 	}
 	if cl.session, err = c.session(sess); err != nil {
 		return nil, err
 	}
 	cl.name = name
+	if policy == "least_conn" {
+		// Synapse places new sessions by the endpoints' connections; the
+		// policy places them by their live sessions, least_conn the requests
+		// without a session.
+		cl.placement = "least_sessions"
+		if weighted {
+			c.warnf(body, "loadbalance.weight is ignored: new sessions go to the upstream with the fewest live sessions")
+		}
+	}
 	return cl, nil
 }
 
@@ -169,6 +182,13 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 		return nil, err
 	}
 	l.health = health{failDuration: defaultSuspend, maxFails: 1}
+	// Synapse reads the legacy suspendDurationOnFailure before
+	// suspendOnFailure, wherever they are: initialDuration wins.
+	if s := addr.SelectElement("suspendDurationOnFailure"); s != nil {
+		if err := c.suspendDurationOnFailure(s, &l.health); err != nil {
+			return nil, err
+		}
+	}
 	for _, ch := range addr.ChildElements() {
 		var err error
 		switch ch.Tag {
@@ -181,11 +201,12 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 			err = c.timeout(ch, &l.health)
 		case "suspendOnFailure":
 			err = c.suspendOnFailure(ch, &l.health)
+		case "suspendDurationOnFailure": // read above
 		case "markForSuspension":
 			err = c.markForSuspension(ch, &l.health)
 		case "description":
 		default:
-			err = c.errorf(ch, "not supported in an address endpoint (supported: enableAddressing, timeout, suspendOnFailure, markForSuspension)")
+			err = c.errorf(ch, "not supported in an address endpoint (supported: enableAddressing, timeout, suspendOnFailure, suspendDurationOnFailure, markForSuspension)")
 		}
 		if err != nil {
 			return nil, err
@@ -237,6 +258,13 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
 	return nil
 }
 
+func cond[T any](c bool, yes, no T) T {
+	if c {
+		return yes
+	}
+	return no
+}
+
 func cmpOr(s, def string) string {
 	if s == "" {
 		return def
@@ -258,9 +286,11 @@ func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error)
 	case "WeightedRoundRobin":
 		return "weighted_round_robin", nil
 	case "WeightedRRLCAlgorithm":
-		return "", c.errorf(lb, "algorithm %q is not yet supported: it needs the least_sessions placement (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
+		// Weighted least connections: see call, which maps it by whether
+		// the endpoint has a session.
+		return "least_conn", nil
 	default:
-		return "", c.errorf(lb, "algorithm %q is not supported (supported: RoundRobin, WeightedRoundRobin)", lb.SelectAttrValue("algorithm", ""))
+		return "", c.errorf(lb, "algorithm %q is not supported (supported: RoundRobin, WeightedRoundRobin, WeightedRRLCAlgorithm)", lb.SelectAttrValue("algorithm", ""))
 	}
 }
 

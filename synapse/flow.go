@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -153,18 +154,18 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 		return nil
 	case "makefault":
 		if ph != phaseFault {
-			return b.c.errorf(m, "makefault is supported in a faultSequence only")
+			return b.c.errorf(m, "makefault is supported in a faultSequence only, not in %s", b.where(ph))
 		}
 		return b.makefault(m)
 	case "drop":
 		if ph != phaseFault {
-			return b.c.errorf(m, "drop is supported in a faultSequence only")
+			return b.c.errorf(m, "drop is supported in a faultSequence only, not in %s", b.where(ph))
 		}
 		b.c.warnf(m, "the client still gets the fault or Caddy's error status")
 		b.responded = true
 		return nil
 	}
-	return b.c.errorf(m, "mediator not supported in %s (supported: %s)", phaseNames[ph], supportedMediators)
+	return b.c.errorf(m, "mediator not supported in %s (supported: %s)", b.where(ph), supportedMediators)
 }
 
 // send maps call and send. In an in sequence, the endpoint becomes the
@@ -182,7 +183,7 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 	}
 	if ph != phaseIn {
 		if ep != nil {
-			return b.c.errorf(m, "sending to an endpoint from the %s is not supported", phaseNames[ph])
+			return b.c.errorf(m, "sending to an endpoint from the %s is not supported", b.where(ph))
 		}
 		b.responded = m.Tag == "send"
 		return nil
@@ -195,6 +196,15 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 	}
 	b.responded = m.Tag == "send"
 	return b.callEndpoint(ep)
+}
+
+// where names the sequence being mapped: the target's, or the named one
+// inlined there.
+func (b *flowBuilder) where(ph phase) string {
+	if n := len(b.inlining); n > 0 {
+		return fmt.Sprintf("sequence %q (used as %s)", b.inlining[n-1], phaseNames[ph])
+	}
+	return phaseNames[ph]
 }
 
 func (b *flowBuilder) callEndpoint(ep *etree.Element) error {

@@ -3,6 +3,7 @@ package synapse
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 )
@@ -55,6 +56,19 @@ func (c *compiler) suspendOnFailure(s *etree.Element, h *health) error {
 			return c.errorf(ch, "not supported in suspendOnFailure (supported: initialDuration, progressionFactor, maximumDuration, errorCodes)")
 		}
 	}
+	return nil
+}
+
+// suspendDurationOnFailure maps Synapse 1.2's suspension, which Synapse 2
+// and MI still read: the initial suspension in seconds, with a progression
+// factor of 1, as suspendOnFailure's initialDuration is mapped.
+func (c *compiler) suspendDurationOnFailure(s *etree.Element, h *health) error {
+	text := strings.TrimSpace(s.Text())
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < 0 || n > int64(365*24*time.Hour/time.Second) {
+		return c.errorf(s, "%q is not a duration in seconds", text)
+	}
+	h.failDuration = time.Duration(n) * time.Second
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package synapse
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -15,10 +17,13 @@ func (b *flowBuilder) makefault(m *etree.Element) error {
 	if b.f.fault != nil {
 		return b.c.errorf(m, "a second makefault")
 	}
-	f := &fault{version: m.SelectAttrValue("version", "soap11")}
+	// Without a version, Synapse's FaultMediator answers in the request's:
+	// POX to a POX or REST request, else the envelope's SOAP version. That is
+	// soap_fault's auto, which also takes a code of either SOAP version.
+	f := &fault{version: m.SelectAttrValue("version", "auto")}
 	version, err := soapfault.ParseVersion(f.version)
-	if err != nil || version == soapfault.VersionAuto {
-		return b.c.errorf(m, "version %q is not supported (supported: soap11, soap12, pox)", f.version)
+	if err != nil || (version == soapfault.VersionAuto && m.SelectAttr("version") != nil) {
+		return b.c.errorf(m, "version %q is not supported (supported: soap11, soap12, pox, or none to answer in the request's)", f.version)
 	}
 	for _, ch := range m.ChildElements() {
 		if ch.SelectAttr("expression") != nil {
@@ -65,18 +70,31 @@ func (b *flowBuilder) checkCodeNamespace(code *etree.Element, value string, v so
 	if !found || v == soapfault.VersionPOX {
 		return
 	}
-	want := soap.Namespace11
-	if v == soapfault.VersionSOAP12 {
-		want = soap.Namespace12
+	var want []string // the namespaces the fault may bind the prefix to
+	switch v {
+	case soapfault.VersionSOAP11:
+		want = []string{soap.Namespace11}
+	case soapfault.VersionSOAP12:
+		want = []string{soap.Namespace12}
+	default: // auto: the envelope's, whichever the request's is
+		want = []string{soap.Namespace11, soap.Namespace12}
 	}
 	for e := code; e != nil; e = e.Parent() {
 		if a := e.SelectAttr("xmlns:" + prefix); a != nil {
-			if a.Value != want {
-				b.c.warnf(code, "prefix %q is bound to %q: the fault binds it to %q", prefix, a.Value, want)
+			if !slices.Contains(want, a.Value) {
+				b.c.warnf(code, "prefix %q is bound to %q: the fault binds it to %s", prefix, a.Value, quoteJoin(want, " or "))
 			}
 			return
 		}
 	}
+}
+
+func quoteJoin(ss []string, sep string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, sep)
 }
 
 // innerXML is the content of e as written: its text, or its child elements

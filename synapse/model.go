@@ -57,8 +57,9 @@ type call struct {
 	upstreams  []upstream
 	tls        bool
 	path       string // the endpoint's path
-	policy     string // round_robin, weighted_round_robin, first; "" for one upstream
+	policy     string // round_robin, weighted_round_robin, least_conn, first; "" for one upstream
 	session    *session
+	placement  string // of the session policy: "" (the fallback's) or least_sessions
 	addressing *addressing
 	retries    int
 	health     health

@@ -8,6 +8,9 @@ import (
 	"io"
 
 	"github.com/beevik/etree"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
 )
 
 // Namespace is Synapse's configuration namespace.
@@ -64,11 +67,17 @@ type document struct {
 // keeps no positions); etree builds the tree; both see the elements in the
 // same order, which pairs them.
 func parse(f File) (*document, error) {
+	data, err := toUTF8(f)
+	if err != nil {
+		return nil, err
+	}
+	f.Data = data
 	starts, err := elementStarts(f)
 	if err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
+	doc.ReadSettings.CharsetReader = decoded
 	if err := doc.ReadFromBytes(f.Data); err != nil {
 		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "malformed XML: " + err.Error()}
 	}
@@ -94,11 +103,71 @@ func parse(f File) (*document, error) {
 	return d, nil
 }
 
+// toUTF8 is the file's data in UTF-8: as it is, or, when its XML
+// declaration names another encoding, the declaration followed by the rest
+// of the document decoded from that encoding. Both parsers then read the
+// declared encoding through decoded, and lines and columns count the bytes
+// of the decoded text.
+//
+// Encodings are looked up by their IANA name first (golang.org/x/text's
+// ianaindex, from a module this one already requires), as XML 1.0 (section
+// 4.3.3) names them and as Java, which Synapse and MI run on, reads them.
+// golang.org/x/net/html/charset, also required, follows the WHATWG labels
+// instead, which read ISO-8859-1, the encoding of MI's own files, as
+// windows-1252; those labels serve only for names IANA does not know.
+func toUTF8(f File) ([]byte, error) {
+	var label string
+	errDeclared := errors.New("encoding declared")
+	dec := xml.NewDecoder(bytes.NewReader(f.Data))
+	dec.CharsetReader = func(l string, _ io.Reader) (io.Reader, error) {
+		label = l
+		return nil, errDeclared
+	}
+	// The declaration comes before the first element (XML wants it first;
+	// a blank line or a comment before it is read too). Other errors are
+	// left to elementStarts, which says where they are.
+	var start int64
+	for {
+		start = dec.InputOffset()
+		tok, err := dec.Token()
+		if errors.Is(err, errDeclared) {
+			break
+		}
+		if _, ok := tok.(xml.StartElement); ok || err != nil {
+			return f.Data, nil
+		}
+	}
+	end := int(start) + bytes.Index(f.Data[start:], []byte("?>")) + len("?>")
+	enc := encodingNamed(label)
+	if enc == nil {
+		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("encoding %q is not supported: not a character set Go knows by that name", label)}
+	}
+	rest, err := enc.NewDecoder().Bytes(f.Data[end:])
+	if err != nil {
+		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("the document is not in its declared encoding %q: %v", label, err)}
+	}
+	return append(f.Data[:end:end], rest...), nil
+}
+
+// decoded is the CharsetReader of data that toUTF8 has decoded already.
+func decoded(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+
+// encodingNamed finds an encoding by its IANA name, else by its WHATWG
+// label (such as utf8, which Java reads too); nil if Go knows neither.
+func encodingNamed(label string) encoding.Encoding {
+	if enc, err := ianaindex.IANA.Encoding(label); err == nil && enc != nil {
+		return enc
+	}
+	enc, _ := htmlindex.Get(label)
+	return enc
+}
+
 // elementStarts lists the position of every start tag, in document order, and
 // reports malformed XML with its line and column.
 func elementStarts(f File) ([]position, error) {
 	dec := xml.NewDecoder(bytes.NewReader(f.Data))
 	dec.Strict = true
+	dec.CharsetReader = decoded
 	// Token, unlike RawToken, checks that end tags match their start tags.
 	var starts []position
 	lc := lineCounter{data: f.Data}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/beevik/etree"
 )
@@ -20,7 +21,11 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, nil
 	}
 	s := &service{name: name}
-	for _, t := range strings.Fields(p.SelectAttrValue("transports", "http https")) {
+	// Synapse splits the list on spaces and commas.
+	transports := strings.FieldsFunc(p.SelectAttrValue("transports", "http https"), func(r rune) bool {
+		return r == ',' || unicode.IsSpace(r)
+	})
+	for _, t := range transports {
 		switch t {
 		case "http":
 			s.http = true
@@ -119,9 +124,8 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	case "url":
 		ctx += "/" + version
 	case "context":
-		if !strings.Contains(ctx, "{version}") {
-			return "", c.errorf(a, "version-type=\"context\" needs {version} in the context")
-		}
+		// As MI's ContextVersionStrategy: {version}, wherever it is, becomes
+		// the version; a context without it stays as it is.
 		ctx = strings.ReplaceAll(ctx, "{version}", version)
 	default:
 		return "", c.errorf(a, "version-type %q is not supported (supported: context, url)", vt)

@@ -21,7 +21,8 @@ func init() {
 		Short: "Combines a WSO2 MI deployment folder into Caddy JSON",
 		Long: `
 Reads the Synapse artifacts of a WSO2 Micro Integrator deployment folder
-(synapse-configs/default, with proxy-services, api, sequences and endpoints)
+(synapse-configs/default, with synapse.xml, proxy-services, api, sequences
+and endpoints)
 and prints the Caddy JSON that the synapse config adapter makes of them, or,
 with --definitions, one <definitions> document that
 "caddy run --config FILE --adapter synapse" reads. Warnings go to stderr.
