@@ -36,7 +36,7 @@ const (
 //	DELETE /soap-affinity/policies/{name}/drain             end the drain of ?upstream=
 //
 // Names are path segments: percent-encode them. Session ids travel only in
-// bodies: Caddy logs the URI of every admin request (see admin_request.go).
+// bodies: Caddy logs the URI of every admin request (see request.go).
 type AdminAPI struct {
 	logger *zap.Logger
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("soap_fault", parseSOAPFaultCaddyfile) // ordered in directives.go
+	httpcaddyfile.RegisterHandlerDirective("soap_fault", parseSOAPFaultCaddyfile) // ordered in package caddymodule
 }
 
 func parseSOAPFaultCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
