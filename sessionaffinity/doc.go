@@ -6,8 +6,9 @@
 // upstream: Table in this process, with sliding or fixed expiry and a size
 // bound, and redisstore.Store shared between nodes. The Router holds the
 // routing rules: follow, bind where the placement puts a new session
-// (fallback or least_sessions, never a draining upstream), fail over and
-// rebind, or refuse; and it learns the sessions that responses hand out.
+// (fallback, least_sessions or hash of the id, never a draining upstream),
+// fail over and rebind, or refuse; and it learns the sessions that responses
+// hand out.
 //
 // Upstreams are identified by a string key (Caddy's dial address), never by a
 // pointer or an index, so that bindings survive a change of the upstream pool.

@@ -1,7 +1,9 @@
 package sessionaffinity
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 )
 
@@ -138,6 +140,7 @@ type Router struct {
 	placement Placement
 	drains    DrainReader
 	counts    SessionCounter
+	balance   float64       // PlaceHash's bounded-load factor
 	turn      atomic.Uint32 // rotates least_sessions' ties
 }
 
@@ -150,25 +153,51 @@ type RouterConfig struct {
 	Placement Placement
 	// Drains names the draining upstreams; nil: none ever drains.
 	Drains DrainReader
-	// Counts gives the live sessions per upstream; PlaceLeastSessions needs it.
+	// Counts gives the live sessions per upstream; PlaceLeastSessions and
+	// PlaceHash need it.
 	Counts SessionCounter
+	// HashBalanceFactor is PlaceHash's bounded-load factor, above 1 (0: the
+	// default, DefaultHashBalanceFactor); other placements take none.
+	HashBalanceFactor float64
 }
 
 // NewRouter makes a router that keeps its bindings in store.
 func NewRouter(store Store, cfg RouterConfig) (*Router, error) {
-	switch cfg.Placement {
-	case "":
+	if cfg.Placement == "" {
 		cfg.Placement = PlaceFallback
-	case PlaceFallback:
-	case PlaceLeastSessions:
-		if cfg.Counts == nil {
-			return nil, fmt.Errorf("placement %s needs session counts", cfg.Placement)
-		}
-	default:
-		return nil, fmt.Errorf("unknown placement %q (want %q or %q)", cfg.Placement, PlaceFallback, PlaceLeastSessions)
 	}
-	return &Router{store: store, strict: cfg.Strict, placement: cfg.Placement, drains: cfg.Drains, counts: cfg.Counts}, nil
+	if err := cfg.checkPlacement(); err != nil {
+		return nil, err
+	}
+	if cfg.HashBalanceFactor == 0 {
+		cfg.HashBalanceFactor = DefaultHashBalanceFactor
+	}
+	return &Router{store: store, strict: cfg.Strict, placement: cfg.Placement, drains: cfg.Drains, counts: cfg.Counts,
+		balance: cfg.HashBalanceFactor}, nil
 }
+
+// checkPlacement checks the placement and what it needs.
+func (cfg RouterConfig) checkPlacement() error {
+	switch cfg.Placement {
+	case PlaceFallback, PlaceLeastSessions, PlaceHash:
+	default:
+		return fmt.Errorf("unknown placement %q (want %q, %q or %q)", cfg.Placement, PlaceFallback, PlaceLeastSessions, PlaceHash)
+	}
+	if cfg.Placement != PlaceFallback && cfg.Counts == nil {
+		return fmt.Errorf("placement %s needs session counts", cfg.Placement)
+	}
+	switch f := cfg.HashBalanceFactor; {
+	case f == 0:
+	case cfg.Placement != PlaceHash:
+		return fmt.Errorf("hash_balance_factor %g is for placement %s only, not %s", f, PlaceHash, cfg.Placement)
+	case !(f > 1) || math.IsInf(f, 1):
+		return fmt.Errorf("invalid hash_balance_factor %g: %w", f, ErrHashBalanceFactor)
+	}
+	return nil
+}
+
+// ErrHashBalanceFactor says what a bounded-load factor must be.
+var ErrHashBalanceFactor = errors.New("want a number above 1, such as 1.25")
 
 // Route decides where one attempt of a request that names session id ("" for
 // none) goes. The id is a parameter of its own, not a field of the Attempt,
@@ -176,7 +205,7 @@ func NewRouter(store Store, cfg RouterConfig) (*Router, error) {
 // heap with it.
 func (r *Router) Route(id string, a Attempt) Decision {
 	if id == "" {
-		return Decision{Upstream: r.place(a, ""), Outcome: NoSession}
+		return Decision{Upstream: r.place("", a, ""), Outcome: NoSession}
 	}
 	bound, found := r.store.Lookup(id)
 	if !found {
@@ -204,7 +233,7 @@ func (r *Router) Route(id string, a Attempt) Decision {
 // bind places a new session and binds it, or follows a concurrent request of
 // the same session that bound it first.
 func (r *Router) bind(id string, a Attempt) Decision {
-	placed := r.place(a, a.Failed)
+	placed := r.place(id, a, a.Failed)
 	if placed < 0 {
 		return Decision{Upstream: -1, Outcome: Unplaced}
 	}
@@ -226,7 +255,7 @@ func (r *Router) rebind(id string, a Attempt, d Decision) Decision {
 	if d.Upstream >= 0 {
 		avoid = d.From
 	}
-	placed := r.place(a, avoid)
+	placed := r.place(id, a, avoid)
 	if placed < 0 {
 		d.Upstream, d.Outcome = -1, Unplaced
 		return d
