@@ -20,6 +20,7 @@ func TestOptionsValidatedAlikeInJSONAndCaddyfile(t *testing.T) {
 		{"timeout -1s", `"timeout": "-1s"`, "invalid timeout '-1s': want a positive duration"},
 		{"max_sessions -3", `"max_sessions": -3`, "invalid max_sessions '-3': want a whole number of at least 1"},
 		{"max_id_length -1", `"max_id_length": -1`, "invalid max_id_length '-1'"},
+		{"hash_balance_factor 0.5", `"placement": "hash", "hash_balance_factor": 0.5`, "invalid hash_balance_factor '0.5': want a number above 1"},
 	} {
 		t.Run(tc.caddyfile, func(t *testing.T) {
 			want := tc.want

@@ -23,7 +23,8 @@ import (
 //		timeout         <duration>
 //		expiry          sliding|fixed
 //		max_lifetime    <duration>
-//		placement       fallback|least_sessions
+//		placement       fallback|least_sessions|hash
+//		hash_balance_factor <factor above 1>
 //		max_sessions    <count>
 //		max_id_length   <bytes>
 //		peek_limit      <size>
@@ -83,6 +84,15 @@ func (p *SimpleClientSession) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, option, durationSetter(&p.MaxLifetime))
 		case "placement":
 			err = oneArg(d, option, stringSetter(&p.Placement))
+		case "hash_balance_factor":
+			err = oneArg(d, option, func(v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f == 0 {
+					return sessionaffinity.ErrHashBalanceFactor
+				}
+				p.HashBalanceFactor = f
+				return checkHashBalanceFactor(f)
+			})
 		case "max_sessions":
 			err = oneArg(d, option, func(v string) (err error) { p.MaxSessions, err = positiveInt(v); return err })
 		case "max_id_length":

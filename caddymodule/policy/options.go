@@ -3,7 +3,10 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
 
 // The option checks that JSON and the Caddyfile share: the Caddyfile runs each
@@ -21,6 +24,15 @@ var (
 	errPeekLimit   = errors.New("want a size from 1B to 1GiB, such as 64KiB")
 	errTimeout     = errors.New("want a positive duration, such as 2m")
 )
+
+// checkHashBalanceFactor checks a bounded-load factor; 0 (JSON's default)
+// passes.
+func checkHashBalanceFactor(f float64) error {
+	if f == 0 || f > 1 && !math.IsInf(f, 1) {
+		return nil
+	}
+	return sessionaffinity.ErrHashBalanceFactor
+}
 
 func checkTimeout(d time.Duration) error {
 	if d <= 0 {
@@ -56,5 +68,6 @@ func (p *SimpleClientSession) checkOptions() error {
 	check("max_sessions", p.MaxSessions, checkPositive(p.MaxSessions))
 	check("max_id_length", p.MaxIDLength, checkPositive(p.MaxIDLength))
 	check("peek_limit", p.PeekLimit, checkPeekLimit(p.PeekLimit))
+	check("hash_balance_factor", p.HashBalanceFactor, checkHashBalanceFactor(p.HashBalanceFactor))
 	return errors.Join(errs...)
 }

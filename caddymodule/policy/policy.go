@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,8 +91,17 @@ type SimpleClientSession struct {
 
 	// Where new sessions go: "fallback" (default) asks the fallback policy;
 	// "least_sessions" takes the available upstream with the fewest live
-	// sessions, ties in turn. Neither places on a draining upstream.
+	// sessions, ties in turn; "hash" takes the first upstream, in the
+	// rendezvous order of the session id over the upstreams' dial addresses,
+	// that holds fewer sessions than the bounded-load cap, so that every node
+	// places a session alike without a shared store. None places on a
+	// draining upstream.
 	Placement string `json:"placement,omitempty"`
+
+	// The bounded-load factor c of placement hash, above 1: an upstream that
+	// holds ceil(c*(sessions+1)/upstreams) sessions or more gets no new one.
+	// Default: 1.25.
+	HashBalanceFactor float64 `json:"hash_balance_factor,omitempty"`
 
 	// The most sessions kept; beyond it the least valuable are evicted.
 	// Default: 1000000.
@@ -195,6 +205,9 @@ func (p *SimpleClientSession) provision(ctx caddy.Context) error {
 		Placement: sessionaffinity.Placement(p.Placement),
 		Drains:    instance.Drains,
 		Counts:    instance.Counts,
+		// Validate tells a factor without placement hash; here it would
+		// read as the router's error.
+		HashBalanceFactor: p.hashBalanceFactor(),
 	})
 	if err != nil {
 		return err
@@ -294,6 +307,9 @@ func (p *SimpleClientSession) Validate() error {
 	case len(p.Cookies) > 0 && p.sessionType != sessionaffinity.SessionHTTP:
 		// The defaults give cookies to session http only: these were set.
 		return fmt.Errorf("policy %s: cookies %q: only session http reads cookies, not session %s", p.Name, p.Cookies, p.sessionType)
+	case p.HashBalanceFactor != 0 && p.Placement != string(sessionaffinity.PlaceHash):
+		return fmt.Errorf("policy %s: hash_balance_factor %g is for placement hash only, not placement %s",
+			p.Name, p.HashBalanceFactor, cmp.Or(p.Placement, string(sessionaffinity.PlaceFallback)))
 	case p.MaxLifetime != 0 && p.Store != nil && p.Store.Redis != nil:
 		// Redis slides a session's key on every use and knows no first
 		// binding: it would keep a session past its lifetime.
@@ -301,6 +317,15 @@ func (p *SimpleClientSession) Validate() error {
 			p.Name, time.Duration(p.MaxLifetime))
 	}
 	return nil
+}
+
+// hashBalanceFactor is the factor for the router: the one configured with
+// placement hash, else none.
+func (p *SimpleClientSession) hashBalanceFactor() float64 {
+	if p.Placement != string(sessionaffinity.PlaceHash) {
+		return 0
+	}
+	return p.HashBalanceFactor
 }
 
 // Cleanup releases the policy's hold on its state; the table goes when no

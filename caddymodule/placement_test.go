@@ -1,0 +1,64 @@
+package caddymodule
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// Two nodes with no store in common (two configs, loaded one after the
+// other, with policies of different names, so different tables) place the
+// same sessions on the same backends with placement hash, even with the
+// upstreams listed in another order and another fallback policy.
+func TestHashPlacementAgreesAcrossNodes(t *testing.T) {
+	bs := startBackends(t, 3)
+	reversed := slices.Clone(bs)
+	slices.Reverse(reversed)
+	nodes := []struct {
+		backends []*backend
+		fallback string
+	}{
+		{bs, "round_robin"},
+		{reversed, "random"},
+	}
+	placed := make([]map[string]string, len(nodes))
+	for n, node := range nodes {
+		initCaddy(t, proxyConfig(node.backends, fmt.Sprintf("{\n name %s\n placement hash\n fallback %s\n }",
+			uniqueName(fmt.Sprint("hash_node", n)), node.fallback), ""))
+		placed[n] = map[string]string{}
+		for i := range 200 {
+			id := fmt.Sprint("client-", i)
+			placed[n][id] = servedBy(t, withSession(id), 1)[0]
+		}
+	}
+	perBackend := map[string]int{}
+	for id, backend := range placed[0] {
+		perBackend[backend]++
+		if other := placed[1][id]; other != backend {
+			t.Errorf("%s: node 1 placed it on %s, node 2 on %s", id, backend, other)
+		}
+	}
+	// ceil(1.25 * 200 / 3) = 84 at most on each.
+	for _, b := range bs {
+		if n := perBackend[b.name]; n == 0 || n > 84 {
+			t.Errorf("%s got %d of 200 sessions, want 1 to 84", b.name, n)
+		}
+	}
+	t.Logf("200 sessions on each node: %v", perBackend)
+}
+
+// hash_balance_factor is refused, naming its value, when it is no factor
+// above 1 or comes without placement hash.
+func TestHashBalanceFactorConfig(t *testing.T) {
+	bs := startBackends(t, 1)
+	initCaddy(t, proxyConfig(bs, "{\n placement hash\n hash_balance_factor 1.5\n }", ""))
+	for _, tc := range []struct{ options, want string }{
+		{"placement hash\n hash_balance_factor 1", "invalid hash_balance_factor '1': want a number above 1, such as 1.25"},
+		{"placement hash\n hash_balance_factor many", "invalid hash_balance_factor 'many': want a number above 1"},
+		{"hash_balance_factor 1.5", "hash_balance_factor 1.5 is for placement hash only, not placement fallback"},
+		{"placement least_sessions\n hash_balance_factor 2", "hash_balance_factor 2 is for placement hash only, not placement least_sessions"},
+		{"placement consistent", `unknown placement \"consistent\" (want \"fallback\", \"least_sessions\" or \"hash\")`},
+	} {
+		assertLoadError(t, proxyConfig(bs, "{\n "+tc.options+"\n }", ""), "caddyfile", tc.want)
+	}
+}
