@@ -30,6 +30,19 @@ func drainingFallback(t *testing.T, pool Pool, want string, expectDrains bool) f
 	}
 }
 
+// tableWithDrains is a test table that binds session id to bound (unless
+// "") and drains that name the space-separated upstreams of draining.
+func tableWithDrains(t *testing.T, id, bound, draining string) (*Table, *MemoryDrains) {
+	t.Helper()
+	table := newTestTable(t, TableConfig{MaxSessions: 100, Timeout: time.Hour})
+	if bound != "" {
+		table.Bind(id, bound)
+	}
+	drains := new(MemoryDrains)
+	drains.Replace(strings.Fields(draining))
+	return table, drains
+}
+
 func TestRouterDrain(t *testing.T) {
 	const session = "client-1"
 	tests := []struct {
@@ -57,15 +70,8 @@ func TestRouterDrain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := newTestTable(t, TableConfig{MaxSessions: 100, Timeout: time.Hour})
-			if tc.bound != "" {
-				table.Bind(session, tc.bound)
-			}
-			var drains MemoryDrains
-			for _, u := range strings.Fields(tc.draining) {
-				_, _ = drains.Set(u, true)
-			}
-			router := newTestRouter(t, table, RouterConfig{Drains: &drains})
+			table, drains := tableWithDrains(t, session, tc.bound, tc.draining)
+			router := newTestRouter(t, table, RouterConfig{Drains: drains})
 			pool := testPool(tc.pool, tc.down)
 			id := session
 			if tc.noID {

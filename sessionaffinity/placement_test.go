@@ -167,17 +167,12 @@ func TestHashPlacementOrder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := newTestTable(t, TableConfig{MaxSessions: 100, Timeout: time.Hour})
-			if tc.bound != "" {
-				table.Bind(id, tc.bound)
-			}
-			var drains MemoryDrains
-			drains.Replace(strings.Fields(tc.draining))
+			table, drains := tableWithDrains(t, id, tc.bound, tc.draining)
 			counts := tc.counts
 			if counts == nil {
 				counts = fixedCounts{}
 			}
-			router := hashRouter(t, table, counts, &drains)
+			router := hashRouter(t, table, counts, drains)
 			pool := testPool(all, tc.down)
 			d := router.Route(id, Attempt{Pool: pool, Failed: tc.failed, Place: noFallbackFor(t)})
 			got := ""
