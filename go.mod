@@ -3,6 +3,8 @@ module github.com/soap-affinity/caddy-soap-affinity
 go 1.26.0
 
 require (
+	github.com/antchfx/xmlquery v1.5.2
+	github.com/antchfx/xpath v1.3.9
 	github.com/beevik/etree v1.8.1
 	github.com/caddyserver/caddy/v2 v2.11.9
 	github.com/cespare/xxhash/v2 v2.3.0
@@ -14,6 +16,8 @@ require (
 	golang.org/x/net v0.60.0
 	golang.org/x/text v0.42.0
 )
+
+require github.com/golang/groupcache v0.0.0-20241129210726-2c02b8208cf8 // indirect
 
 require (
 	cel.dev/cel-go v0.32.0 // indirect
