@@ -5,6 +5,7 @@
 //	addressing/      http.reverse_proxy.transport.ws_addressing (WS-Addressing)
 //	learn/           http.handlers.learn_sessions
 //	faulthandler/    http.handlers.soap_fault
+//	soapmatch/       http.matchers.soap_xpath (content-based routing on XPath)
 //	admin/           admin.api.soap_affinity and `caddy soap-affinity`
 //	synapseadapter/  the synapse config adapter and `caddy synapse`
 //	state/           what outlives a reload: one registry keyed by policy name
@@ -24,6 +25,7 @@ import (
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/faulthandler"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/learn"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/policy"
+	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/soapmatch"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/synapseadapter"
 )
 
