@@ -9,17 +9,17 @@
 // expression that is safe to evaluate from many goroutines. encoding/xml
 // under it expands no entity and fetches nothing; Match adds what it lacks:
 // a document type declaration is refused and nesting is bounded before the
-// tree is built.
+// expression is evaluated. (The tree builder itself does not recurse, and the
+// peek limit bounds its size.)
 package soapxpath
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/antchfx/xmlquery"
 	"github.com/antchfx/xpath"
@@ -99,13 +99,10 @@ func (q *Query) Match(doc []byte) (matched bool) {
 			matched = false
 		}
 	}()
-	if check(doc) != nil {
-		return false
-	}
 	root, err := xmlquery.ParseWithOptions(bytes.NewReader(doc), xmlquery.ParserOptions{
 		Decoder: &xmlquery.DecoderOptions{Strict: true, CharsetReader: charset.NewReaderLabel},
 	})
-	if err != nil {
+	if err != nil || check(root) != nil {
 		return false
 	}
 	result := q.expr.Evaluate(xmlquery.CreateXPathNavigator(root))
@@ -116,35 +113,56 @@ func (q *Query) Match(doc []byte) (matched bool) {
 	return ok && s == q.value
 }
 
-// check reads doc once, cheaply (raw tokens, no tree), for what the tree
-// builder would let through: a document type declaration, nesting beyond
-// MaxDepth, and any malformation encoding/xml sees.
-func check(doc []byte) error {
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	d.Strict = true
-	d.CharsetReader = charset.NewReaderLabel
-	depth := 0
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
+// check walks the tree, without recursion, for what encoding/xml lets
+// through: a document type declaration (kept as a notation node; its
+// entities are never expanded, but SOAP forbids it) and nesting beyond
+// MaxDepth, refused before an evaluation that may recurse over it. xmlquery
+// puts what follows a directive beside the document node rather than in it,
+// so each of root's siblings is walked too.
+func check(root *xmlquery.Node) error {
+	for top := root; top != nil; top = top.NextSibling {
+		if err := checkNode(top, 0); err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if depth++; depth > MaxDepth {
-				return errDepth
-			}
-		case xml.EndElement:
-			depth--
-		case xml.Directive:
-			if bytes.HasPrefix(bytes.TrimSpace(t), []byte("DOCTYPE")) {
-				return errDoctype
-			}
+		if err := checkTree(top); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+func checkNode(n *xmlquery.Node, depth int) error {
+	switch {
+	case n.Type == xmlquery.NotationNode && strings.HasPrefix(strings.TrimSpace(n.Data), "DOCTYPE"):
+		return errDoctype
+	case n.Type == xmlquery.ElementNode && depth > MaxDepth:
+		return errDepth
+	}
+	return nil
+}
+
+// checkTree is checkNode over the descendants of top, depth counting the
+// levels below it.
+func checkTree(top *xmlquery.Node) error {
+	depth := 0
+	for n := top.FirstChild; n != nil; {
+		if err := checkNode(n, depth+1); err != nil {
+			return err
+		}
+		if n.FirstChild != nil {
+			depth++
+			n = n.FirstChild
+			continue
+		}
+		for n.NextSibling == nil {
+			if n = n.Parent; n == nil || n == top {
+				return nil
+			}
+			depth--
+		}
+		n = n.NextSibling
+	}
+	return nil
 }
 
 func truth(result any) bool {
