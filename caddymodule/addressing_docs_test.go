@@ -15,7 +15,13 @@ const docPage = "../docs/addressing.md"
 // docBlocks returns the fenced blocks of lang in the reference page.
 func docBlocks(t *testing.T, lang string) []string {
 	t.Helper()
-	doc, err := os.ReadFile(docPage)
+	return docBlocksOf(t, docPage, lang)
+}
+
+// docBlocksOf returns the fenced blocks of lang in a page of docs.
+func docBlocksOf(t *testing.T, page, lang string) []string {
+	t.Helper()
+	doc, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
