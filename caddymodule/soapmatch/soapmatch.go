@@ -87,7 +87,8 @@ func (m *MatchSOAPXPath) Validate() error {
 	return nil
 }
 
-// Match implements caddyhttp.RequestMatcher.
+// Match is MatchWithError without the error, for callers of the older
+// caddyhttp.RequestMatcher interface.
 func (m *MatchSOAPXPath) Match(r *http.Request) bool {
 	ok, _ := m.MatchWithError(r)
 	return ok
@@ -122,7 +123,6 @@ func readable(h http.Header) bool {
 var (
 	_ caddy.Provisioner                 = (*MatchSOAPXPath)(nil)
 	_ caddy.Validator                   = (*MatchSOAPXPath)(nil)
-	_ caddyhttp.RequestMatcher          = (*MatchSOAPXPath)(nil)
 	_ caddyhttp.RequestMatcherWithError = (*MatchSOAPXPath)(nil)
 	_ caddyfile.Unmarshaler             = (*MatchSOAPXPath)(nil)
 )

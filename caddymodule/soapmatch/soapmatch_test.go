@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -206,7 +205,7 @@ func BenchmarkMatch(b *testing.B) {
 				rd.Reset(in)
 				r.Body, r.ContentLength = io.NopCloser(rd), int64(len(in))
 				if ok, _ := m.MatchWithError(r); !ok {
-					b.Fatal(fmt.Sprintf("no match on %d bytes", len(in)))
+					b.Fatalf("no match on %d bytes", len(in))
 				}
 			}
 		})
