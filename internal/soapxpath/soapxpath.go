@@ -8,9 +8,9 @@
 // (CompileWithNS), no cgo (libxml2 bindings would need it), and a compiled
 // expression that is safe to evaluate from many goroutines. encoding/xml
 // under it expands no entity and fetches nothing; Match adds what it lacks:
-// a document type declaration is refused and nesting is bounded before the
-// expression is evaluated. (The tree builder itself does not recurse, and the
-// peek limit bounds its size.)
+// a document type declaration is refused and nesting is bounded by a look at
+// the markup before the tree is built, so that a deep document costs no node
+// per level.
 package soapxpath
 
 import (
@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/antchfx/xmlquery"
 	"github.com/antchfx/xpath"
@@ -99,10 +98,13 @@ func (q *Query) Match(doc []byte) (matched bool) {
 			matched = false
 		}
 	}()
+	if check(doc) != nil {
+		return false
+	}
 	root, err := xmlquery.ParseWithOptions(bytes.NewReader(doc), xmlquery.ParserOptions{
 		Decoder: &xmlquery.DecoderOptions{Strict: true, CharsetReader: charset.NewReaderLabel},
 	})
-	if err != nil || check(root) != nil {
+	if err != nil {
 		return false
 	}
 	result := q.expr.Evaluate(xmlquery.CreateXPathNavigator(root))
@@ -113,56 +115,77 @@ func (q *Query) Match(doc []byte) (matched bool) {
 	return ok && s == q.value
 }
 
-// check walks the tree, without recursion, for what encoding/xml lets
-// through: a document type declaration (kept as a notation node; its
-// entities are never expanded, but SOAP forbids it) and nesting beyond
-// MaxDepth, refused before an evaluation that may recurse over it. xmlquery
-// puts what follows a directive beside the document node rather than in it,
-// so each of root's siblings is walked too.
-func check(root *xmlquery.Node) error {
-	for top := root; top != nil; top = top.NextSibling {
-		if err := checkNode(top, 0); err != nil {
-			return err
-		}
-		if err := checkTree(top); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkNode(n *xmlquery.Node, depth int) error {
-	switch {
-	case n.Type == xmlquery.NotationNode && strings.HasPrefix(strings.TrimSpace(n.Data), "DOCTYPE"):
-		return errDoctype
-	case n.Type == xmlquery.ElementNode && depth > MaxDepth:
-		return errDepth
-	}
-	return nil
-}
-
-// checkTree is checkNode over the descendants of top, depth counting the
-// levels below it.
-func checkTree(top *xmlquery.Node) error {
+// check reads doc, before any tree is built, for what encoding/xml lets
+// through: a document type declaration (encoding/xml expands none of its
+// entities, but SOAP forbids it) and elements nested deeper than MaxDepth,
+// which would cost a node each and an evaluation that may recurse over them.
+// It looks only at markup: in well-formed XML a '<' starts a tag, a comment,
+// a CDATA section, a processing instruction or a declaration, and no
+// attribute value holds one; what is not well-formed the parse refuses after.
+func check(doc []byte) error {
 	depth := 0
-	for n := top.FirstChild; n != nil; {
-		if err := checkNode(n, depth+1); err != nil {
-			return err
+	for i := 0; ; {
+		j := bytes.IndexByte(doc[i:], '<')
+		if j < 0 || i+j+1 >= len(doc) {
+			return nil
 		}
-		if n.FirstChild != nil {
-			depth++
-			n = n.FirstChild
+		i += j + 1
+		rest := doc[i:]
+		var skip []byte // what ends the construct at i
+		switch {
+		case rest[0] == '/':
+			depth--
+			skip = []byte(">")
+		case rest[0] == '?':
+			skip = []byte("?>")
+		case bytes.HasPrefix(rest, []byte("!--")):
+			skip = []byte("-->")
+		case bytes.HasPrefix(rest, []byte("![CDATA[")):
+			skip = []byte("]]>")
+		case rest[0] == '!':
+			if bytes.HasPrefix(rest, []byte("!DOCTYPE")) {
+				return errDoctype
+			}
+			skip = []byte(">")
+		default:
+			end := tagEnd(rest)
+			if end < 0 {
+				return nil // unterminated: the parse fails on it
+			}
+			if depth+1 > MaxDepth {
+				return errDepth
+			}
+			if rest[end-1] != '/' {
+				depth++
+			}
+			i += end + 1
 			continue
 		}
-		for n.NextSibling == nil {
-			if n = n.Parent; n == nil || n == top {
-				return nil
-			}
-			depth--
+		k := bytes.Index(rest, skip)
+		if k < 0 {
+			return nil
 		}
-		n = n.NextSibling
+		i += k + len(skip)
 	}
-	return nil
+}
+
+// tagEnd returns the index in tag (what follows a start tag's '<') of the
+// '>' that ends it, past quoted attribute values, or -1.
+func tagEnd(tag []byte) int {
+	var quote byte
+	for i, c := range tag {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '>':
+			return i
+		}
+	}
+	return -1
 }
 
 func truth(result any) bool {

@@ -75,3 +75,28 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// check's look at the markup counts nesting as the parser does, whatever
+// hides a '<' or '>' from it.
+func TestCheckDepth(t *testing.T) {
+	deep := func(n int, inner string) string {
+		return strings.Repeat("<a x='>' y=\"/>\">", n) + inner + strings.Repeat("</a>", n)
+	}
+	cases := []struct {
+		name, doc string
+		ok        bool
+	}{
+		{"at_bound", deep(MaxDepth, "text"), true},
+		{"self_closing_at_bound", deep(MaxDepth-1, "<b/>"), true},
+		{"over_bound", deep(MaxDepth, "<b/>"), false},
+		{"siblings_do_not_nest", "<r>" + strings.Repeat("<a></a><b/>", 10*MaxDepth) + "</r>", true},
+		{"markup_in_comment_cdata_pi", deep(MaxDepth-1, "<!-- <a><a> --><![CDATA[<a><a>]]><?p <a><a>?>"), true},
+		{"doctype", `<?xml version="1.0"?><!DOCTYPE r><r/>`, false},
+		{"doctype_in_cdata_is_text", `<r><![CDATA[<!DOCTYPE r>]]></r>`, true},
+	}
+	for _, tc := range cases {
+		if err := check([]byte(tc.doc)); (err == nil) != tc.ok {
+			t.Errorf("%s: check = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
