@@ -142,3 +142,47 @@ func checkSOAPXPathExample(t *testing.T, d *docBackends) {
 		}
 	}
 }
+
+// The hostile bodies go through a soap_xpath matcher whose limit lets it parse
+// them all: each is proxied unchanged at a bounded cost, no entity is fetched,
+// and those that SOAP or the matcher refuses (a document type, nesting deeper
+// than its bound, bytes that are not UTF-8) do not match.
+func TestSOAPXPathHostileXML(t *testing.T) {
+	entityURL, entityFetches := entityServer(t)
+	bs := startBackends(t, 2)
+	initCaddy(t, testConfig(fmt.Sprintf(`
+	@client soap_xpath //syn:ClientID {
+		namespace syn http://ws.apache.org/ns/synapse
+		peek_limit 16MiB
+	}
+	handle @client {
+		reverse_proxy %s
+	}
+	handle {
+		reverse_proxy %s
+	}`, bs[0].addr, bs[1].addr)))
+	refused := map[string]bool{
+		"billion_laughs": true, "external_entity": true, "external_parameter_entity": true,
+		"nesting_100000_deep": true, "invalid_utf8": true,
+	}
+	for _, tc := range hostileCases(entityURL) {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := sendHostile(t, bs, tc)
+			if refused[tc.name] && rep.backend != bs[1].name {
+				t.Errorf("matched (served by %s); want no match", rep.backend)
+			}
+		})
+	}
+	t.Run("declared_iso_8859_1_matches", func(t *testing.T) {
+		for _, tc := range hostileCases(entityURL) {
+			if tc.name == "declared_iso_8859_1" {
+				if rep := sendHostile(t, bs, tc); rep.backend != bs[0].name {
+					t.Errorf("served by %s; want a match", rep.backend)
+				}
+			}
+		}
+	})
+	if n := entityFetches.Load(); n != 0 {
+		t.Errorf("the external entity was fetched %d times", n)
+	}
+}
