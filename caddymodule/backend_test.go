@@ -368,12 +368,18 @@ func withSession(id string) request {
 	return request{header: map[string]string{"simpleClientSession": id}, body: []byte("<x/>")}
 }
 
+// envelopeOf returns the envelope namespace and the Content-Type of SOAP
+// version "1.1" or "1.2".
+func envelopeOf(version string) (namespace, contentType string) {
+	if version == "1.2" {
+		return "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=UTF-8"
+	}
+	return "http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=UTF-8"
+}
+
 // soapRequest is a SOAP request naming its session in the ClientID header block.
 func soapRequest(version, clientID string) request {
-	ns, ct := "http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=UTF-8"
-	if version == "1.2" {
-		ns, ct = "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=UTF-8"
-	}
+	ns, ct := envelopeOf(version)
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="%s">
    <soapenv:Header><syn:ClientID xmlns:syn="http://ws.apache.org/ns/synapse">%s</syn:ClientID></soapenv:Header>

@@ -15,10 +15,7 @@ const soapXPathPage = "../docs/soap_xpath.md"
 // getQuoteRequest is Synapse sample 1's getQuote for symbol, in a SOAP 1.1
 // or 1.2 envelope.
 func getQuoteRequest(version, symbol string) request {
-	ns, ct := "http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=UTF-8"
-	if version == "1.2" {
-		ns, ct = "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=UTF-8"
-	}
+	ns, ct := envelopeOf(version)
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="%s">
    <soapenv:Header/>
