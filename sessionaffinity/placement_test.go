@@ -16,6 +16,12 @@ type fixedCounts map[string]int
 
 func (c fixedCounts) SessionsOn(upstream string) int { return c[upstream] }
 
+// unsharedCounts are counts of shared sessions while what they share cannot
+// be reached: this node's alone.
+type unsharedCounts struct{ fixedCounts }
+
+func (unsharedCounts) CountsShared() bool { return false }
+
 // hashOrder is the rendezvous order of id over keys, as the tests expect it.
 func hashOrder(id string, keys []string) []string {
 	return hashOrderOf(id, slices.Clone(keys))
@@ -147,6 +153,7 @@ func TestHashPlacementOrder(t *testing.T) {
 		name           string
 		down, draining string
 		counts         fixedCounts
+		unshared       bool // counts are this node's alone
 		bound, failed  string
 		want           string
 		wantOutcome    Outcome
@@ -164,12 +171,17 @@ func TestHashPlacementOrder(t *testing.T) {
 		// 4 upstreams, 11 sessions: cap ceil(1.25*12/4) = 4.
 		{name: "at_cap_skipped", counts: fixedCounts{order[0]: 4, order[1]: 4, order[2]: 3}, want: order[2], wantOutcome: Bound},
 		{name: "under_cap_kept", counts: fixedCounts{order[0]: 3, order[1]: 4, order[2]: 4}, want: order[0], wantOutcome: Bound},
+		// Another node, counting other traffic, would not see the cap.
+		{name: "unshared_counts_no_cap", counts: fixedCounts{order[0]: 4, order[1]: 4, order[2]: 3}, unshared: true, want: order[0], wantOutcome: Bound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			table, drains := tableWithDrains(t, id, tc.bound, tc.draining)
-			counts := tc.counts
-			if counts == nil {
+			var counts SessionCounter = tc.counts
+			switch {
+			case tc.unshared:
+				counts = unsharedCounts{tc.counts}
+			case tc.counts == nil:
 				counts = fixedCounts{}
 			}
 			router := hashRouter(t, table, counts, drains)
