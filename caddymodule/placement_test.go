@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 )
@@ -61,4 +62,41 @@ func TestHashBalanceFactorConfig(t *testing.T) {
 	} {
 		assertLoadError(t, proxyConfig(bs, "{\n "+tc.options+"\n }", ""), "caddyfile", tc.want)
 	}
+}
+
+// A fourth backend added by a reload takes none of the sessions bound to the
+// three, and the new sessions fill it first: with hash_balance_factor 1.1,
+// while each of the three holds at least the cap of four backends (about
+// 0.275 of the sessions, against their third), every new session goes to
+// the fourth.
+func TestHashPlacementReloadAddsABackend(t *testing.T) {
+	const sessions = 1200
+	bs := startBackends(t, 4)
+	policy := fmt.Sprintf("{\n name %s\n placement hash\n hash_balance_factor 1.1\n }", uniqueName("hash_grow"))
+	initCaddy(t, proxyConfig(bs[:3], policy, ""))
+	home := map[string]string{}
+	perBackend := map[string]int{}
+	for i := range sessions {
+		id := fmt.Sprint("client-", i)
+		home[id] = servedBy(t, withSession(id), 1)[0]
+		perBackend[home[id]]++
+	}
+	initCaddy(t, proxyConfig(bs, policy, ""))
+	for id, backend := range home {
+		if got := servedBy(t, withSession(id), 1)[0]; got != backend {
+			t.Fatalf("%s moved from %s to %s when a backend was added", id, backend, got)
+		}
+	}
+	fewest := min(perBackend[bs[0].name], perBackend[bs[1].name], perBackend[bs[2].name])
+	filled := 0
+	for total := sessions; int(math.Ceil(1.1*float64(total+1)/4)) <= fewest; total++ {
+		if got := servedBy(t, withSession(fmt.Sprint("new-", total)), 1)[0]; got != bs[3].name {
+			t.Fatalf("new session %d went to %s while the other backends were at the cap (%v)", filled, got, perBackend)
+		}
+		filled++
+	}
+	if filled == 0 {
+		t.Fatalf("the three backends hold %v: none at the cap of four, so the test shows nothing", perBackend)
+	}
+	t.Logf("%d sessions on three backends %v; after the reload, none moved and the next %d new sessions all went to the fourth", sessions, perBackend, filled)
 }

@@ -142,6 +142,46 @@ func TestHashPlacementDistribution(t *testing.T) {
 	}
 }
 
+// An upstream added to three that hold 3,000 sessions takes none of them,
+// and the new sessions fill it first: while every old upstream holds at
+// least the cap of four upstreams, each new session goes to the new one,
+// and until the loads have met it gets more than its share.
+func TestHashPlacementNewUpstreamFillsFirst(t *testing.T) {
+	const bound = 3000
+	ks := keys(4)
+	table := newTestTable(t, TableConfig{MaxSessions: 100_000, Timeout: time.Hour})
+	router := hashRouter(t, table, table, nil)
+	three, four := testPool(strings.Join(ks[:3], " "), ""), testPool(strings.Join(ks, " "), "")
+	home := map[string]string{}
+	for i := range bound {
+		id := fmt.Sprintf("id-%d", i)
+		home[id] = three.Key(router.Route(id, Attempt{Pool: three, Place: noFallbackFor(t)}).Upstream)
+	}
+	for id, up := range home {
+		if d := router.Route(id, Attempt{Pool: four, Place: noFallbackFor(t)}); d.Outcome != Followed || four.Key(d.Upstream) != up {
+			t.Fatalf("%s bound to %s: with a fourth upstream it went to %s (%v)", id, up, four.Key(d.Upstream), d.Outcome)
+		}
+	}
+	counts := countsOf(table)
+	fewest := min(counts[ks[0]], counts[ks[1]], counts[ks[2]])
+	filled := 0
+	for total := bound; int(math.Ceil(DefaultHashBalanceFactor*float64(total+1)/4)) <= fewest; total++ {
+		id := fmt.Sprintf("new-%d", total)
+		if up := four.Key(router.Route(id, Attempt{Pool: four, Place: noFallbackFor(t)}).Upstream); up != ks[3] {
+			t.Fatalf("new session %d went to %s while the old upstreams were at the cap: %v", filled, up, countsOf(table))
+		}
+		filled++
+	}
+	for i := range bound {
+		router.Route(fmt.Sprintf("later-%d", i), Attempt{Pool: four, Place: noFallbackFor(t)})
+	}
+	counts = countsOf(table)
+	if share := counts[ks[3]] - filled; share <= bound/4 || filled < 100 {
+		t.Errorf("the new upstream took the first %d new sessions and %d of the next %d, want at least 100 and more than a quarter", filled, share, bound)
+	}
+	t.Logf("the first %d new sessions all went to the new upstream; after %d more: %v", filled, bound, counts)
+}
+
 // A new session skips unavailable and draining upstreams, and the cap; a
 // failover takes the next upstream of the same order.
 func TestHashPlacementOrder(t *testing.T) {
