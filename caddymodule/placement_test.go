@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
 // Two nodes with no store in common (two configs, loaded one after the
@@ -99,4 +101,33 @@ func TestHashPlacementReloadAddsABackend(t *testing.T) {
 		t.Fatalf("the three backends hold %v: none at the cap of four, so the test shows nothing", perBackend)
 	}
 	t.Logf("%d sessions on three backends %v; after the reload, none moved and the next %d new sessions all went to the fourth", sessions, perBackend, filled)
+}
+
+// With store redis and no fallback policy set, new sessions are placed by
+// placement hash: where an in-memory policy with placement hash puts them.
+// A fallback policy set on purpose keeps placing them (round robin here).
+func TestRedisStoreDefaultsToHashPlacement(t *testing.T) {
+	srv := redistest.Start(t)
+	bs := startBackends(t, 3)
+	t.Setenv("SOAP_AFFINITY_TEST_REDIS", srv.Addr)
+	placed := func(policy string) []string {
+		initCaddy(t, proxyConfig(bs, policy, ""))
+		out := make([]string, 30)
+		for i := range out {
+			out[i] = servedBy(t, withSession(fmt.Sprint("client-", i)), 1)[0]
+		}
+		return out
+	}
+	const store = "store redis {\n address {env.SOAP_AFFINITY_TEST_REDIS}\n key_prefix %s:\n }"
+	hash := placed(fmt.Sprintf("{\n name %s\n placement hash\n }", uniqueName("hash_memory")))
+	byDefault := placed(fmt.Sprintf("{\n name %s\n "+store+"\n }", uniqueName("redis_default"), uniqueName("default")))
+	if !slices.Equal(byDefault, hash) {
+		t.Errorf("store redis placed new sessions on %v, placement hash on %v", byDefault, hash)
+	}
+	withFallback := placed(fmt.Sprintf("{\n name %s\n fallback round_robin\n "+store+"\n }", uniqueName("redis_fallback"), uniqueName("fallback")))
+	for i := range withFallback {
+		if withFallback[i] != withFallback[i%3] || i < 3 && slices.Contains(withFallback[:i], withFallback[i]) {
+			t.Fatalf("store redis with fallback round_robin placed new sessions on %v, want them in turn", withFallback)
+		}
+	}
 }

@@ -62,6 +62,7 @@ func TestRedisOutagePlacement(t *testing.T) {
 		hash            bool
 	}{
 		{"hash", "hash", true},
+		{"default", "", true}, // store redis, no fallback policy set: hash
 		{"round robin", "fallback", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
