@@ -142,6 +142,55 @@ func TestHashPlacementDistribution(t *testing.T) {
 	}
 }
 
+// Sessions placed again after their store lost them (a flushed Redis, both
+// nodes restarted), on another node: over 500 pools of three upstreams, 300
+// sessions coming back in the order they came meet the loads they met and
+// all go back to their upstream; coming back the other way round, the cap
+// decides differently while the upstreams hold few sessions, and a few do
+// not.
+func TestHashPlacementAfterLoss(t *testing.T) {
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("flushed-%d", i)
+	}
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	var backReversed []int
+	for trial := range 500 {
+		pool := testPool(fmt.Sprintf("127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", 30000+3*trial, 30001+3*trial, 30002+3*trial), "")
+		place := func(order []string) map[string]string {
+			// Room for every session on trial (a fifth of the table).
+			table := newTestTable(t, TableConfig{MaxSessions: 10 * len(ids), Timeout: time.Hour})
+			router := hashRouter(t, table, table, nil)
+			placed := map[string]string{}
+			for _, id := range order {
+				placed[id] = pool.Key(router.Route(id, Attempt{Pool: pool, Place: noFallbackFor(t)}).Upstream)
+			}
+			return placed
+		}
+		home := place(ids)
+		back := func(placed map[string]string) int {
+			n := 0
+			for id, up := range placed {
+				if home[id] == up {
+					n++
+				}
+			}
+			return n
+		}
+		if n := back(place(ids)); n != len(ids) {
+			t.Fatalf("pool %d: %d of %d sessions went back in the same order, want all", trial, n, len(ids))
+		}
+		backReversed = append(backReversed, back(place(reversed)))
+	}
+	slices.Sort(backReversed)
+	least, median := backReversed[0], backReversed[len(backReversed)/2]
+	t.Logf("500 pools, 300 sessions back the other way round: %d to %d went back, median %d", least, backReversed[len(backReversed)-1], median)
+	if median < 285 || least < 270 {
+		t.Errorf("the other way round, %d (median) and %d (least) of 300 went back, want at least 285 and 270", median, least)
+	}
+}
+
 // An upstream added to three that hold 3,000 sessions takes none of them,
 // and the new sessions fill it first: while every old upstream holds at
 // least the cap of four upstreams, each new session goes to the new one,
