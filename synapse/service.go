@@ -21,8 +21,14 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, nil
 	}
 	s := &service{name: name}
-	// Synapse splits the list on spaces and commas.
-	transports := strings.FieldsFunc(p.SelectAttrValue("transports", "http https"), func(r rune) bool {
+	// Synapse splits the list on spaces and commas; "all", the whole value,
+	// leaves the list unset: every transport of the server
+	// (ProxyServiceFactory), here both of ours.
+	list := p.SelectAttrValue("transports", "all")
+	if list == "all" {
+		list = "http https"
+	}
+	transports := strings.FieldsFunc(list, func(r rune) bool {
 		return r == ',' || unicode.IsSpace(r)
 	})
 	for _, t := range transports {
@@ -120,7 +126,11 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	if version == "" {
 		return ctx, checkNoPlaceholder(c, a, ctx)
 	}
-	switch vt := a.SelectAttrValue("version-type", "context"); vt {
+	// Synapse's VersionStrategyFactory refuses a version without its type.
+	if a.SelectAttrValue("version-type", "") == "" {
+		return "", c.errorf(a, "version %q without version-type: Synapse refuses the API (give version-type=\"url\" or \"context\")", version)
+	}
+	switch vt := a.SelectAttrValue("version-type", ""); vt {
 	case "url":
 		ctx += "/" + version
 	case "context":
