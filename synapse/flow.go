@@ -52,6 +52,8 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 			if err := b.sequence(seq, phase(ph)); err != nil {
 				return nil, err
 			}
+		} else if err := b.defaultFault(t, phase(ph)); err != nil {
+			return nil, err
 		}
 		if phase(ph) == phaseIn {
 			if err := b.targetEndpoint(t); err != nil {
@@ -63,6 +65,17 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 		return nil, c.errorf(t, "the inSequence neither calls an endpoint nor responds: nothing to map")
 	}
 	return b.f, nil
+}
+
+// defaultFault inlines the sequence named "fault", if there is one, as the
+// faultSequence of a target that has none: Synapse's
+// ProxyService.registerFaultHandler and Resource.registerFaultHandler push
+// the configuration's fault sequence then.
+func (b *flowBuilder) defaultFault(t *etree.Element, ph phase) error {
+	if ph != phaseFault || t.SelectAttr(phaseNames[ph]) != nil || b.c.sequences["fault"] == nil {
+		return nil
+	}
+	return b.sequenceRef(t, "fault", ph)
 }
 
 // targetEndpoint is a proxy target's endpoint, attribute or element: the
