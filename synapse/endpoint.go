@@ -116,11 +116,10 @@ func (c *compiler) resolve(ep *etree.Element) (*etree.Element, error) {
 		if slices.Contains(chain, key) {
 			return nil, c.errorf(ep, "endpoint %q refers to itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
 		}
-		named, ok := c.endpoints[key]
-		if !ok {
-			return nil, c.errorf(ep, "no endpoint named %q", key)
+		named, err := c.named(ep, "endpoint", key)
+		if err != nil {
+			return nil, err
 		}
-		c.used["endpoint:"+key] = true
 		chain = append(chain, key)
 		ep = named
 	}

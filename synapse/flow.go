@@ -120,11 +120,10 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 	if slices.Contains(b.inlining, key) {
 		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(b.inlining, " -> "), key)
 	}
-	seq, ok := b.c.sequences[key]
-	if !ok {
-		return b.c.errorf(at, "no sequence named %q", key)
+	seq, err := b.c.named(at, "sequence", key)
+	if err != nil {
+		return err
 	}
-	b.c.used["sequence:"+key] = true
 	b.inlining = append(b.inlining, key)
 	defer func() { b.inlining = b.inlining[:len(b.inlining)-1] }()
 	return b.sequence(seq, ph)

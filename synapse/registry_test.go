@@ -1,0 +1,87 @@
+package synapse
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLocalEntrySrc reads a local entry's src, a file: path relative to the
+// file that holds the entry, and reports errors at their line in that file.
+func TestLocalEntrySrc(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"synapse.xml": `<definitions xmlns="http://ws.apache.org/ns/synapse">
+  <localEntry key="backend" src="file:resources/backend.xml"/>
+  <proxy name="P" transports="http"><target endpoint="backend"/></proxy>
+</definitions>
+`,
+		"resources/backend.xml": deployedEndpoint,
+	})
+	main := filepath.Join(dir, "synapse.xml")
+	data, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := Adapt([]File{{Name: main, Data: data}}, Options{})
+	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9001"`) {
+		t.Fatalf("Adapt: %v\n%s", err, out)
+	}
+
+	backend := filepath.Join(dir, "resources", "backend.xml")
+	if err := os.WriteFile(backend, []byte("<endpoint>\n  <address uri=\"ftp://x/\"/>\n</endpoint>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Adapt([]File{{Name: main, Data: data}}, Options{})
+	if want := backend + ": line 2, column 3: <address>: uri \"ftp://x/\""; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v, want it to start with %q", err, want)
+	}
+	if err := os.Remove(backend); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Adapt([]File{{Name: main, Data: data}}, Options{})
+	if want := main + ": line 2, column 3: <localEntry>: src file:resources/backend.xml: no file " + backend; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+// TestRegistryKeys resolves conf:, gov: and plain keys in a registry folder
+// laid out as MI's (config, governance), and refuses keys it cannot find or
+// that lead out of the folder.
+func TestRegistryKeys(t *testing.T) {
+	reg := writeDeployment(t, map[string]string{
+		"governance/endpoints/E.xml": deployedEndpoint,
+		"config/sequences/F.xml":     deployedFault,
+		"governance/headers/H.xml":   `<sequence xmlns="http://ws.apache.org/ns/synapse"><header name="X-From" scope="transport" value="registry"/></sequence>`,
+	})
+	proxy := func(endpoint, fault string) []File {
+		return []File{{Name: "p.xml", Data: []byte(`<proxy xmlns="http://ws.apache.org/ns/synapse" name="P" transports="http">
+  <target endpoint="` + endpoint + `" faultSequence="` + fault + `">
+    <inSequence><sequence key="headers/H.xml"/></inSequence>
+  </target>
+</proxy>
+`)}}
+	}
+	out, _, err := Adapt(proxy("gov:/endpoints/E.xml", "conf:/sequences/F.xml"), Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"dial":"localhost:9001"`, `"reason":"down"`, `"X-From":["registry"]`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct{ endpoint, want string }{
+		{"gov:/endpoints/Missing.xml", `p.xml: line 2, column 3: <endpoint>: no endpoint named "gov:/endpoints/Missing.xml", and registry key "gov:/endpoints/Missing.xml": no file ` + filepath.Join(reg, "governance", "endpoints", "Missing.xml")},
+		{"gov:/../config/sequences/F.xml", `p.xml: line 2, column 3: <endpoint>: registry key "gov:/../config/sequences/F.xml" points outside the registry folder`},
+		{"conf:/sequences/F.xml", `p.xml: line 2, column 3: <endpoint>: registry resource "conf:/sequences/F.xml" holds <sequence>, not an endpoint`},
+	} {
+		if _, _, err := Adapt(proxy(tc.endpoint, "conf:/sequences/F.xml"), Options{Registry: reg}); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error = %v, want %s", tc.endpoint, err, tc.want)
+		}
+	}
+	_, _, err = Adapt(proxy("gov:/endpoints/E.xml", "conf:/sequences/F.xml"), Options{})
+	if want := `p.xml: line 3, column 17: <sequence>: no sequence named "headers/H.xml", and no registry folder to look it up in`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it to contain %q", err, want)
+	}
+}
