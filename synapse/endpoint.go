@@ -126,6 +126,9 @@ func (c *compiler) resolve(ep *etree.Element) (*etree.Element, error) {
 	if ep.SelectAttr("key-expression") != nil {
 		return nil, c.errorf(ep, "key-expression is not supported: only key")
 	}
+	if ep.SelectAttr("template") != nil {
+		return c.endpointTemplate(ep)
+	}
 	return ep, nil
 }
 

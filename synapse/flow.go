@@ -155,6 +155,8 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 		return b.sequenceRef(m, key, ph)
 	case "call", "send":
 		return b.send(m, ph)
+	case "call-template":
+		return b.callTemplate(m, ph)
 	case "respond":
 		if ph == phaseIn && !b.called {
 			b.f.echo = true
