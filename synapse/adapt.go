@@ -87,6 +87,8 @@ type compiler struct {
 	entries   map[string]*etree.Element            // local entries by key
 	loaded    map[string]*etree.Element            // files read for src and registry keys (nil: text)
 	registry  string
+	serving   string          // what is being mapped: "proxy" or "api"
+	methods   []string        // of the API resource being mapped
 	used      map[string]bool // "sequence:name", "endpoint:name", "localEntry:key", ...: used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
 	pos       map[*etree.Element]position

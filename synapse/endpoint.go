@@ -20,7 +20,7 @@ const (
 
 const (
 	algorithmPrefix   = "org.apache.synapse.endpoints.algorithms."
-	supportedEndpoint = "supported: address, loadbalance, failover, and <endpoint key=...>"
+	supportedEndpoint = "supported: address, http, wsdl, loadbalance, failover, <endpoint key=...> and <endpoint template=...>"
 )
 
 // leaf is an address endpoint, a member of a group or alone.
@@ -31,6 +31,8 @@ type leaf struct {
 	addressing *addressing
 	health     health
 	weight     int
+	method     string // of an http endpoint: sent with this method
+	exact      bool   // the path replaces the request's, sub-path and query dropped
 }
 
 // call maps an endpoint (inline or by key) to where the request goes. name
@@ -44,7 +46,7 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 	if sess != nil && body.Tag != "loadbalance" {
 		return nil, c.errorf(sess, "a session is supported on a loadbalance endpoint only")
 	}
-	if body.Tag == "address" {
+	if isLeaf(body) {
 		l, err := c.leaf(ep, body)
 		if err != nil {
 			return nil, err
@@ -142,11 +144,16 @@ func (c *compiler) endpointBody(ep *etree.Element) (resolved, body *etree.Elemen
 		switch ch.Tag {
 		case "session", "property", "description":
 			continue
-		case "address", "loadbalance", "failover":
+		case "address", "http", "wsdl", "loadbalance", "failover":
 			if body != nil {
 				return nil, nil, c.errorf(ch, "a second endpoint body in one endpoint")
 			}
 			body = ch
+			if ch.Tag == "wsdl" {
+				if body, err = c.wsdlAddress(ch); err != nil {
+					return nil, nil, err
+				}
+			}
 		default:
 			return nil, nil, c.errorf(ch, "endpoint not supported (%s)", supportedEndpoint)
 		}
@@ -163,8 +170,8 @@ func (c *compiler) member(m *etree.Element) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	if body.Tag != "address" {
-		return nil, c.errorf(body, "a nested %s is not supported: members must be address endpoints", body.Tag)
+	if !isLeaf(body) {
+		return nil, c.errorf(body, "a nested %s is not supported: members must be address, http or wsdl endpoints", body.Tag)
 	}
 	if s := ep.SelectElement("session"); s != nil {
 		return nil, c.errorf(s, "a session is supported on a loadbalance endpoint only")
@@ -175,12 +182,24 @@ func (c *compiler) member(m *etree.Element) (*leaf, error) {
 // leaf maps an address endpoint and the properties of its endpoint.
 func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 	l := &leaf{el: addr, weight: 1}
-	for _, a := range []string{"format", "optimize"} {
-		if addr.SelectAttr(a) != nil {
-			return nil, c.errorf(addr, "%s=%q is not supported: the message is sent as it came", a, addr.SelectAttrValue(a, ""))
-		}
+	if addr.SelectAttr("optimize") != nil {
+		return nil, c.errorf(addr, "optimize=%q is not supported: the message is sent as it came", addr.SelectAttrValue("optimize", ""))
 	}
-	if err := c.parseURI(l, addr); err != nil {
+	if err := c.format(addr); err != nil {
+		return nil, err
+	}
+	uri := addr.SelectAttrValue("uri", "")
+	if addr.Tag == "http" {
+		var err error
+		if uri, err = c.httpURI(addr); err != nil {
+			return nil, err
+		}
+		// With a method, Synapse drops the request's sub-path and query
+		// (REST_URL_POSTFIX: Axis2FlexibleMEPClient, for an HTTP endpoint).
+		l.method = c.httpMethod(addr)
+		l.exact = l.method != ""
+	}
+	if err := c.parseURI(l, addr, uri); err != nil {
 		return nil, err
 	}
 	l.health = health{failDuration: defaultSuspend, maxFails: 1}
@@ -230,8 +249,7 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 
 // parseURI splits the address into the upstream (host and port) and the path
 // that the request's path is rewritten to.
-func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
-	raw := addr.SelectAttrValue("uri", "")
+func (c *compiler) parseURI(l *leaf, addr *etree.Element, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return c.errorf(addr, "uri %q is not an http or https URL with a host", raw)
@@ -301,11 +319,13 @@ func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error)
 // the first.
 func (c *compiler) group(body *etree.Element, members []*leaf, policy string, retries int) (*call, error) {
 	first := members[0]
-	cl := &call{tls: first.scheme == "https", path: first.path, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
+	cl := &call{tls: first.scheme == "https", path: first.path, method: first.method, exact: first.exact, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
 	for _, m := range members {
 		switch {
 		case m.scheme != first.scheme:
 			return nil, c.errorf(m.el, "scheme %s differs from the first endpoint's (%s): one group has one scheme", m.scheme, first.scheme)
+		case m.method != first.method || m.exact != first.exact:
+			return nil, c.errorf(m.el, "method differs from the first endpoint's: one group sends with one method")
 		case m.path != first.path:
 			return nil, c.errorf(m.el, "path %q differs from the first endpoint's (%q): Caddy rewrites the path before it chooses an upstream", m.path, first.path)
 		case (m.addressing == nil) != (first.addressing == nil) || (m.addressing != nil && *m.addressing != *first.addressing):

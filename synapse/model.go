@@ -57,6 +57,8 @@ type call struct {
 	upstreams  []upstream
 	tls        bool
 	path       string // the endpoint's path
+	method     string // "": the request's
+	exact      bool   // path replaces the request's path and query (an http endpoint with a method)
 	policy     string // round_robin, weighted_round_robin, least_conn, first; "" for one upstream
 	session    *session
 	placement  string // of the session policy: "" (the fallback's) or least_sessions

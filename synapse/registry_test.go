@@ -85,3 +85,28 @@ func TestRegistryKeys(t *testing.T) {
 		t.Errorf("error = %v, want it to contain %q", err, want)
 	}
 }
+
+// TestWSDLFile reads a wsdl endpoint's WSDL from a local file, relative to
+// the endpoint's file, and takes its soap12:address.
+func TestWSDLFile(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"wsdl/quote.wsdl": `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/">
+  <service name="Quote"><port name="Soap12"><soap12:address location="http://localhost:9002/quote"/></port></service>
+</definitions>`,
+	})
+	proxy := `<proxy xmlns="http://ws.apache.org/ns/synapse" name="P" transports="http">
+  <target><endpoint><wsdl uri="file:wsdl/quote.wsdl" service="Quote" port="%s"/></endpoint></target>
+</proxy>`
+	name := filepath.Join(dir, "p.xml")
+	out, warnings, err := Adapt([]File{{Name: name, Data: []byte(strings.ReplaceAll(proxy, "%s", "Soap12"))}}, Options{})
+	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9002"`) {
+		t.Fatalf("Adapt: %v\n%s", err, out)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, `format="soap12"`) {
+		t.Errorf("warnings = %+v, want one about format soap12", warnings)
+	}
+	_, _, err = Adapt([]File{{Name: name, Data: []byte(strings.ReplaceAll(proxy, "%s", "Soap11"))}}, Options{})
+	if want := name + `: line 2, column 21: <wsdl>: the WSDL has no service "Quote" with a port "Soap11"`; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}

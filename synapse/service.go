@@ -60,6 +60,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, c.errorf(p, "no target")
 	}
 	prefix := "/services/" + name
+	c.serving, c.methods = "proxy", nil
 	f, err := c.target(target, prefix, name)
 	if err != nil {
 		return nil, err
@@ -105,6 +106,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		if err := c.resourcePath(r, ctx, rt); err != nil {
 			return nil, err
 		}
+		c.serving, c.methods = "api", rt.methods
 		if rt.flow, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,145 @@
+package synapse
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// The endpoints that are an address in other words: http endpoints
+// (uri-template and method), wsdl endpoints (the address of a WSDL's port),
+// and the format an address forces.
+
+const (
+	nsWSDL11    = "http://schemas.xmlsoap.org/wsdl/"
+	nsWSDLSOAP  = "http://schemas.xmlsoap.org/wsdl/soap/"
+	nsWSDLSOA12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
+	nsWSDL20    = "http://www.w3.org/ns/wsdl"
+)
+
+// isLeaf says whether an endpoint body is one upstream.
+func isLeaf(body *etree.Element) bool {
+	return body.Tag == "address" || body.Tag == "http"
+}
+
+var uriVariable = regexp.MustCompile(`\{[^{}]*\}`)
+
+// httpURI is the uri-template of an http endpoint, which must be literal:
+// Synapse fills {uri.var.x} per message, from the API's uri-template or
+// properties, which no path rewrite of the adapter expresses.
+func (c *compiler) httpURI(h *etree.Element) (string, error) {
+	raw := h.SelectAttrValue("uri-template", "")
+	if strings.HasPrefix(raw, "legacy-encoding:") {
+		return "", c.errorf(h, "uri-template %q: legacy-encoding is not supported", raw)
+	}
+	if v := uriVariable.FindString(raw); v != "" {
+		return "", c.errorf(h, "uri-template %q: variable %s is filled per message: not supported (use an address endpoint, whose path the request's sub-path is appended to)", raw, v)
+	}
+	return raw, nil
+}
+
+// httpMethod is the method an http endpoint sends with ("" for the
+// request's), as HTTPEndpointFactory reads it: any case; an unknown one is
+// ignored.
+func (c *compiler) httpMethod(h *etree.Element) string {
+	m := h.SelectAttr("method")
+	if m == nil {
+		return ""
+	}
+	up := strings.ToUpper(m.Value)
+	if !slices.Contains(methods, up) {
+		c.warnf(h, "method %q is not an HTTP method Synapse knows: ignored, the request's method is kept, as in Synapse", m.Value)
+		return ""
+	}
+	return up
+}
+
+// wsdlAddress is the address that a wsdl endpoint stands for: the
+// soap:address or soap12:address of its port, in the WSDL 1.1 inline or in
+// a local file, with the SOAP version as its format (WSDLEndpointFactory,
+// WSDL11EndpointBuilder). Its other children (timeout, suspension, ...) are
+// the address's.
+func (c *compiler) wsdlAddress(w *etree.Element) (*etree.Element, error) {
+	service, port := w.SelectAttrValue("service", ""), w.SelectAttrValue("port", "")
+	if service == "" || port == "" {
+		return nil, c.errorf(w, "a wsdl endpoint needs a service and a port")
+	}
+	var doc *etree.Element
+	addr := etree.NewElement("address")
+	c.pos[addr] = c.pos[w]
+	for _, ch := range w.ChildElements() {
+		switch {
+		case ch.Tag == "definitions" && ch.NamespaceURI() == nsWSDL11:
+			doc = ch
+		case ch.Tag == "description" && ch.NamespaceURI() == nsWSDL20:
+			return nil, c.errorf(ch, "WSDL 2.0 is not supported, as in Synapse")
+		default:
+			addr.AddChild(c.copyElement(ch))
+		}
+	}
+	if uri := w.SelectAttr("uri"); uri != nil {
+		name, err := c.localFile(w, uri.Value)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = c.loadResource(w, name, "wsdl "+uri.Value); err != nil {
+			return nil, err
+		}
+	}
+	if doc == nil || doc.Tag != "definitions" || doc.NamespaceURI() != nsWSDL11 {
+		return nil, c.errorf(w, "no WSDL 1.1 definitions, inline or in a local file (uri)")
+	}
+	for _, s := range doc.SelectElements("service") {
+		if s.SelectAttrValue("name", "") != service {
+			continue
+		}
+		for _, p := range s.SelectElements("port") {
+			if p.SelectAttrValue("name", "") != port {
+				continue
+			}
+			for _, a := range p.SelectElements("address") {
+				format := map[string]string{nsWSDLSOAP: "soap11", nsWSDLSOA12: "soap12"}[a.NamespaceURI()]
+				if format == "" {
+					continue
+				}
+				addr.CreateAttr("uri", a.SelectAttrValue("location", ""))
+				addr.CreateAttr("format", format)
+				return addr, nil
+			}
+			return nil, c.errorf(p, "port %q has no soap:address or soap12:address", port)
+		}
+	}
+	return nil, c.errorf(w, "the WSDL has no service %q with a port %q", service, port)
+}
+
+// format checks an endpoint's format, which Synapse converts the message
+// to. The adapter sends the message as it came, which is the same when the
+// message already has that format: SOAP 1.1 or 1.2 for a proxy service
+// (SOAP clients; a warning, since a client of the other version is not
+// converted), POX or REST for an API, GET for an API resource that takes GET
+// only. The others rewrite the message and are refused.
+func (c *compiler) format(addr *etree.Element) error {
+	f := addr.SelectAttrValue("format", "leave-as-is")
+	noop := false
+	switch f {
+	case "leave-as-is":
+		return nil
+	case "soap11", "soap12":
+		noop = c.serving == "proxy"
+	case "pox", "rest":
+		noop = c.serving == "api"
+	case "get":
+		noop = c.serving == "api" && len(c.methods) > 0 && !slices.ContainsFunc(c.methods, func(m string) bool { return m != "GET" })
+	default:
+		return c.errorf(addr, "format %q is not one Synapse knows (soap11, soap12, pox, rest, get, leave-as-is)", f)
+	}
+	if !noop {
+		return c.errorf(addr, "format=%q on %s: Synapse rewrites the message into that format, which Caddy does not: keep the conversion in the service, or in a handler in front", f, cond(c.serving == "proxy", "a proxy service (SOAP requests)", "an API resource"))
+	}
+	if f != "get" {
+		c.warnf(addr, "format=%q: the message is sent as it came, which is %s only if the client sends it so (Synapse would convert a message of another format)", f, f)
+	}
+	return nil
+}
