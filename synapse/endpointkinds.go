@@ -3,6 +3,7 @@ package synapse
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -19,9 +20,10 @@ const (
 	nsWSDL20    = "http://www.w3.org/ns/wsdl"
 )
 
-// isLeaf says whether an endpoint body is one upstream.
+// isLeaf says whether an endpoint body is one upstream: an address, an
+// http endpoint, or the address a wsdl endpoint stands for.
 func isLeaf(body *etree.Element) bool {
-	return body.Tag == "address" || body.Tag == "http"
+	return body.Tag == "address" || body.Tag == "http" || body.Tag == "wsdl"
 }
 
 var uriVariable = regexp.MustCompile(`\{[^{}]*\}`)
@@ -60,14 +62,14 @@ func (c *compiler) httpMethod(h *etree.Element) string {
 // soap:address or soap12:address of its port, in the WSDL 1.1 inline or in
 // a local file, with the SOAP version as its format (WSDLEndpointFactory,
 // WSDL11EndpointBuilder). Its other children (timeout, suspension, ...) are
-// the address's.
+// the address's. It keeps the wsdl's tag and position, which messages name.
 func (c *compiler) wsdlAddress(w *etree.Element) (*etree.Element, error) {
 	service, port := w.SelectAttrValue("service", ""), w.SelectAttrValue("port", "")
 	if service == "" || port == "" {
 		return nil, c.errorf(w, "a wsdl endpoint needs a service and a port")
 	}
 	var doc *etree.Element
-	addr := etree.NewElement("address")
+	addr := etree.NewElement("wsdl")
 	c.pos[addr] = c.pos[w]
 	for _, ch := range w.ChildElements() {
 		switch {
@@ -139,7 +141,8 @@ func (c *compiler) format(addr *etree.Element) error {
 		return c.errorf(addr, "format=%q on %s: Synapse rewrites the message into that format, which Caddy does not: keep the conversion in the service, or in a handler in front", f, cond(c.serving == "proxy", "a proxy service (SOAP requests)", "an API resource"))
 	}
 	if f != "get" {
-		c.warnf(addr, "format=%q: the message is sent as it came, which is %s only if the client sends it so (Synapse would convert a message of another format)", f, f)
+		what := cond(addr.Tag == "wsdl", "the port's SOAP version ("+f+")", "format="+strconv.Quote(f))
+		c.warnf(addr, "%s: the message is sent as it came, which is %s only if the client sends it so (Synapse would convert a message of another format)", what, f)
 	}
 	return nil
 }

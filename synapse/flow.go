@@ -216,6 +216,9 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 // inlined there.
 func (b *flowBuilder) where(ph phase) string {
 	if n := len(b.inlining); n > 0 {
+		if t, ok := strings.CutPrefix(b.inlining[n-1], "template "); ok {
+			return fmt.Sprintf("template %q (called in %s)", t, phaseNames[ph])
+		}
 		return fmt.Sprintf("sequence %q (used as %s)", b.inlining[n-1], phaseNames[ph])
 	}
 	return phaseNames[ph]

@@ -3,6 +3,7 @@ package synapse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"net/url"
@@ -91,6 +92,9 @@ func (c *compiler) localFile(at *etree.Element, raw string) (string, error) {
 	return name, nil
 }
 
+// maxResourceSize bounds the files that configuration refers to.
+const maxResourceSize = 16 << 20
+
 // loadResource reads an XML file that configuration refers to, once; its
 // elements get positions in that file. A file that is not XML is text: nil
 // (as MI's registry reads it).
@@ -98,9 +102,18 @@ func (c *compiler) loadResource(at *etree.Element, name, what string) (*etree.El
 	if r, ok := c.loaded[name]; ok {
 		return r, nil
 	}
-	data, err := os.ReadFile(name)
+	// Only a regular file of a configuration's size: a device or a pipe
+	// could be read forever.
+	fi, err := os.Stat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, c.errorf(at, "%s: no file %s", what, name)
+	}
+	if err == nil && (!fi.Mode().IsRegular() || fi.Size() > maxResourceSize) {
+		err = fmt.Errorf("%s is not a regular file of at most %d bytes", name, maxResourceSize)
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(name)
 	}
 	if err != nil {
 		return nil, c.errorf(at, "%s: %v", what, err)

@@ -36,6 +36,10 @@ func TestLocalEntrySrc(t *testing.T) {
 	if want := backend + ": line 2, column 3: <address>: uri \"ftp://x/\""; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error = %v, want it to start with %q", err, want)
 	}
+	device := []File{{Name: main, Data: []byte(strings.Replace(string(data), "file:resources/backend.xml", "file:/dev/zero", 1))}}
+	if _, _, err := Adapt(device, Options{}); err == nil || !strings.Contains(err.Error(), "/dev/zero is not a regular file") {
+		t.Errorf("error = %v, want /dev/zero refused", err)
+	}
 	if err := os.Remove(backend); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +106,7 @@ func TestWSDLFile(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9002"`) {
 		t.Fatalf("Adapt: %v\n%s", err, out)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, `format="soap12"`) {
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0].Message, `the port's SOAP version (soap12): the message is sent as it came`) {
 		t.Errorf("warnings = %+v, want one about format soap12", warnings)
 	}
 	_, _, err = Adapt([]File{{Name: name, Data: []byte(strings.ReplaceAll(proxy, "%s", "Soap11"))}}, Options{})
