@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,13 +53,28 @@ func (c *compiler) fromRegistry(at *etree.Element, kind, key string) (*etree.Ele
 	return c.loadResource(at, name, "no "+kind+" named "+strconv.Quote(key)+", and registry key "+strconv.Quote(key))
 }
 
-// registryElement warns about a top-level <registry>: its provider is not
-// read; keys are read from the folder given to the adapter, if any.
+// registryElement reads a top-level <registry>: the folder of its RegRoot
+// parameter, an absolute file: URL (MicroIntegratorRegistry reads a relative
+// one from MI's home, which the adapter does not know), is the registry
+// folder unless the adapter was given one. Either way a warning says where
+// keys are read from, or that they are not.
 func (c *compiler) registryElement(r *etree.Element) {
 	provider := r.SelectAttrValue("provider", "")
-	if c.registry == "" {
-		c.warnf(r, "registry %q not read: keys that no artifact or local entry defines are refused unless the adapter is given the registry folder (caddy synapse --registry DIR, or SYNAPSE_REGISTRY)", provider)
-		return
+	var root string
+	for _, p := range r.SelectElements("parameter") {
+		if p.SelectAttrValue("name", "") == "RegRoot" {
+			if u, err := url.Parse(strings.TrimSpace(p.Text())); err == nil && u.Scheme == "file" && filepath.IsAbs(filepath.FromSlash(u.Path)) {
+				root = filepath.FromSlash(u.Path)
+			}
+		}
 	}
-	c.warnf(r, "registry %q not read: keys are read from the registry folder given to the adapter, %s, laid out as MI's (config, governance, local)", provider, c.registry)
+	switch {
+	case c.registry != "":
+		c.warnf(r, "registry %q: keys are read from the registry folder given to the adapter, %s, laid out as MI's (config, governance, local)", provider, c.registry)
+	case root != "":
+		c.registry = root
+		c.warnf(r, "registry %q: keys are read from its RegRoot, %s, laid out as MI's (config, governance, local)", provider, root)
+	default:
+		c.warnf(r, "registry %q not read (MI's default root is its home's registry folder): keys that no artifact or local entry defines are refused unless the adapter is given the registry folder (caddy synapse --registry DIR, or SYNAPSE_REGISTRY)", provider)
+	}
 }

@@ -114,3 +114,25 @@ func TestWSDLFile(t *testing.T) {
 		t.Errorf("error = %v, want %s", err, want)
 	}
 }
+
+// TestRegistryRegRoot reads registry keys from the RegRoot of a top-level
+// <registry>, unless the adapter is given a registry folder.
+func TestRegistryRegRoot(t *testing.T) {
+	reg := writeDeployment(t, map[string]string{"governance/E.xml": deployedEndpoint})
+	defs := []File{{Name: "synapse.xml", Data: []byte(`<definitions xmlns="http://ws.apache.org/ns/synapse">
+  <registry provider="org.wso2.micro.integrator.registry.MicroIntegratorRegistry">
+    <parameter name="RegRoot">file://` + filepath.ToSlash(reg) + `</parameter>
+  </registry>
+  <proxy name="P" transports="http"><target endpoint="gov:/E.xml"/></proxy>
+</definitions>`)}}
+	out, warnings, err := Adapt(defs, Options{})
+	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9001"`) {
+		t.Fatalf("Adapt: %v\n%s", err, out)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, "keys are read from its RegRoot, "+reg) {
+		t.Errorf("warnings = %+v, want one saying RegRoot is read", warnings)
+	}
+	if _, _, err := Adapt(defs, Options{Registry: t.TempDir()}); err == nil || !strings.Contains(err.Error(), `registry key "gov:/E.xml": no file`) {
+		t.Errorf("error = %v, want the adapter's registry folder read, not RegRoot", err)
+	}
+}
