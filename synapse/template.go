@@ -41,7 +41,7 @@ func (c *compiler) template(at *etree.Element, key, kind string) (body *etree.El
 // name value/>...: a copy of T's endpoint where each attribute and text that
 // is "$p", for a parameter p that T declares and ep gives, becomes its value
 // (Synapse's Template.create and TemplateEndpointFactory; name and uri are
-// parameters too).
+// parameters of every endpoint template, declared or not).
 func (c *compiler) endpointTemplate(ep *etree.Element) (*etree.Element, error) {
 	key := ep.SelectAttrValue("template", "")
 	body, declared, err := c.template(ep, key, "endpoint")
@@ -65,9 +65,10 @@ func (c *compiler) endpointTemplate(ep *etree.Element) (*etree.Element, error) {
 		}
 		values[name.Value] = value.Value
 	}
-	names := make([]string, len(declared))
-	for i, p := range declared {
-		names[i] = p.SelectAttrValue("name", "")
+	// TemplateFactory declares name and uri in every endpoint template.
+	names := []string{"name", "uri"}
+	for _, p := range declared {
+		names = append(names, strings.TrimSpace(p.SelectAttrValue("name", "")))
 	}
 	if body.SelectAttr("template") != nil || body.SelectAttr("key") != nil {
 		return nil, c.errorf(body, "the endpoint of template %q refers to another endpoint: not supported, give it inline", key)
