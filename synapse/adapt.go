@@ -188,12 +188,12 @@ func (c *compiler) register(a *etree.Element) error {
 	return nil
 }
 
-// warnUnused warns about the named sequences and endpoints that no proxy
-// or API uses: they are not mapped, and not checked either, since what a
-// sequence may hold depends on where it runs (and an endpoint's mapping on
-// the proxy or API that calls it) (Synapse runs main for the
-// messages nothing else takes, and fault, a log and a drop in Synapse and
-// MI, for errors without a faultSequence).
+// warnUnused warns about the named sequences, endpoints, templates and
+// local entries that no proxy or API uses: they are not mapped, and not
+// checked either, since what a sequence may hold depends on where it runs
+// (and an endpoint's mapping on the proxy or API that calls it) (Synapse
+// runs main for the messages nothing else takes; fault, which targets
+// without a faultSequence use, is unused when each has its own).
 func (c *compiler) warnUnused(artifacts []*etree.Element) {
 	for _, a := range artifacts {
 		name := a.SelectAttrValue(cond(a.Tag == "localEntry", "key", "name"), "")
@@ -210,7 +210,7 @@ func (c *compiler) warnUnused(artifacts []*etree.Element) {
 		case name == "main":
 			c.warnf(a, "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped: Caddy answers them itself")
 		case name == "fault":
-			c.warnf(a, "sequence \"fault\" (Synapse's for errors where no faultSequence is given) is not mapped: Caddy answers them with its error status")
+			c.warnf(a, "sequence \"fault\" (Synapse's for the errors of proxies and API resources without a faultSequence) is not mapped: none here lacks one")
 		default:
 			c.warnf(a, "sequence %q is used by no proxy or API: not mapped", name)
 		}
