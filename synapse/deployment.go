@@ -82,7 +82,9 @@ func isDir(name string) bool {
 }
 
 // Definitions combines the artifacts of files into one <definitions>
-// document, Synapse's synapse.xml.
+// document, Synapse's synapse.xml. The local files they name (a local
+// entry's src, a wsdl endpoint's uri) are made absolute, since they are
+// read relative to the file that names them.
 func Definitions(files []File) ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
@@ -98,7 +100,9 @@ func Definitions(files []File) ([]byte, error) {
 			artifacts = d.root.ChildElements()
 		}
 		for _, a := range artifacts {
-			defs.AddChild(a.Copy())
+			cp := a.Copy()
+			anchorFiles(cp, filepath.Dir(f.Name))
+			defs.AddChild(cp)
 		}
 	}
 	doc.Indent(4)

@@ -168,3 +168,31 @@ func TestReadDeploymentLocalEntries(t *testing.T) {
 		t.Errorf("warnings = %+v, want one about registry.xml", warnings)
 	}
 }
+
+// TestDefinitionsAnchorsFiles combines a folder whose local entry reads a
+// src file next to it: the combined <definitions>, adapted from elsewhere,
+// still finds the file.
+func TestDefinitionsAnchorsFiles(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"proxy-services/P.xml":           deployedProxy,
+		"sequences/F.xml":                deployedFault,
+		"local-entries/E.xml":            `<localEntry xmlns="http://ws.apache.org/ns/synapse" key="E" src="file:backend.endpoint"/>`,
+		"local-entries/backend.endpoint": deployedEndpoint,
+	})
+	files, err := ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := Adapt(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := Definitions(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Adapt([]File{{Name: filepath.Join(t.TempDir(), "synapse.xml"), Data: defs}}, Options{})
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", got, err, want, defs)
+	}
+}

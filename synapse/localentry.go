@@ -81,15 +81,42 @@ func (c *compiler) entryValue(e *etree.Element) (*etree.Element, error) {
 // path, relative to the folder of at's file. Remote URLs are refused: the
 // adapter reads nothing from the network.
 func (c *compiler) localFile(at *etree.Element, raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "" && u.Scheme != "file") || u.Host != "" {
+	name, ok := localPath(raw)
+	if !ok {
 		return "", c.errorf(at, "%q is not a local file: the adapter reads no URL, download it and give it as a file: path or inline", raw)
 	}
-	name := filepath.FromSlash(cmpOr(u.Path, u.Opaque))
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(filepath.Dir(c.pos[at].file), name)
 	}
 	return name, nil
+}
+
+// localPath is the path of a file: URL or a plain path; false for any other
+// URL.
+func localPath(raw string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "" && u.Scheme != "file") || u.Host != "" {
+		return "", false
+	}
+	return filepath.FromSlash(cmpOr(u.Path, u.Opaque)), true
+}
+
+// fileRefs are the attributes that name a local file, by element.
+var fileRefs = map[string]string{"localEntry": "src", "wsdl": "uri"}
+
+// anchorFiles makes the relative files that e and its descendants name
+// absolute, from dir: they are then found from wherever e is copied to.
+func anchorFiles(e *etree.Element, dir string) {
+	if a := e.SelectAttr(fileRefs[e.Tag]); a != nil {
+		if name, ok := localPath(a.Value); ok && !filepath.IsAbs(name) {
+			if abs, err := filepath.Abs(filepath.Join(dir, name)); err == nil {
+				a.Value = abs
+			}
+		}
+	}
+	for _, ch := range e.ChildElements() {
+		anchorFiles(ch, dir)
+	}
 }
 
 // maxResourceSize bounds the files that configuration refers to.
