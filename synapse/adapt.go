@@ -173,9 +173,17 @@ func (c *compiler) register(a *etree.Element) error {
 	if name == "" {
 		return c.errorf(a, "a top-level %s needs a %s", a.Tag, attr)
 	}
+	// Synapse keeps local entries in the local registry with the named
+	// artifacts, and refuses a key that a local entry holds already
+	// (SynapseConfiguration.assertAlreadyExists).
+	if _, dup := c.entries[name]; dup {
+		return c.errorf(a, "%q is the key of a local entry already (Synapse refuses a duplicate)", name)
+	}
 	if a.Tag == "localEntry" {
-		if _, dup := c.entries[name]; dup {
-			return c.errorf(a, "a second local entry %q", name)
+		for _, kind := range slices.Sorted(maps.Keys(c.artifacts)) {
+			if c.artifacts[kind][name] != nil {
+				return c.errorf(a, "%q is the name of a %s already (Synapse refuses a duplicate)", name, kind)
+			}
 		}
 		c.entries[name] = a
 		return nil
