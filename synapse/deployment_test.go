@@ -147,14 +147,17 @@ func TestReadDeploymentReadsSynapseXML(t *testing.T) {
 }
 
 // TestReadDeploymentLocalEntries reads MI's local-entries folder, whose
-// entries the other folders' artifacts use by key, and its registry.xml,
-// which is warned about rather than skipped.
+// entries the other folders' artifacts use by key (here one whose src is a
+// file next to it), and its registry.xml, which is warned about rather than
+// skipped; the combined <definitions>, adapted from elsewhere, still finds
+// the src file.
 func TestReadDeploymentLocalEntries(t *testing.T) {
 	dir := writeDeployment(t, map[string]string{
-		"proxy-services/P.xml": deployedProxy,
-		"sequences/F.xml":      deployedFault,
-		"local-entries/E.xml":  `<localEntry xmlns="http://ws.apache.org/ns/synapse" key="E">` + deployedEndpoint + `</localEntry>`,
-		"registry.xml":         `<registry xmlns="http://ws.apache.org/ns/synapse" provider="org.wso2.micro.integrator.registry.MicroIntegratorRegistry"/>`,
+		"proxy-services/P.xml":           deployedProxy,
+		"sequences/F.xml":                deployedFault,
+		"local-entries/E.xml":            `<localEntry xmlns="http://ws.apache.org/ns/synapse" key="E" src="file:backend.endpoint"/>`,
+		"local-entries/backend.endpoint": deployedEndpoint,
+		"registry.xml":                   `<registry xmlns="http://ws.apache.org/ns/synapse" provider="org.wso2.micro.integrator.registry.MicroIntegratorRegistry"/>`,
 	})
 	files, err := ReadDeployment(dir)
 	if err != nil {
@@ -167,32 +170,12 @@ func TestReadDeploymentLocalEntries(t *testing.T) {
 	if len(warnings) != 1 || warnings[0].File != filepath.Join(dir, "registry.xml") || warnings[0].Element != "registry" {
 		t.Errorf("warnings = %+v, want one about registry.xml", warnings)
 	}
-}
-
-// TestDefinitionsAnchorsFiles combines a folder whose local entry reads a
-// src file next to it: the combined <definitions>, adapted from elsewhere,
-// still finds the file.
-func TestDefinitionsAnchorsFiles(t *testing.T) {
-	dir := writeDeployment(t, map[string]string{
-		"proxy-services/P.xml":           deployedProxy,
-		"sequences/F.xml":                deployedFault,
-		"local-entries/E.xml":            `<localEntry xmlns="http://ws.apache.org/ns/synapse" key="E" src="file:backend.endpoint"/>`,
-		"local-entries/backend.endpoint": deployedEndpoint,
-	})
-	files, err := ReadDeployment(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _, err := Adapt(files, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defs, err := Definitions(files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := Adapt([]File{{Name: filepath.Join(t.TempDir(), "synapse.xml"), Data: defs}}, Options{})
-	if err != nil || string(got) != string(want) {
-		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", got, err, want, defs)
+	if err != nil || string(got) != string(out) {
+		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", got, err, out, defs)
 	}
 }
