@@ -89,6 +89,7 @@ type compiler struct {
 	registry  string
 	serving   string          // what is being mapped: "proxy" or "api"
 	methods   []string        // of the API resource being mapped
+	vars      []string        // the resource's path variables, named groups of its path_regexp
 	used      map[string]bool // "sequence:name", "endpoint:name", "localEntry:key", ...: used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
 	pos       map[*etree.Element]position

@@ -134,7 +134,7 @@ func proxyJSON(f *flow) object {
 	rewrite := object{}
 	switch {
 	case cl.exact:
-		rewrite["uri"] = cmpOr(cl.path, "/") + "?" // "?": the query cleared too
+		rewrite["uri"] = cmpOr(cl.path, "/") + "?" + cl.query // "?" and nothing: the query cleared
 	case cl.path != f.prefix:
 		rewrite["path_regexp"] = []any{object{
 			"find":    "^" + regexp.QuoteMeta(f.prefix),

@@ -33,6 +33,7 @@ type leaf struct {
 	weight     int
 	method     string // of an http endpoint: sent with this method
 	exact      bool   // the path replaces the request's, sub-path and query dropped
+	query      string // with exact: the query sent
 }
 
 // call maps an endpoint (inline or by key) to where the request goes. name
@@ -189,9 +190,10 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 		return nil, err
 	}
 	uri := addr.SelectAttrValue("uri", "")
+	var vars []string
 	if addr.Tag == "http" {
 		var err error
-		if uri, err = c.httpURI(addr); err != nil {
+		if uri, vars, err = c.httpURI(addr); err != nil {
 			return nil, err
 		}
 		// With a method, Synapse drops the request's sub-path and query
@@ -202,6 +204,11 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 	if err := c.parseURI(l, addr, uri); err != nil {
 		return nil, err
 	}
+	if strings.Contains(l.dial, uriVarMark) {
+		return nil, c.errorf(addr, "uri-template %q: a variable in the host or port is not supported", addr.SelectAttrValue("uri-template", ""))
+	}
+	inPath := strings.Count(l.path, uriVarMark)
+	l.path, l.query = fillVars(l.path, vars[:inPath]), fillVars(l.query, vars[inPath:])
 	l.health = health{failDuration: defaultSuspend, maxFails: 1}
 	// Synapse reads the legacy suspendDurationOnFailure before
 	// suspendOnFailure, wherever they are: initialDuration wins.
@@ -257,7 +264,7 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element, raw string) error {
 	if strings.ContainsAny(raw, "{}$") {
 		return c.errorf(addr, "uri %q: variables are not supported", raw)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.Fragment != "" || (u.RawQuery != "" && !l.exact) {
 		return c.errorf(addr, "uri %q: a query or fragment is not supported", raw)
 	}
 	port := u.Port()
@@ -274,7 +281,7 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element, raw string) error {
 	}
 	l.scheme = u.Scheme
 	l.dial = net.JoinHostPort(u.Hostname(), port)
-	l.path = u.EscapedPath()
+	l.path, l.query = u.EscapedPath(), u.RawQuery
 	return nil
 }
 
@@ -319,14 +326,14 @@ func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error)
 // the first.
 func (c *compiler) group(body *etree.Element, members []*leaf, policy string, retries int) (*call, error) {
 	first := members[0]
-	cl := &call{tls: first.scheme == "https", path: first.path, method: first.method, exact: first.exact, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
+	cl := &call{tls: first.scheme == "https", path: first.path, query: first.query, method: first.method, exact: first.exact, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
 	for _, m := range members {
 		switch {
 		case m.scheme != first.scheme:
 			return nil, c.errorf(m.el, "scheme %s differs from the first endpoint's (%s): one group has one scheme", m.scheme, first.scheme)
 		case m.method != first.method || m.exact != first.exact:
 			return nil, c.errorf(m.el, "method differs from the first endpoint's: one group sends with one method")
-		case m.path != first.path:
+		case m.path != first.path || m.query != first.query:
 			return nil, c.errorf(m.el, "path %q differs from the first endpoint's (%q): Caddy rewrites the path before it chooses an upstream", m.path, first.path)
 		case (m.addressing == nil) != (first.addressing == nil) || (m.addressing != nil && *m.addressing != *first.addressing):
 			return nil, c.errorf(m.el, "enableAddressing differs from the first endpoint's: one group has one WS-Addressing setting")

@@ -26,20 +26,54 @@ func isLeaf(body *etree.Element) bool {
 	return body.Tag == "address" || body.Tag == "http" || body.Tag == "wsdl"
 }
 
-var uriVariable = regexp.MustCompile(`\{[^{}]*\}`)
+var (
+	uriVariable = regexp.MustCompile(`\{[^{}]*\}`)
+	uriVar      = regexp.MustCompile(`^\{uri\.var\.([^{}]*)\}$`)
+)
 
-// httpURI is the uri-template of an http endpoint, which must be literal:
-// Synapse fills {uri.var.x} per message, from the API's uri-template or
-// properties, which no path rewrite of the adapter expresses.
-func (c *compiler) httpURI(h *etree.Element) (string, error) {
+// uriVarMark stands for a variable while the URI is parsed; letters only,
+// so that parsing and escaping keep it as it is.
+const uriVarMark = "zzcaddysynapseurivarzz"
+
+// httpURI is the uri-template of an http endpoint, with each variable
+// replaced by a mark; vars are the Caddy placeholders the marks stand for,
+// in order. Synapse fills {uri.var.NAME} per message; what the adapter
+// expresses is NAME as a variable of the path of the API resource being
+// mapped: the placeholder of its group in the route's path_regexp (the
+// segment as the request has it, escaped again as the path or query
+// needs). Any other variable is refused by name.
+func (c *compiler) httpURI(h *etree.Element) (uri string, vars []string, err error) {
 	raw := h.SelectAttrValue("uri-template", "")
 	if strings.HasPrefix(raw, "legacy-encoding:") {
-		return "", c.errorf(h, "uri-template %q: legacy-encoding is not supported", raw)
+		return "", nil, c.errorf(h, "uri-template %q: legacy-encoding is not supported", raw)
 	}
-	if v := uriVariable.FindString(raw); v != "" {
-		return "", c.errorf(h, "uri-template %q: variable %s is filled per message: not supported (use an address endpoint, whose path the request's sub-path is appended to)", raw, v)
+	var bad string
+	uri = uriVariable.ReplaceAllStringFunc(raw, func(v string) string {
+		m := uriVar.FindStringSubmatch(v)
+		if m == nil || !slices.Contains(c.vars, m[1]) {
+			bad = cmpOr(bad, v)
+			return v
+		}
+		vars = append(vars, "{http.regexp."+m[1]+"}")
+		return uriVarMark
+	})
+	if bad != "" {
+		return "", nil, c.errorf(h, "uri-template %q: variable %s is filled per message: supported only as {uri.var.NAME}, NAME a variable of the path of the API resource's uri-template", raw, bad)
 	}
-	return raw, nil
+	if vars != nil && h.SelectAttr("method") == nil {
+		// Without a method Synapse appends the request's sub-path to the
+		// expanded template.
+		return "", nil, c.errorf(h, "uri-template %q: variables are supported with a method only", raw)
+	}
+	return uri, vars, nil
+}
+
+// fillVars puts the placeholders back where httpURI marked the variables.
+func fillVars(s string, vars []string) string {
+	for _, v := range vars {
+		s = strings.Replace(s, uriVarMark, v, 1)
+	}
+	return s
 }
 
 // httpMethod is the method an http endpoint sends with ("" for the

@@ -60,7 +60,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, c.errorf(p, "no target")
 	}
 	prefix := "/services/" + name
-	c.serving, c.methods = "proxy", nil
+	c.serving, c.methods, c.vars = "proxy", nil, nil
 	f, err := c.target(target, prefix, name)
 	if err != nil {
 		return nil, err
@@ -103,10 +103,10 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 			}
 			rt.methods = append(rt.methods, m)
 		}
+		c.serving, c.methods, c.vars = "api", rt.methods, nil
 		if err := c.resourcePath(r, ctx, rt); err != nil {
 			return nil, err
 		}
-		c.serving, c.methods = "api", rt.methods
 		if rt.flow, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}
@@ -154,7 +154,10 @@ func checkNoPlaceholder(c *compiler, e *etree.Element, path string) error {
 	return nil
 }
 
-var templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
+var (
+	templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
+	groupName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 // resourcePath maps a resource's uri-template or url-mapping to a path
 // matcher under the API's context.
@@ -180,7 +183,15 @@ func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
 		re.WriteString("^" + regexp.QuoteMeta(ctx))
 		prev := 0
 		for _, loc := range templateVar.FindAllStringIndex(path, -1) {
-			re.WriteString(regexp.QuoteMeta(path[prev:loc[0]]) + "[^/]+")
+			re.WriteString(regexp.QuoteMeta(path[prev:loc[0]]))
+			// A variable an http endpoint can use ({uri.var.NAME}) is a
+			// named group: Caddy's placeholder {http.regexp.NAME}.
+			if name := path[loc[0]+1 : loc[1]-1]; groupName.MatchString(name) && !slices.Contains(c.vars, name) {
+				c.vars = append(c.vars, name)
+				re.WriteString("(?P<" + name + ">[^/]+)")
+			} else {
+				re.WriteString("[^/]+")
+			}
 			prev = loc[1]
 		}
 		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")
