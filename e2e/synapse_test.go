@@ -26,7 +26,9 @@ const (
     -H 'Content-Type: text/xml;charset=UTF-8' -H 'SOAPAction: urn:getQuote' \
     --data-binary @examples/placeOrder.xml
 done | sort | uniq -c`
-	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapseDeployment  = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapseReferences  = "go run ./cmd/caddy synapse --dir examples/synapse/references --registry examples/synapse/references/registry"
+	synapseRegistryEnv = `SYNAPSE_REGISTRY=examples/synapse/references/registry go run ./cmd/caddy adapt --config synapse.xml --adapter synapse`
 	// A request the backends echo (X-Echo: true), to see the WS-Addressing
 	// headers the adapted proxy wrote; the test's own, as the demo sends it.
 	synapseEcho = `curl -s -w 'served by %header{x-backend}\n' \
@@ -174,6 +176,27 @@ func TestSynapseDeploymentCommand(t *testing.T) {
 	}
 	if out := bash(t, caddyBin+" synapse --dir examples/synapse/deployment --http-port 18290"); !strings.Contains(out, `":18290"`) {
 		t.Fatalf("--http-port 18290 not applied:\n%s", out)
+	}
+}
+
+// TestSynapseReferencesCommand adapts the sample split as MI projects keep
+// it (a local entry, an endpoint template, a sequence in the registry):
+// with --registry, and as one <definitions> with SYNAPSE_REGISTRY, the same
+// JSON as the sample's <definitions>.
+func TestSynapseReferencesCommand(t *testing.T) {
+	requireInDoc(t, "docs/synapse.md", synapseReferences)
+	requireInDoc(t, "docs/synapse.md", synapseRegistryEnv)
+	want := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
+	if got := decodeJSON(t, bash(t, strings.Replace(synapseReferences, "go run ./cmd/caddy", caddyBin, 1)+" 2>/dev/null")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("caddy synapse --registry gives\n%v\nbut the sample's definitions adapt to\n%v", got, want)
+	}
+	defs := filepath.Join(t.TempDir(), "synapse.xml")
+	if err := os.WriteFile(defs, []byte(bash(t, caddyBin+" synapse --dir examples/synapse/references --definitions 2>/dev/null")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Replace(strings.Replace(synapseRegistryEnv, "go run ./cmd/caddy", caddyBin, 1), "synapse.xml", defs, 1)
+	if got := decodeJSON(t, bash(t, env+" 2>/dev/null")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("SYNAPSE_REGISTRY with the combined <definitions> gives\n%v\nwant\n%v", got, want)
 	}
 }
 

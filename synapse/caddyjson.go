@@ -131,11 +131,21 @@ func proxyJSON(f *flow) object {
 		ups[i] = object{"dial": u.dial}
 	}
 	rp := object{"handler": "reverse_proxy", "upstreams": ups}
-	if cl.path != f.prefix {
-		rp["rewrite"] = object{"path_regexp": []any{object{
+	rewrite := object{}
+	switch {
+	case cl.exact:
+		rewrite["uri"] = cmpOr(cl.path, "/") + "?" + cl.query // "?" and nothing: the query cleared
+	case cl.path != f.prefix:
+		rewrite["path_regexp"] = []any{object{
 			"find":    "^" + regexp.QuoteMeta(f.prefix),
 			"replace": strings.ReplaceAll(strings.TrimSuffix(cl.path, "/"), "$", "$$"),
-		}}}
+		}}
+	}
+	if cl.method != "" {
+		rewrite["method"] = cl.method
+	}
+	if len(rewrite) > 0 {
+		rp["rewrite"] = rewrite
 	}
 	headers := object{}
 	if ops := headerOpsJSON(f.reqHeaders); ops != nil {

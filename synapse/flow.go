@@ -52,6 +52,8 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 			if err := b.sequence(seq, phase(ph)); err != nil {
 				return nil, err
 			}
+		} else if err := b.defaultFault(t, phase(ph)); err != nil {
+			return nil, err
 		}
 		if phase(ph) == phaseIn {
 			if err := b.targetEndpoint(t); err != nil {
@@ -63,6 +65,17 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 		return nil, c.errorf(t, "the inSequence neither calls an endpoint nor responds: nothing to map")
 	}
 	return b.f, nil
+}
+
+// defaultFault inlines the sequence named "fault", if there is one, as the
+// faultSequence of a target that has none: Synapse's
+// ProxyService.registerFaultHandler and Resource.registerFaultHandler push
+// the configuration's fault sequence then.
+func (b *flowBuilder) defaultFault(t *etree.Element, ph phase) error {
+	if ph != phaseFault || t.SelectAttr(phaseNames[ph]) != nil || b.c.sequences["fault"] == nil {
+		return nil
+	}
+	return b.sequenceRef(t, "fault", ph)
 }
 
 // targetEndpoint is a proxy target's endpoint, attribute or element: the
@@ -107,11 +120,10 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 	if slices.Contains(b.inlining, key) {
 		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(b.inlining, " -> "), key)
 	}
-	seq, ok := b.c.sequences[key]
-	if !ok {
-		return b.c.errorf(at, "no sequence named %q", key)
+	seq, err := b.c.named(at, "sequence", key)
+	if err != nil {
+		return err
 	}
-	b.c.used["sequence:"+key] = true
 	b.inlining = append(b.inlining, key)
 	defer func() { b.inlining = b.inlining[:len(b.inlining)-1] }()
 	return b.sequence(seq, ph)
@@ -143,6 +155,8 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 		return b.sequenceRef(m, key, ph)
 	case "call", "send":
 		return b.send(m, ph)
+	case "call-template":
+		return b.callTemplate(m, ph)
 	case "respond":
 		if ph == phaseIn && !b.called {
 			b.f.echo = true
@@ -202,6 +216,9 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 // inlined there.
 func (b *flowBuilder) where(ph phase) string {
 	if n := len(b.inlining); n > 0 {
+		if t, ok := strings.CutPrefix(b.inlining[n-1], "template "); ok {
+			return fmt.Sprintf("template %q (called in %s)", t, phaseNames[ph])
+		}
 		return fmt.Sprintf("sequence %q (used as %s)", b.inlining[n-1], phaseNames[ph])
 	}
 	return phaseNames[ph]

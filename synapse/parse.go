@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Namespace is Synapse's configuration namespace.
@@ -116,6 +117,15 @@ func parse(f File) (*document, error) {
 // instead, which read ISO-8859-1, the encoding of MI's own files, as
 // windows-1252; those labels serve only for names IANA does not know.
 func toUTF8(f File) ([]byte, error) {
+	if enc := utf16Encoding(f.Data); enc != nil {
+		// The declaration, itself in UTF-16, names the encoding that the
+		// first bytes already gave.
+		data, err := enc.NewDecoder().Bytes(f.Data)
+		if err != nil {
+			return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "the document is not in UTF-16, as its first bytes say: " + err.Error()}
+		}
+		return data, nil
+	}
 	var label string
 	errDeclared := errors.New("encoding declared")
 	dec := xml.NewDecoder(bytes.NewReader(f.Data))
@@ -147,6 +157,19 @@ func toUTF8(f File) ([]byte, error) {
 		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("the document is not in its declared encoding %q: %v", label, err)}
 	}
 	return append(f.Data[:end:end], rest...), nil
+}
+
+// utf16Encoding is UTF-16 of the byte order the document starts with, as
+// XML 1.0's appendix F detects it (and Java's XML parsers, which Synapse
+// reads with): a byte order mark, or "<?" in UTF-16; nil for any other start.
+func utf16Encoding(data []byte) encoding.Encoding {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{'<', 0, '?', 0}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}), bytes.HasPrefix(data, []byte{0, '<', 0, '?'}):
+		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+	}
+	return nil
 }
 
 // decoded is the CharsetReader of data that toUTF8 has decoded already.

@@ -15,10 +15,13 @@ func init() {
 }
 
 // Environment variables that move the adapted servers off MI's default ports
-// (read when the config is adapted, as the Caddyfile's {$VAR}).
+// and name the registry folder (read when the config is adapted, as the
+// Caddyfile's {$VAR}: `caddy adapt` and `caddy run` give an adapter no other
+// options than the file's name).
 const (
 	envSynapseHTTPPort  = "SYNAPSE_HTTP_PORT"
 	envSynapseHTTPSPort = "SYNAPSE_HTTPS_PORT"
+	envSynapseRegistry  = "SYNAPSE_REGISTRY"
 )
 
 // SynapseAdapter adapts Apache Synapse / WSO2 MI XML (one artifact, or a
@@ -37,9 +40,10 @@ func (SynapseAdapter) Adapt(body []byte, options map[string]any) ([]byte, []cadd
 	return out, caddyWarnings(warnings), err
 }
 
-// synapseOptionsFromEnv reads the ports from the environment.
+// synapseOptionsFromEnv reads the ports and the registry folder from the
+// environment.
 func synapseOptionsFromEnv() (synapse.Options, error) {
-	var opts synapse.Options
+	opts := synapse.Options{Registry: os.Getenv(envSynapseRegistry)}
 	for env, port := range map[string]*int{envSynapseHTTPPort: &opts.HTTPPort, envSynapseHTTPSPort: &opts.HTTPSPort} {
 		v := os.Getenv(env)
 		if v == "" {

@@ -184,3 +184,26 @@ func withoutTLS(t *testing.T, adapted []byte) []byte {
 	}
 	return out
 }
+
+// TestSynapseAdapterRegistryFromEnv reads registry keys from the folder
+// SYNAPSE_REGISTRY names, as `caddy adapt --adapter synapse` does.
+func TestSynapseAdapterRegistryFromEnv(t *testing.T) {
+	reg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(reg, "governance", "endpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ep := `<endpoint xmlns="http://ws.apache.org/ns/synapse"><address uri="http://localhost:9001/svc"/></endpoint>`
+	if err := os.WriteFile(filepath.Join(reg, "governance", "endpoints", "E.xml"), []byte(ep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proxy := []byte(`<proxy xmlns="http://ws.apache.org/ns/synapse" name="P" transports="http"><target endpoint="gov:/endpoints/E.xml"/></proxy>`)
+	t.Setenv(envSynapseRegistry, reg)
+	out, _, err := SynapseAdapter{}.Adapt(proxy, map[string]any{"filename": "p.xml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"dial":"localhost:9001"`) {
+		t.Errorf("adapted JSON lacks the registry's endpoint:\n%s", out)
+	}
+	validateCaddyJSON(t, "p.xml", out)
+}

@@ -17,24 +17,29 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "synapse",
-		Usage: "--dir <synapse-configs/default> [--definitions] [--http-port <port>] [--https-port <port>]",
+		Usage: "--dir <synapse-configs/default> [--registry <MI registry folder>] [--definitions] [--http-port <port>] [--https-port <port>]",
 		Short: "Combines a WSO2 MI deployment folder into Caddy JSON",
 		Long: `
 Reads the Synapse artifacts of a WSO2 Micro Integrator deployment folder
-(synapse-configs/default, with synapse.xml, proxy-services, api, sequences
-and endpoints)
+(synapse-configs/default, with synapse.xml, registry.xml, proxy-services,
+api, sequences, endpoints, templates and local-entries)
 and prints the Caddy JSON that the synapse config adapter makes of them, or,
 with --definitions, one <definitions> document that
 "caddy run --config FILE --adapter synapse" reads. Warnings go to stderr.
 
 The servers listen on MI's ports, 8290 (HTTP) and 8253 (HTTPS), unless
 --http-port and --https-port (or SYNAPSE_HTTP_PORT and SYNAPSE_HTTPS_PORT)
-say otherwise.`,
+say otherwise.
+
+Registry keys (conf:/..., gov:/..., plain keys) that no artifact or local
+entry of the folder defines are read from --registry (or SYNAPSE_REGISTRY):
+MI's registry folder, holding config, governance and local.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("dir", "", "The deployment folder (synapse-configs/default, or a folder holding it)")
 			cmd.Flags().Bool("definitions", false, "Print one <definitions> document instead of Caddy JSON")
 			cmd.Flags().Int("http-port", 0, "The HTTP port (default 8290)")
 			cmd.Flags().Int("https-port", 0, "The HTTPS port (default 8253)")
+			cmd.Flags().String("registry", "", "MI's registry folder (holding config, governance, local) that registry keys are read from")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSynapse)
 		},
 	})
@@ -66,6 +71,9 @@ func cmdSynapse(fl caddycmd.Flags) (int, error) {
 	}
 	if p := fl.Int("https-port"); p != 0 {
 		opts.HTTPSPort = p
+	}
+	if r := fl.String("registry"); r != "" {
+		opts.Registry = r
 	}
 	out, warnings, err := synapse.Adapt(files, opts)
 	if err != nil {
