@@ -86,11 +86,7 @@ func Definitions(files []File) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		artifacts := []*etree.Element{d.root}
-		if d.root.Tag == "definitions" {
-			artifacts = d.root.ChildElements()
-		}
-		for _, a := range artifacts {
+		for _, a := range d.artifacts() {
 			defs.AddChild(a.Copy())
 		}
 	}

@@ -63,6 +63,15 @@ type document struct {
 	pos  map[*etree.Element]position
 }
 
+// artifacts are the document's top-level artifacts: the children of a
+// <definitions>, or the root itself.
+func (d *document) artifacts() []*etree.Element {
+	if d.root.Tag == "definitions" {
+		return d.root.ChildElements()
+	}
+	return []*etree.Element{d.root}
+}
+
 // parse reads one file. encoding/xml finds where each element starts (etree
 // keeps no positions); etree builds the tree; both see the elements in the
 // same order, which pairs them.

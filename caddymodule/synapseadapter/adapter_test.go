@@ -3,6 +3,7 @@ package synapseadapter
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,4 +184,30 @@ func withoutTLS(t *testing.T, adapted []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSynapseAdapterLoadsTheCorpus provisions what each file of the synapse
+// package's corpus (public configurations, see its TestCorpus) adapts to:
+// Caddy loads all of it.
+func TestSynapseAdapterLoadsTheCorpus(t *testing.T) {
+	adapter := SynapseAdapter{}
+	loaded := 0
+	err := filepath.WalkDir("../../synapse/testdata/corpus", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".xml") {
+			return err
+		}
+		xml, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if out, _, err := adapter.Adapt(xml, map[string]any{"filename": p}); err == nil {
+			validateCaddyJSON(t, p, out)
+			loaded++
+		}
+		return nil
+	})
+	if err != nil || loaded == 0 {
+		t.Fatalf("corpus: %d loaded, %v", loaded, err)
+	}
+	t.Logf("Caddy loads the %d corpus files that adapt", loaded)
 }

@@ -1,0 +1,158 @@
+package synapse
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The corpus: public Synapse and WSO2 MI configurations that nobody here
+// wrote, verbatim, each with its origin in ORIGINS.tsv.
+const corpusDir = "testdata/corpus"
+
+// corpusStockFolder is MI's shipped deployment folder, which `caddy synapse
+// --dir` reads as a whole.
+const corpusStockFolder = corpusDir + "/mi-stock"
+
+// corpusAdaptedFloor is how many corpus files adapt today: fewer is a
+// regression. Raise it when support grows.
+const corpusAdaptedFloor = 85
+
+// corpusFiles lists the corpus files from ORIGINS.tsv, checking that each
+// has its origin and that no file lacks one.
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusDir, "ORIGINS.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if lines[0] != "file\trepository\tpath\tcommit\tlicense" {
+		t.Fatalf("ORIGINS.tsv header = %q", lines[0])
+	}
+	listed := map[string]bool{}
+	for i, l := range lines[1:] {
+		cols := strings.Split(l, "\t")
+		if len(cols) != 5 || slices.Contains(cols, "") || len(cols[3]) != 40 {
+			t.Fatalf("ORIGINS.tsv line %d: want file, repository, path, 40-digit commit, license: %q", i+2, l)
+		}
+		listed[cols[0]] = true
+	}
+	err = filepath.WalkDir(corpusDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".xml") {
+			return err
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(p, corpusDir+string(filepath.Separator)))
+		if !listed[rel] {
+			t.Errorf("%s has no origin in ORIGINS.tsv", rel)
+		}
+		delete(listed, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for missing := range listed {
+		t.Errorf("ORIGINS.tsv lists %s, which is not in the corpus", missing)
+	}
+	return slices.Sorted(maps.Keys(func() map[string]bool {
+		all := map[string]bool{}
+		for _, l := range lines[1:] {
+			all[strings.SplitN(l, "\t", 2)[0]] = true
+		}
+		return all
+	}()))
+}
+
+// corpusOutcome is what adapting one corpus file or folder gave.
+type corpusOutcome struct {
+	name     string
+	out      []byte
+	warnings []Warning
+	err      error
+	panicked any
+}
+
+func adaptCorpus(name string, read func() ([]File, error)) (o corpusOutcome) {
+	o.name = name
+	defer func() { o.panicked = recover() }()
+	files, err := read()
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.out, o.warnings, o.err = Adapt(files, Options{})
+	return o
+}
+
+// TestCorpus adapts every corpus file on its own, as `caddy adapt --adapter
+// synapse` does, and MI's stock folder as `caddy synapse --dir` does; it logs
+// what adapts and why the rest is refused. It fails on a panic, a refusal that
+// does not name its element, line and column, output that is not JSON, or
+// fewer adapted files than corpusAdaptedFloor.
+func TestCorpus(t *testing.T) {
+	var outcomes []corpusOutcome
+	for _, name := range corpusFiles(t) {
+		outcomes = append(outcomes, adaptCorpus(name, func() ([]File, error) {
+			data, err := os.ReadFile(filepath.Join(corpusDir, filepath.FromSlash(name)))
+			return []File{{Name: name, Data: data}}, err
+		}))
+	}
+	outcomes = append(outcomes, adaptCorpus(corpusStockFolder+" (as a folder)", func() ([]File, error) {
+		return ReadDeployment(corpusStockFolder)
+	}))
+
+	adapted, warned := 0, 0
+	reasons := map[string]int{}
+	for _, o := range outcomes {
+		var e *Error
+		switch {
+		case o.panicked != nil:
+			t.Errorf("%s: panic: %v", o.name, o.panicked)
+		case o.err == nil:
+			adapted++
+			if len(o.warnings) > 0 {
+				warned++
+			}
+			if !json.Valid(o.out) {
+				t.Errorf("%s: the output is not JSON:\n%s", o.name, o.out)
+			}
+		case !errors.As(o.err, &e) || e.Element == "" || e.Line < 1 || e.Col < 1:
+			t.Errorf("%s: refused without naming the element, line and column: %v", o.name, o.err)
+		default:
+			reasons[refusalReason(e)]++
+		}
+	}
+	var summary strings.Builder
+	fmt.Fprintf(&summary, "%d adapted (%d with warnings), %d refused, of %d\n", adapted, warned, len(outcomes)-adapted, len(outcomes))
+	top := slices.SortedFunc(maps.Keys(reasons), func(a, b string) int {
+		return cmp.Or(cmp.Compare(reasons[b], reasons[a]), strings.Compare(a, b))
+	})
+	for _, r := range top[:min(len(top), 25)] {
+		fmt.Fprintf(&summary, "%4d  %s\n", reasons[r], r)
+	}
+	t.Log("corpus:\n" + summary.String())
+	if adapted < corpusAdaptedFloor {
+		t.Errorf("%d corpus files adapt, fewer than the %d that did", adapted, corpusAdaptedFloor)
+	}
+}
+
+var (
+	quoted    = regexp.MustCompile(`"[^"]*"`)
+	supported = regexp.MustCompile(` \(supported: .*\)| \(only .*\)`)
+)
+
+// refusalReason groups refusals that differ only in names and values.
+func refusalReason(e *Error) string {
+	msg := supported.ReplaceAllString(quoted.ReplaceAllString(e.Message, `"…"`), "")
+	return "<" + e.Element + ">: " + msg
+}
