@@ -73,13 +73,16 @@ func corpusFiles(t *testing.T) []string {
 	}()))
 }
 
-// corpusOutcome is what adapting one corpus file or folder gave.
+// corpusOutcome is what adapting one corpus file or folder gave, and its
+// report.
 type corpusOutcome struct {
-	name     string
-	out      []byte
-	warnings []Warning
-	err      error
-	panicked any
+	name      string
+	out       []byte
+	warnings  []Warning
+	err       error
+	report    *Report
+	reportErr error
+	panicked  any
 }
 
 func adaptCorpus(name string, read func() ([]File, error)) (o corpusOutcome) {
@@ -91,6 +94,7 @@ func adaptCorpus(name string, read func() ([]File, error)) (o corpusOutcome) {
 		return o
 	}
 	o.out, o.warnings, o.err = Adapt(files, Options{})
+	o.report, o.reportErr = NewReport(files, Options{})
 	return o
 }
 
@@ -114,6 +118,9 @@ func TestCorpus(t *testing.T) {
 	adapted, warned := 0, 0
 	reasons := map[string]int{}
 	for _, o := range outcomes {
+		if o.panicked == nil {
+			checkCorpusReport(t, o)
+		}
 		var e *Error
 		switch {
 		case o.panicked != nil:
@@ -155,4 +162,34 @@ var (
 func refusalReason(e *Error) string {
 	msg := supported.ReplaceAllString(quoted.ReplaceAllString(e.Message, `"…"`), "")
 	return "<" + e.Element + ">: " + msg
+}
+
+// checkCorpusReport checks an outcome's report against Adapt: it has a
+// refusal exactly when Adapt refuses, the first of them Adapt's, and every
+// refusal says what to do instead.
+func checkCorpusReport(t *testing.T, o corpusOutcome) {
+	t.Helper()
+	var e *Error
+	if o.err != nil && !errors.As(o.err, &e) {
+		return // refused before adapting, reading the folder: no report
+	}
+	if o.reportErr != nil {
+		t.Errorf("%s: no report: %v", o.name, o.reportErr)
+		return
+	}
+	var refusals []*Error
+	for _, a := range o.report.Artifacts {
+		if a.Refused != nil {
+			refusals = append(refusals, a.Refused)
+			if a.Refused.Hint() == "" {
+				t.Errorf("%s: a refusal without a hint: %v", o.name, a.Refused)
+			}
+		}
+	}
+	switch {
+	case e == nil && len(refusals) > 0:
+		t.Errorf("%s adapts, but its report refuses %v", o.name, refusals[0])
+	case e != nil && !slices.ContainsFunc(refusals, func(r *Error) bool { return *r == *e }):
+		t.Errorf("%s: Adapt refuses %v, which its report does not list", o.name, e)
+	}
 }

@@ -37,16 +37,24 @@ type Error struct {
 	Message   string
 }
 
+// Error is the refusal on one line, then, on another, what to do instead.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("line %d, column %d", e.Line, e.Col)
 	if e.File != "" {
 		where = e.File + ": " + where
 	}
-	if e.Element == "" {
-		return where + ": " + e.Message
+	msg := where + ": " + e.Message
+	if e.Element != "" {
+		msg = fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
 	}
-	return fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
+	if h := e.Hint(); h != "" {
+		msg += "\nhint: " + h
+	}
+	return msg
 }
+
+// Hint is what to do instead, from the table of hints.go; "" if it has none.
+func (e *Error) Hint() string { return hintFor(e.Element, e.Message) }
 
 // Warning is a construct adapted with a difference worth knowing, or
 // ignored because it has no effect in Caddy.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -22,7 +24,7 @@ type Artifact struct {
 	File      string
 	Line, Col int
 	Kind      string // the artifact's element; "" for a file that does not parse
-	Name      string
+	Name      string // its name, or the key of a local entry
 	Refused   *Error // nil when the artifact maps
 	Warnings  []Warning
 }
@@ -49,7 +51,7 @@ func NewReport(files []File, opts Options) (*Report, error) {
 		parsed = append(parsed, f)
 		for _, a := range d.artifacts() {
 			p := d.pos[a]
-			artifacts = append(artifacts, &Artifact{File: f.Name, Line: p.line, Col: p.col, Kind: a.Tag, Name: a.SelectAttrValue("name", "")})
+			artifacts = append(artifacts, &Artifact{File: f.Name, Line: p.line, Col: p.col, Kind: a.Tag, Name: cmp.Or(a.SelectAttrValue("name", ""), a.SelectAttrValue("key", ""))})
 		}
 	}
 	dropped := map[position]bool{}
@@ -100,7 +102,7 @@ func containing(artifacts []*Artifact, file string, line, col int) *Artifact {
 	return found
 }
 
-// Counts are how many artifacts map (of them, with warnings) and how many
+// Counts are how many artifacts adapt (of them, with warnings) and how many
 // are refused.
 func (r *Report) Counts() (mapped, warned, refused int) {
 	for _, a := range r.Artifacts {
@@ -139,18 +141,29 @@ func (r *Report) WriteText(w io.Writer) error {
 			ew.printf("  %s at %d:%d: refused\n", what, a.Line, a.Col)
 			e := a.Refused
 			ew.printf("    %d:%d: %s\n", e.Line, e.Col, elementMessage(e.Element, e.Message))
+			if h := e.Hint(); h != "" {
+				ew.printf("    hint: %s\n", h)
+			}
 		case len(a.Warnings) > 0:
-			ew.printf("  %s at %d:%d: maps, with %d warning(s)\n", what, a.Line, a.Col, len(a.Warnings))
+			ew.printf("  %s at %d:%d: adapts, with %s\n", what, a.Line, a.Col, counted(len(a.Warnings), "warning"))
 		default:
-			ew.printf("  %s at %d:%d: maps\n", what, a.Line, a.Col)
+			ew.printf("  %s at %d:%d: adapts\n", what, a.Line, a.Col)
 		}
 		for _, wn := range a.Warnings {
 			ew.printf("    warning %d:%d: %s\n", wn.Line, wn.Col, elementMessage(wn.Element, wn.Message))
 		}
 	}
 	mapped, warned, refused := r.Counts()
-	ew.printf("\n%d artifact(s): %d map (%d of them with warnings), %d refused\n", len(r.Artifacts), mapped, warned, refused)
+	ew.printf("\n%s: %d adapt (%d of them with warnings), %d refused\n", counted(len(r.Artifacts), "artifact"), mapped, warned, refused)
 	return ew.err
+}
+
+// counted is "1 thing" or "n things".
+func counted(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func elementMessage(element, message string) string {
@@ -171,4 +184,43 @@ func (ew *errWriter) printf(format string, args ...any) {
 	if ew.err == nil {
 		_, ew.err = fmt.Fprintf(ew.w, format, args...)
 	}
+}
+
+// ReadFolder reads, for a report, every XML file of a deployment folder: dir
+// is synapse-configs/default or a folder holding it, as for ReadDeployment,
+// but the files at its top and in every folder are read, of whatever kind,
+// so that the report says what becomes of each. Names are relative to dir.
+func ReadFolder(dir string) ([]File, error) {
+	root := dir
+	if nested := filepath.Join(dir, "synapse-configs", "default"); isDir(nested) {
+		root = nested
+	}
+	var names []string
+	for _, pattern := range []string{"*.xml", "*/*.xml"} {
+		found, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, found...)
+	}
+	slices.Sort(names)
+	var files []File
+	for _, name := range names {
+		if isDir(name) {
+			continue
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: filepath.ToSlash(rel), Data: data})
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no XML files", root)
+	}
+	return files, nil
 }

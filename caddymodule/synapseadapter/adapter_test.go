@@ -102,7 +102,8 @@ func TestSynapseAdapterWarningsAndErrors(t *testing.T) {
 	}
 
 	_, _, err = adapter.Adapt([]byte("<proxy name=\"P\">\n  <target>\n    <inSequence><enrich/></inSequence>\n  </target>\n</proxy>\n"), map[string]any{"filename": "p.xml"})
-	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")" {
+	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")\n"+
+		"hint: this mediator changes the message, which Caddy does not: keep it in the service, or in an HTTP handler in front of Caddy that does the same" {
 		t.Fatalf("error = %v", err)
 	}
 }
