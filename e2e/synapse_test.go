@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -27,6 +28,7 @@ const (
     --data-binary @examples/placeOrder.xml
 done | sort | uniq -c`
 	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapseReport     = "go run ./cmd/caddy synapse --report examples/synapse/migration"
 	// A request the backends echo (X-Echo: true), to see the WS-Addressing
 	// headers the adapted proxy wrote; the test's own, as the demo sends it.
 	synapseEcho = `curl -s -w 'served by %header{x-backend}\n' \
@@ -195,4 +197,19 @@ func decodeJSON(t *testing.T, s string) any {
 		t.Fatalf("not JSON: %v\n%s", err, s)
 	}
 	return v
+}
+
+// TestSynapseReportAsTheDocsShowIt runs `caddy synapse --report` on the
+// docs' migration folder: its output is the page's, refusals and all, with
+// exit status 0; a folder it cannot read fails, naming it.
+func TestSynapseReportAsTheDocsShowIt(t *testing.T) {
+	requireInDoc(t, "docs/synapse.md", synapseReport)
+	out := bash(t, strings.Replace(synapseReport, "go run ./cmd/caddy", caddyBin, 1))
+	requireInDoc(t, "docs/synapse.md", "```text\n"+out+"```")
+
+	empty := t.TempDir()
+	failed, err := exec.Command(caddyBin, "synapse", "--report", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(failed), empty+": no XML files") {
+		t.Fatalf("--report on an empty folder: %v\n%s", err, failed)
+	}
 }
