@@ -32,8 +32,9 @@ type Artifact struct {
 // NewReport adapts files as Adapt does, but refusing an artifact does not
 // stop it: it leaves the refused artifact out and adapts the others again,
 // until what remains adapts. An artifact that uses a refused one is then
-// refused too, for the name it cannot find. The error is for what no
-// artifact can be blamed for, such as a port out of range.
+// refused too, for the name it cannot find. Files need distinct names:
+// positions tell which artifact a refusal or warning is in. The error is for
+// what no artifact can be blamed for, such as a port out of range.
 func NewReport(files []File, opts Options) (*Report, error) {
 	r := &Report{}
 	var parsed []File
