@@ -23,9 +23,14 @@ const corpusDir = "testdata/corpus"
 // --dir` reads as a whole.
 const corpusStockFolder = corpusDir + "/mi-stock"
 
-// corpusAdaptedFloor is how many corpus files adapt today: fewer is a
-// regression. Raise it when support grows.
-const corpusAdaptedFloor = 91
+// How many corpus files adapt today, and how many of them serve a proxy or
+// an API (the others hold only sequences and endpoints that nothing uses,
+// which are warned about and not mapped): fewer is a regression. Raise them
+// when support grows.
+const (
+	corpusAdaptedFloor = 91
+	corpusServingFloor = 19
+)
 
 // corpusFiles lists the corpus files from ORIGINS.tsv, checking that each
 // has its origin and that no file lacks one.
@@ -111,7 +116,7 @@ func TestCorpus(t *testing.T) {
 		return ReadDeployment(corpusStockFolder)
 	}))
 
-	adapted, warned := 0, 0
+	adapted, warned, serving := 0, 0, 0
 	reasons := map[string]int{}
 	for _, o := range outcomes {
 		if o.panicked == nil {
@@ -126,8 +131,14 @@ func TestCorpus(t *testing.T) {
 			if len(o.warnings) > 0 {
 				warned++
 			}
-			if !json.Valid(o.out) {
-				t.Errorf("%s: the output is not JSON:\n%s", o.name, o.out)
+			var cfg struct {
+				Apps map[string]json.RawMessage `json:"apps"`
+			}
+			if err := json.Unmarshal(o.out, &cfg); err != nil {
+				t.Errorf("%s: the output is not a Caddy config: %v\n%s", o.name, err, o.out)
+			}
+			if cfg.Apps["http"] != nil {
+				serving++
 			}
 		case !errors.As(o.err, &e) || e.Element == "" || e.Line < 1 || e.Col < 1:
 			t.Errorf("%s: refused without naming the element, line and column: %v", o.name, o.err)
@@ -136,7 +147,8 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	var summary strings.Builder
-	fmt.Fprintf(&summary, "%d adapted (%d with warnings), %d refused, of %d\n", adapted, warned, len(outcomes)-adapted, len(outcomes))
+	fmt.Fprintf(&summary, "%d adapted (%d with warnings, %d serving a proxy or API), %d refused, of %d\n",
+		adapted, warned, serving, len(outcomes)-adapted, len(outcomes))
 	top := slices.SortedFunc(maps.Keys(reasons), func(a, b string) int {
 		return cmp.Or(cmp.Compare(reasons[b], reasons[a]), strings.Compare(a, b))
 	})
@@ -144,8 +156,8 @@ func TestCorpus(t *testing.T) {
 		fmt.Fprintf(&summary, "%4d  %s\n", reasons[r], r)
 	}
 	t.Log("corpus:\n" + summary.String())
-	if adapted < corpusAdaptedFloor {
-		t.Errorf("%d corpus files adapt, fewer than the %d that did", adapted, corpusAdaptedFloor)
+	if adapted < corpusAdaptedFloor || serving < corpusServingFloor {
+		t.Errorf("%d corpus files adapt and %d serve a proxy or API, fewer than the %d and %d that did", adapted, serving, corpusAdaptedFloor, corpusServingFloor)
 	}
 }
 
