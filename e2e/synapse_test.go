@@ -219,6 +219,10 @@ func TestSynapseReportAsTheDocsShowIt(t *testing.T) {
 	if err == nil || !strings.Contains(string(failed), empty+": no XML files") {
 		t.Fatalf("--report on an empty folder: %v\n%s", err, failed)
 	}
+	both, err := exec.Command(caddyBin, "synapse", "--report", empty, "--dir", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(both), "--dir and --report go alone") {
+		t.Fatalf("--report with --dir: %v\n%s", err, both)
+	}
 }
 
 // MI's shipped deployment folder: its files, verbatim, are in the synapse
