@@ -134,14 +134,15 @@ func TestSynapseAdapterPortsFromEnv(t *testing.T) {
 	}
 }
 
-// FuzzSynapseAdapt feeds the adapter any XML: it never panics, and whatever
+// FuzzSynapseAdapt feeds the adapter any XML, starting from the golden
+// inputs and the corpus of public configurations: it never panics, and whatever
 // it adapts without an error is JSON that Caddy loads and provisions. The
 // HTTPS server's TLS settings (constant, and provisioned by the golden tests)
 // are left out: provisioning a certificate authority for every input would
 // leave no time to fuzz.
 func FuzzSynapseAdapt(f *testing.F) {
 	inputs, _ := filepath.Glob("../../synapse/testdata/adapt/*.xml")
-	for _, in := range inputs {
+	for _, in := range append(inputs, synapseCorpus(f)...) {
 		data, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)
@@ -187,28 +188,39 @@ func withoutTLS(t *testing.T, adapted []byte) []byte {
 	return out
 }
 
-// TestSynapseAdapterLoadsTheCorpus provisions what each file of the synapse
-// package's corpus (public configurations, see its TestCorpus) adapts to:
-// Caddy loads all of it.
+// synapseCorpus lists the files of the synapse package's corpus: public
+// configurations (see its TestCorpus).
+func synapseCorpus(t testing.TB) []string {
+	var files []string
+	err := filepath.WalkDir("../../synapse/testdata/corpus", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	return files
+}
+
+// TestSynapseAdapterLoadsTheCorpus provisions what each corpus file adapts
+// to: Caddy loads all of it.
 func TestSynapseAdapterLoadsTheCorpus(t *testing.T) {
 	adapter := SynapseAdapter{}
 	loaded := 0
-	err := filepath.WalkDir("../../synapse/testdata/corpus", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".xml") {
-			return err
-		}
+	for _, p := range synapseCorpus(t) {
 		xml, err := os.ReadFile(p)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		if out, _, err := adapter.Adapt(xml, map[string]any{"filename": p}); err == nil {
 			validateCaddyJSON(t, p, out)
 			loaded++
 		}
-		return nil
-	})
-	if err != nil || loaded == 0 {
-		t.Fatalf("corpus: %d loaded, %v", loaded, err)
+	}
+	if loaded == 0 {
+		t.Fatal("no corpus file adapts")
 	}
 	t.Logf("Caddy loads the %d corpus files that adapt", loaded)
 }
