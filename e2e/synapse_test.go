@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -29,6 +30,7 @@ done | sort | uniq -c`
 	synapseDeployment  = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
 	synapseReferences  = "go run ./cmd/caddy synapse --dir examples/synapse/references --registry examples/synapse/references/registry"
 	synapseRegistryEnv = `SYNAPSE_REGISTRY=examples/synapse/references/registry go run ./cmd/caddy adapt --config synapse.xml --adapter synapse`
+	synapseReport      = "go run ./cmd/caddy synapse --report examples/synapse/migration"
 	// A request the backends echo (X-Echo: true), to see the WS-Addressing
 	// headers the adapted proxy wrote; the test's own, as the demo sends it.
 	synapseEcho = `curl -s -w 'served by %header{x-backend}\n' \
@@ -71,7 +73,14 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 	requireInDoc(t, "docs/synapse.md", synapseRun)
 	backends := startBackends(t)
 	startSynapse(t, "examples/synapse/LoadBalanceProxy.xml")
+	checkSampleWalkthrough(t, backends)
+}
 
+// checkSampleWalkthrough runs the demo's walkthrough against the WSO2 sample
+// adapted and running on :8290 and :8253, then stops the backends to see
+// the sample's fault.
+func checkSampleWalkthrough(t *testing.T, backends *caddyProcess) {
+	t.Helper()
 	// The demo's commands, from docs/demo.md and docs/soap_fault.md. The
 	// page shows the first and the last again, as this test runs them.
 	demoSameSession := readmeCommand(t, "demo", "simpleClientSession: 123")
@@ -218,4 +227,67 @@ func decodeJSON(t *testing.T, s string) any {
 		t.Fatalf("not JSON: %v\n%s", err, s)
 	}
 	return v
+}
+
+// TestSynapseReportAsTheDocsShowIt runs `caddy synapse --report` on the
+// docs' migration folder: its output is the page's, refusals and all, with
+// exit status 0; a folder it cannot read fails, naming it.
+func TestSynapseReportAsTheDocsShowIt(t *testing.T) {
+	requireInDoc(t, "docs/synapse.md", synapseReport)
+	out := bash(t, strings.Replace(synapseReport, "go run ./cmd/caddy", caddyBin, 1))
+	requireInDoc(t, "docs/synapse.md", "```text\n"+out+"```")
+
+	empty := t.TempDir()
+	failed, err := exec.Command(caddyBin, "synapse", "--report", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(failed), empty+": no XML files") {
+		t.Fatalf("--report on an empty folder: %v\n%s", err, failed)
+	}
+	both, err := exec.Command(caddyBin, "synapse", "--report", empty, "--dir", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(both), "--dir and --report go alone") {
+		t.Fatalf("--report with --dir: %v\n%s", err, both)
+	}
+}
+
+// MI's shipped deployment folder: its files, verbatim, are in the synapse
+// package's corpus; the folders it ships empty (holding an empty.txt) are
+// made here.
+const (
+	miStockFiles   = "synapse/testdata/corpus/mi-stock/synapse-configs/default"
+	sampleDeployed = "examples/synapse/deployment/synapse-configs/default"
+)
+
+var miStockEmptyFolders = []string{"imports", "inbound-endpoints", "local-entries", "proxy-services"}
+
+// TestSynapseMIStockFolderWithTheSample drops the WSO2 sample's
+// LoadBalanceProxy and errorHandler into MI's stock deployment folder, as a
+// user of MI does, adapts MI's repository/deployment/server with `caddy
+// synapse --dir`, and runs the demo's walkthrough on what it gives.
+func TestSynapseMIStockFolderWithTheSample(t *testing.T) {
+	server := filepath.Join(t.TempDir(), "server")
+	deployed := filepath.Join(server, "synapse-configs", "default")
+	if err := os.CopyFS(deployed, os.DirFS(filepath.Join(repoRoot, miStockFiles))); err != nil {
+		t.Fatal(err)
+	}
+	for _, folder := range miStockEmptyFolders {
+		if err := os.MkdirAll(filepath.Join(deployed, folder), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(deployed, folder, "empty.txt"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"proxy-services/LoadBalanceProxy.xml", "sequences/errorHandler.xml"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, sampleDeployed, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(deployed, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adapted := filepath.Join(t.TempDir(), "adapted.json")
+	bash(t, caddyBin+" synapse --dir "+server+" > "+adapted)
+	backends := startBackends(t)
+	startCaddy(t, adapted, "localhost:2019")
+	checkSampleWalkthrough(t, backends)
 }

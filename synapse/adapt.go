@@ -31,6 +31,13 @@ type Options struct {
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
 // and endpoints may be in any of the files; proxies and APIs become routes.
 func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
+	return adapt(files, opts, nil)
+}
+
+// adapt is Adapt without the top-level artifacts that start at a position in
+// dropped: Report leaves out the artifacts it has found refused, to see what
+// the others give.
+func adapt(files []File, opts Options, dropped map[position]bool) ([]byte, []Warning, error) {
 	for _, p := range []int{opts.HTTPPort, opts.HTTPSPort} {
 		if p < 0 || p > 65535 {
 			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
@@ -53,12 +60,12 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 			return nil, nil, err
 		}
 		maps.Copy(c.pos, d.pos)
-		if d.root.Tag == "definitions" {
-			artifacts = append(artifacts, d.root.ChildElements()...)
-		} else {
-			artifacts = append(artifacts, d.root)
+		for _, a := range d.artifacts() {
+			if !dropped[d.pos[a]] {
+				artifacts = append(artifacts, a)
+				c.harmless(a)
+			}
 		}
-		c.harmless(d.root)
 	}
 	services, err := c.compile(artifacts)
 	if err != nil {

@@ -95,11 +95,7 @@ func Definitions(files []File) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		artifacts := []*etree.Element{d.root}
-		if d.root.Tag == "definitions" {
-			artifacts = d.root.ChildElements()
-		}
-		for _, a := range artifacts {
+		for _, a := range d.artifacts() {
 			cp := a.Copy()
 			anchorFiles(cp, filepath.Dir(f.Name))
 			defs.AddChild(cp)

@@ -111,7 +111,7 @@ func TestMalformedXMLNamesTheLine(t *testing.T) {
 		"<proxy name=\"P\"\n  a=b/>":       "x.xml: line 2, column 6: malformed XML: unquoted or missing attribute value in element",
 	} {
 		_, _, err := Adapt([]File{{Name: "x.xml", Data: []byte(in)}}, Options{})
-		if err == nil || err.Error() != want {
+		if want += "\nhint: " + hintMalformed; err == nil || err.Error() != want {
 			t.Errorf("%q: error = %v, want %s", in, err, want)
 		}
 	}

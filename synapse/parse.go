@@ -38,16 +38,24 @@ type Error struct {
 	Message   string
 }
 
+// Error is the refusal on one line, then, on another, what to do instead.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("line %d, column %d", e.Line, e.Col)
 	if e.File != "" {
 		where = e.File + ": " + where
 	}
-	if e.Element == "" {
-		return where + ": " + e.Message
+	msg := where + ": " + e.Message
+	if e.Element != "" {
+		msg = fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
 	}
-	return fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
+	if h := e.Hint(); h != "" {
+		msg += "\nhint: " + h
+	}
+	return msg
 }
+
+// Hint is what to do instead, from the table of hints.go; "" if it has none.
+func (e *Error) Hint() string { return hintFor(e.Element, e.Message) }
 
 // Warning is a construct adapted with a difference worth knowing, or
 // ignored because it has no effect in Caddy.
@@ -62,6 +70,15 @@ type Warning struct {
 type document struct {
 	root *etree.Element
 	pos  map[*etree.Element]position
+}
+
+// artifacts are the document's top-level artifacts: the children of a
+// <definitions>, or the root itself.
+func (d *document) artifacts() []*etree.Element {
+	if d.root.Tag == "definitions" {
+		return d.root.ChildElements()
+	}
+	return []*etree.Element{d.root}
 }
 
 // parse reads one file. encoding/xml finds where each element starts (etree

@@ -39,7 +39,7 @@ func TestDeclaredEncoding(t *testing.T) {
 	}
 
 	_, _, err = Adapt([]File{{Name: "x.xml", Data: []byte("<?xml version=\"1.0\" encoding=\"EBCDIC-XYZ\"?>\n<proxy/>")}}, Options{})
-	if want := `x.xml: line 1, column 1: encoding "EBCDIC-XYZ" is not supported: not a character set Go knows by that name`; err == nil || err.Error() != want {
+	if want := `x.xml: line 1, column 1: encoding "EBCDIC-XYZ" is not supported: not a character set Go knows by that name` + "\nhint: save the file as UTF-8 (and say so in its XML declaration)"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
 }

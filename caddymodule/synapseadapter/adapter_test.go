@@ -3,6 +3,7 @@ package synapseadapter
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,8 @@ func TestSynapseAdapterWarningsAndErrors(t *testing.T) {
 	}
 
 	_, _, err = adapter.Adapt([]byte("<proxy name=\"P\">\n  <target>\n    <inSequence><enrich/></inSequence>\n  </target>\n</proxy>\n"), map[string]any{"filename": "p.xml"})
-	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")" {
+	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")\n"+
+		"hint: this mediator changes the message, which Caddy does not: keep it in the service, or in an HTTP handler in front of Caddy that does the same" {
 		t.Fatalf("error = %v", err)
 	}
 }
@@ -132,14 +134,15 @@ func TestSynapseAdapterPortsFromEnv(t *testing.T) {
 	}
 }
 
-// FuzzSynapseAdapt feeds the adapter any XML: it never panics, and whatever
+// FuzzSynapseAdapt feeds the adapter any XML, starting from the golden
+// inputs and the corpus of public configurations: it never panics, and whatever
 // it adapts without an error is JSON that Caddy loads and provisions. The
 // HTTPS server's TLS settings (constant, and provisioned by the golden tests)
 // are left out: provisioning a certificate authority for every input would
 // leave no time to fuzz.
 func FuzzSynapseAdapt(f *testing.F) {
 	inputs, _ := filepath.Glob("../../synapse/testdata/adapt/*.xml")
-	for _, in := range inputs {
+	for _, in := range append(inputs, synapseCorpus(f)...) {
 		data, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)
@@ -206,4 +209,41 @@ func TestSynapseAdapterRegistryFromEnv(t *testing.T) {
 		t.Errorf("adapted JSON lacks the registry's endpoint:\n%s", out)
 	}
 	validateCaddyJSON(t, "p.xml", out)
+}
+
+// synapseCorpus lists the files of the synapse package's corpus: public
+// configurations (see its TestCorpus).
+func synapseCorpus(t testing.TB) []string {
+	var files []string
+	err := filepath.WalkDir("../../synapse/testdata/corpus", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	return files
+}
+
+// TestSynapseAdapterLoadsTheCorpus provisions what each corpus file adapts
+// to: Caddy loads all of it.
+func TestSynapseAdapterLoadsTheCorpus(t *testing.T) {
+	adapter := SynapseAdapter{}
+	loaded := 0
+	for _, p := range synapseCorpus(t) {
+		xml, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, _, err := adapter.Adapt(xml, map[string]any{"filename": p}); err == nil {
+			validateCaddyJSON(t, p, out)
+			loaded++
+		}
+	}
+	if loaded == 0 {
+		t.Fatal("no corpus file adapts")
+	}
+	t.Logf("Caddy loads the %d corpus files that adapt", loaded)
 }

@@ -17,7 +17,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "synapse",
-		Usage: "--dir <synapse-configs/default> [--registry <MI registry folder>] [--definitions] [--http-port <port>] [--https-port <port>]",
+		Usage: "--dir <synapse-configs/default> [--registry <MI registry folder>] [--definitions] [--http-port <port>] [--https-port <port>] | --report <folder> [--registry <MI registry folder>]",
 		Short: "Combines a WSO2 MI deployment folder into Caddy JSON",
 		Long: `
 Reads the Synapse artifacts of a WSO2 Micro Integrator deployment folder
@@ -33,22 +33,34 @@ say otherwise.
 
 Registry keys (conf:/..., gov:/..., plain keys) that no artifact or local
 entry of the folder defines are read from --registry (or SYNAPSE_REGISTRY):
-MI's registry folder, holding config, governance and local.`,
+MI's registry folder, holding config, governance and local.
+
+With --report, it reads every XML file of the folder instead and prints,
+artifact by artifact, what maps, what is warned about and what is refused
+(element, line and column, and what to do instead): the migration at a
+glance. Refusals are the report's content: it exits non-zero only when the
+folder cannot be read.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("dir", "", "The deployment folder (synapse-configs/default, or a folder holding it)")
 			cmd.Flags().Bool("definitions", false, "Print one <definitions> document instead of Caddy JSON")
 			cmd.Flags().Int("http-port", 0, "The HTTP port (default 8290)")
 			cmd.Flags().Int("https-port", 0, "The HTTPS port (default 8253)")
 			cmd.Flags().String("registry", "", "MI's registry folder (holding config, governance, local) that registry keys are read from")
+			cmd.Flags().String("report", "", "Print what becomes of each artifact of this folder instead")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSynapse)
 		},
 	})
 }
 
 func cmdSynapse(fl caddycmd.Flags) (int, error) {
-	dir := fl.String("dir")
-	if dir == "" {
-		return caddy.ExitCodeFailedStartup, errors.New("--dir is required")
+	dir, report := fl.String("dir"), fl.String("report")
+	switch {
+	case dir != "" && report != "":
+		return caddy.ExitCodeFailedStartup, errors.New("--dir and --report go alone: give one folder")
+	case report != "":
+		return synapseReport(fl, report)
+	case dir == "":
+		return caddy.ExitCodeFailedStartup, errors.New("--dir or --report is required")
 	}
 	files, err := synapse.ReadDeployment(dir)
 	if err != nil {
@@ -62,18 +74,9 @@ func cmdSynapse(fl caddycmd.Flags) (int, error) {
 		_, err = os.Stdout.Write(out)
 		return 0, err
 	}
-	opts, err := synapseOptionsFromEnv()
+	opts, err := synapseCommandOptions(fl)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
-	}
-	if p := fl.Int("http-port"); p != 0 {
-		opts.HTTPPort = p
-	}
-	if p := fl.Int("https-port"); p != 0 {
-		opts.HTTPSPort = p
-	}
-	if r := fl.String("registry"); r != "" {
-		opts.Registry = r
 	}
 	out, warnings, err := synapse.Adapt(files, opts)
 	if err != nil {
@@ -89,4 +92,40 @@ func cmdSynapse(fl caddycmd.Flags) (int, error) {
 	pretty.WriteByte('\n')
 	_, err = pretty.WriteTo(os.Stdout)
 	return 0, err
+}
+
+// synapseReport prints what becomes of each artifact of the folder.
+func synapseReport(fl caddycmd.Flags, dir string) (int, error) {
+	files, err := synapse.ReadFolder(dir)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	opts, err := synapseCommandOptions(fl)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	r, err := synapse.NewReport(files, opts)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	return 0, r.WriteText(os.Stdout)
+}
+
+// synapseCommandOptions are the ports and registry from the environment,
+// then the flags.
+func synapseCommandOptions(fl caddycmd.Flags) (synapse.Options, error) {
+	opts, err := synapseOptionsFromEnv()
+	if err != nil {
+		return opts, err
+	}
+	if p := fl.Int("http-port"); p != 0 {
+		opts.HTTPPort = p
+	}
+	if p := fl.Int("https-port"); p != 0 {
+		opts.HTTPSPort = p
+	}
+	if r := fl.String("registry"); r != "" {
+		opts.Registry = r
+	}
+	return opts, nil
 }
