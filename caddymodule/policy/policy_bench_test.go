@@ -207,3 +207,37 @@ func benchEnvelope(id string, size int) string {
 	const item = `<m0:price>82.97</m0:price>`
 	return head + strings.Repeat(item, max(0, size-len(head)-len(tail))/len(item)) + tail
 }
+
+// BenchmarkSelectNewSession is the first request of a new session under each
+// placement, the pool and the other 10,000 sessions alike: the cost a
+// placement adds to the bind. Each iteration forgets the session it bound, so
+// that every one is new and the table stays at 10,000; the forget is counted
+// in every placement's figure alike.
+func BenchmarkSelectNewSession(b *testing.B) {
+	pool := benchPool()
+	ids := benchSessionIDs()
+	for _, placement := range []sessionaffinity.Placement{sessionaffinity.PlaceFallback, sessionaffinity.PlaceLeastSessions, sessionaffinity.PlaceHash} {
+		p := provisionBench(b, fmt.Sprintf(`{"name":"bench_new_%s","placement":%q}`, placement, placement), pool, false)
+		for i, id := range ids[:10_000] {
+			p.lease.Table().Bind(id, pool[i%len(pool)].String())
+		}
+		b.Run(string(placement), func(b *testing.B) {
+			br := newBenchRequest(b, "x", "")
+			b.ReportAllocs()
+			i := 10_000
+			for b.Loop() {
+				clear(br.vars)
+				br.setID(ids[i])
+				if p.Select(pool, br.r, nil) == nil {
+					b.Fatal("no upstream")
+				}
+				if _, err := p.lease.Table().Forget(ids[i]); err != nil {
+					b.Fatal(err)
+				}
+				if i++; i == len(ids) {
+					i = 10_000
+				}
+			}
+		})
+	}
+}
