@@ -188,7 +188,7 @@ func TestDrainAdminCalls(t *testing.T) {
 	}
 	var list upstreamRows
 	adminOK(t, http.MethodGet, "/soap-affinity/policies/"+name+"/upstreams", &list)
-	want := []state.UpstreamInfo{{Upstream: bs[0].addr, Draining: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
+	want := []state.UpstreamInfo{{Upstream: bs[0].addr, Draining: true, Drained: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
 	if fmt.Sprint(list.Upstreams) != fmt.Sprint(want) {
 		t.Errorf("upstreams %+v, want %+v", list.Upstreams, want)
 	}

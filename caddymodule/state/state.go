@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -239,10 +240,15 @@ func (i *Instance) ConfiguredUpstream(key string) *reverseproxy.Upstream {
 
 // UpstreamInfo describes one upstream of a policy.
 type UpstreamInfo struct {
-	Upstream  string `json:"upstream"`
-	Sessions  int    `json:"sessions"`
-	Draining  bool   `json:"draining"`
-	Available bool   `json:"available"`
+	Upstream string `json:"upstream"`
+	Sessions int    `json:"sessions"`
+	Draining bool   `json:"draining"`
+	// Drained: draining, and no session is left on it.
+	Drained bool `json:"drained,omitempty"`
+	// Deadline is when the drain moves the sessions still on it; zero for
+	// none.
+	Deadline  time.Time `json:"deadline,omitzero"`
+	Available bool      `json:"available"`
 }
 
 // Upstreams describes the upstreams of the newest instance's reverse_proxy,
@@ -263,10 +269,15 @@ func (p *Policy) Upstreams() []UpstreamInfo {
 // UpstreamInfo describes u, with the drains as last read.
 func (i *Instance) UpstreamInfo(u *reverseproxy.Upstream) UpstreamInfo {
 	key := u.String()
-	return UpstreamInfo{
+	info := UpstreamInfo{
 		Upstream:  key,
 		Sessions:  i.Counts.SessionsOn(key),
 		Draining:  i.Drains.Draining(key),
 		Available: u.Host != nil && u.Available(),
 	}
+	if info.Draining {
+		info.Drained = info.Sessions == 0
+		info.Deadline = i.Drains.Deadline(key)
+	}
+	return info
 }
