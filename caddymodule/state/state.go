@@ -238,6 +238,12 @@ func (i *Instance) ConfiguredUpstream(key string) *reverseproxy.Upstream {
 	return nil
 }
 
+// CountRefresher is a SessionCounter that reads its counts from elsewhere
+// (Redis) in the background, and can read them now, for a listing.
+type CountRefresher interface {
+	Refresh(upstreams []string) error
+}
+
 // UpstreamInfo describes one upstream of a policy.
 type UpstreamInfo struct {
 	Upstream string `json:"upstream"`
@@ -259,6 +265,10 @@ func (p *Policy) Upstreams() []UpstreamInfo {
 		return nil
 	}
 	i.Drains.Any() // reads shared drains afresh
+	if r, ok := i.Counts.(CountRefresher); ok {
+		keys, _ := i.ConfiguredUpstreams()
+		_ = r.Refresh(keys) // on failure, the last counts read
+	}
 	list := make([]UpstreamInfo, 0, len(i.Proxy.Upstreams))
 	for _, u := range i.Proxy.Upstreams {
 		list = append(list, i.UpstreamInfo(u))
