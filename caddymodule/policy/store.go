@@ -132,7 +132,7 @@ func (c RedisConfig) provision(ctx caddy.Context, policy string, local *sessiona
 		CacheTTL:       time.Duration(c.CacheTTL),
 		// Outside the sessions' key prefix, like the drains.
 		CountSets: c.KeyPrefix + policy + "#sessions:",
-		OnError:        func(error) { errorsCounter.Inc() },
+		OnError:   func(error) { errorsCounter.Inc() },
 		OnDown: func(err error) {
 			logger.Warn("redis session store unreachable; routing on this node's local session table until it answers",
 				append(fields, zap.Error(err))...)
