@@ -62,7 +62,7 @@ func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error 
 		}
 		// Whole milliseconds, as Redis keeps it, so that every node reads
 		// the same time this one answers.
-		deadline = time.UnixMilli(time.Now().Add(d).UnixMilli())
+		deadline = time.UnixMilli(time.Now().Add(d).UnixMilli()).UTC()
 	}
 	if err := requireNoBody(r); err != nil {
 		return err

@@ -69,7 +69,7 @@ func (d *Drains) Any() bool {
 	for _, u := range members {
 		set[u] = time.Time{}
 		if ms := deadlines[u]; ms > 0 {
-			set[u] = time.UnixMilli(ms)
+			set[u] = time.UnixMilli(ms).UTC()
 		}
 	}
 	d.mirror.Replace(set)
