@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -20,21 +19,8 @@ func TestDrainDeadline(t *testing.T) {
 	name := uniqueName("deadline")
 	cfg := proxyConfig(bs, "{\n name "+name+"\n timeout 1m\n }", "")
 	initCaddy(t, cfg)
-	ids := make([]string, 30)
-	for i := range ids {
-		ids[i] = fmt.Sprint("s-", i)
-	}
-	home := bindSessions(t, bs, ids)
 	drained := bs[1]
-	var own []string
-	for _, id := range ids {
-		if home[id] == drained.addr {
-			own = append(own, id)
-		}
-	}
-	if len(own) < 2 {
-		t.Fatalf("only %d of 30 sessions on %s: %v", len(own), drained.addr, home)
-	}
+	own := sessionsBoundTo(t, bs, "s-", drained)
 
 	for _, bad := range []struct{ deadline, want string }{
 		{"soon", `malformed deadline "soon"`},

@@ -25,18 +25,24 @@ type upstreamRow struct {
 	Deadline time.Time
 }
 
-// upstreamRows returns a node's upstream listing, by upstream.
-func upstreamRows(t *testing.T, n *node) map[string]upstreamRow {
+// adminGet decodes the answer of GET path under a node's policy into out.
+func adminGet(t *testing.T, n *node, path string, out any) {
 	t.Helper()
-	resp, err := nodeClient.Get("http://" + n.adminAddr + "/soap-affinity/policies/LoadBalanceProxy/upstreams")
+	resp, err := nodeClient.Get("http://" + n.adminAddr + "/soap-affinity/policies/LoadBalanceProxy/" + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var list struct{ Upstreams []upstreamRow }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("upstreams of %s: status %d, %v", n.adminAddr, resp.StatusCode, err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s of %s: status %d, %v", path, n.adminAddr, resp.StatusCode, err)
 	}
+}
+
+// upstreamRows returns a node's upstream listing, by upstream.
+func upstreamRows(t *testing.T, n *node) map[string]upstreamRow {
+	t.Helper()
+	var list struct{ Upstreams []upstreamRow }
+	adminGet(t, n, "upstreams", &list)
 	rows := map[string]upstreamRow{}
 	for _, u := range list.Upstreams {
 		rows[u.Upstream] = u
@@ -60,17 +66,12 @@ func listedCounts(t *testing.T, n *node) map[string]int {
 // admin API pages them.
 func tableCounts(t *testing.T, n *node) map[string]int {
 	t.Helper()
-	resp, err := nodeClient.Get("http://" + n.adminAddr + "/soap-affinity/policies/LoadBalanceProxy/sessions?limit=1000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var page struct {
 		Sessions   []struct{ Upstream string }
 		NextCursor string `json:"next_cursor"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || page.NextCursor != "" {
-		t.Fatalf("sessions of %s: %v, or more than a page", n.adminAddr, err)
+	if adminGet(t, n, "sessions?limit=1000", &page); page.NextCursor != "" {
+		t.Fatalf("sessions of %s: more than a page", n.adminAddr)
 	}
 	counts := map[string]int{}
 	for _, s := range page.Sessions {

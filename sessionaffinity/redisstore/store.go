@@ -2,8 +2,8 @@
 // several Caddy nodes of a policy share: the session bindings (Store), so
 // that every node sends a session to the same upstream; the drains (Drains);
 // and the count of live sessions per upstream (Counts), for least_sessions,
-// placement hash and drains. It has no Caddy import: the Caddy glue parses the config and
-// shares Clients across config reloads.
+// placement hash and drains. It has no Caddy import: the Caddy glue parses
+// the config and shares Clients across config reloads.
 package redisstore
 
 import (
