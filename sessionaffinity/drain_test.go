@@ -174,9 +174,6 @@ func TestRouterDrainDeadline(t *testing.T) {
 	if d.Outcome != Followed || pool.Key(d.Upstream) != "b" {
 		t.Errorf("past the deadline with the other upstream down: %+v, want followed to b", d)
 	}
-	if DrainDeadline.String() != "drain_deadline" || !slices.Contains(Reasons, DrainDeadline) {
-		t.Errorf("reason %q not counted as drain_deadline", DrainDeadline)
-	}
 }
 
 // least_sessions fills the emptiest available, non-draining upstream, and
