@@ -133,10 +133,14 @@ func (c *Counts) want(upstream string) {
 
 // Refresh reads the counts of upstreams (and of those asked for before) now,
 // so that an admin listing or a scrape shows the cluster's counts as they
-// are.
+// are; while Redis is in an outage it keeps the last ones rather than make
+// the listing wait for Redis.
 func (c *Counts) Refresh(upstreams []string) error {
 	for _, u := range upstreams {
 		c.want(u)
+	}
+	if c.store.health.retryAt.Load() != 0 {
+		return errBackingOff
 	}
 	return c.sync()
 }
