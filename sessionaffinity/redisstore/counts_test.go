@@ -182,3 +182,48 @@ func TestPublishedCounts(t *testing.T) {
 		t.Errorf("with a stale node 3: b:80 %d, %v; want 4", c1.SessionsOn("b:80"), err)
 	}
 }
+
+// least_sessions on two nodes places on the cluster's exact counts: with 9
+// sessions on one upstream, each used through both nodes (counted 18 by
+// per-node counts, which then left that upstream at 9 and the others at 15),
+// 30 new sessions placed through either node in turn leave the three
+// upstreams at 13.
+func TestLeastSessionsOnExactCounts(t *testing.T) {
+	srv := redistest.Start(t)
+	table := sessionaffinity.TableConfig{MaxSessions: 1000, Timeout: 2 * time.Minute}
+	cfg := Config{CountSets: "test#sessions:"}
+	ups := []string{"a:80", "b:80", "c:80"}
+	pool := sessionaffinity.Pool{Len: len(ups), Key: func(i int) string { return ups[i] }, Available: func(int) bool { return true }}
+	var nodes []node
+	var counts []*Counts
+	var routers []*sessionaffinity.Router
+	for i := range 2 {
+		n := newNode(t, on(srv), table, cfg)
+		c := n.Counts("test#counts", fmt.Sprint("node", i), 0)
+		t.Cleanup(c.Close)
+		r, err := sessionaffinity.NewRouter(n.Store, sessionaffinity.RouterConfig{Placement: sessionaffinity.PlaceLeastSessions, Counts: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, counts, routers = append(nodes, n), append(counts, c), append(routers, r)
+	}
+	for i := range 9 {
+		nodes[0].Bind(fmt.Sprint("old-", i), "a:80")
+		nodes[1].Lookup(fmt.Sprint("old-", i))
+	}
+	noFallback := func(sessionaffinity.DrainReader) int { t.Fatal("least_sessions asked the fallback"); return -1 }
+	for i := range 30 {
+		id, here := fmt.Sprint("new-", i), i%2
+		if err := counts[here].Refresh(ups); err != nil {
+			t.Fatal(err)
+		}
+		d := routers[here].Route(id, sessionaffinity.Attempt{Pool: pool, Place: noFallback})
+		if d.Outcome != sessionaffinity.Bound {
+			t.Fatalf("new session %s: outcome %d", id, d.Outcome)
+		}
+	}
+	want := map[string]int{"a:80": 13, "b:80": 13, "c:80": 13}
+	if got := sessionsInRedis(t, nodes[0]); !maps.Equal(got, want) {
+		t.Errorf("after 30 placements on the two nodes' counts: redis holds %v, want %v", got, want)
+	}
+}
