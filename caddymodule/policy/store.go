@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/state"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity/redisstore"
 )
@@ -212,3 +213,6 @@ func (c RedisConfig) clientOptions() (redisstore.ClientOptions, error) {
 	}
 	return opts, nil
 }
+
+// Interface guard: the upstream listing reads the Redis counts afresh.
+var _ state.CountRefresher = (*redisstore.Counts)(nil)
