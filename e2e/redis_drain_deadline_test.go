@@ -278,8 +278,12 @@ func TestRedisDrainsThatFinish(t *testing.T) {
 			t.Errorf("session %s stayed on %s past the deadline", id, drained)
 		}
 	}
-	if got := rebinds() - before; got != float64(len(own)) {
-		t.Errorf("%v drain_deadline rebinds on the two nodes, want %d (once per session)", got, len(own))
+	// Node 1 moves each session; node 2 follows it, or, if it has not yet
+	// read Redis's notice of the move, moves it too, to where node 1 did (a
+	// compare-and-set that finds it there), and counts that as well.
+	moved := rebinds() - before
+	if moved < float64(len(own)) || moved > float64(2*len(own)) {
+		t.Errorf("%v drain_deadline rebinds on the two nodes, want %d to %d (once per session and node at most)", moved, len(own), 2*len(own))
 	}
 	for i, n := range nodes {
 		redistest.Eventually(t, 10*time.Second, fmt.Sprintf("node %d to list %s as drained", i+1, drained), func() bool {
@@ -291,10 +295,10 @@ func TestRedisDrainsThatFinish(t *testing.T) {
 		}
 	}
 	requireCountsAgree(t, "after the deadline", srv, ids, nodes...)
-	again := startCLI(t, "drain", "LoadBalanceProxy", drained, "--wait", "--timeout", "10s", "--address", nodes[1].adminAddr)
-	again.expect(t, drained+"  drained")
+	again := startCLI(t, "drain", "LoadBalanceProxy", drained, "--wait", "--timeout", "10s", "--json", "--address", nodes[1].adminAddr)
+	again.expect(t, `"upstream":"`+drained+`","sessions":0,"draining":true,"drained":true`)
 	if err := again.ended(t); err != nil {
 		t.Fatalf("drain --wait on a drained upstream: %v", err)
 	}
-	t.Logf("30 sessions counted once on each node; %d moved by the 2s deadline", len(own))
+	t.Logf("30 sessions counted once on each node; %d moved by the 2s deadline, counted %v times", len(own), moved)
 }
