@@ -38,6 +38,27 @@ func upstreamRow(t *testing.T, policy, upstream string) state.UpstreamInfo {
 	return state.UpstreamInfo{}
 }
 
+// sessionsBoundTo binds 30 sessions named prefix0, prefix1, ... and returns
+// those bound to on (at least 2, or the test fails).
+func sessionsBoundTo(t *testing.T, bs []*backend, prefix string, on *backend) []string {
+	t.Helper()
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = fmt.Sprint(prefix, i)
+	}
+	home := bindSessions(t, bs, ids)
+	var own []string
+	for _, id := range ids {
+		if home[id] == on.addr {
+			own = append(own, id)
+		}
+	}
+	if len(own) < 2 {
+		t.Fatalf("only %d of 30 sessions on %s: %v", len(own), on.addr, home)
+	}
+	return own
+}
+
 func gauge(policy, metric, upstream string) string {
 	return fmt.Sprintf(`%s%s{policy="%s",upstream="%s"}`, metricsPrefix, metric, policy, upstream)
 }
@@ -51,21 +72,8 @@ func TestDrainUnderLoad(t *testing.T) {
 	bs := startBackends(t, 3)
 	name := uniqueName("drain")
 	initCaddy(t, proxyConfig(bs, "{\n name "+name+"\n timeout 3s\n }", ""))
-	ids := make([]string, 30)
-	for i := range ids {
-		ids[i] = fmt.Sprint("old-", i)
-	}
-	home := bindSessions(t, bs, ids)
 	drained := bs[1]
-	var own []string
-	for _, id := range ids {
-		if home[id] == drained.addr {
-			own = append(own, id)
-		}
-	}
-	if len(own) < 2 {
-		t.Fatalf("only %d of 30 sessions on %s: %v", len(own), drained.addr, home)
-	}
+	own := sessionsBoundTo(t, bs, "old-", drained)
 
 	var row state.UpstreamInfo
 	adminOK(t, http.MethodPost, drainPath(name, drained.addr), &row)
@@ -188,7 +196,7 @@ func TestDrainAdminCalls(t *testing.T) {
 	}
 	var list upstreamRows
 	adminOK(t, http.MethodGet, "/soap-affinity/policies/"+name+"/upstreams", &list)
-	want := []state.UpstreamInfo{{Upstream: bs[0].addr, Draining: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
+	want := []state.UpstreamInfo{{Upstream: bs[0].addr, Draining: true, Drained: true, Available: true}, {Upstream: bs[1].addr, Available: true}}
 	if fmt.Sprint(list.Upstreams) != fmt.Sprint(want) {
 		t.Errorf("upstreams %+v, want %+v", list.Upstreams, want)
 	}

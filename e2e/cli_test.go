@@ -23,9 +23,24 @@ func TestDrainAsTheReadmeShowsIt(t *testing.T) {
 		}
 	}
 
-	// An unknown upstream: the command fails and says why.
-	cmd := exec.Command(caddyBin, "soap-affinity", "drain", "simple_client_session_srv0_1", "localhost:9999")
-	if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), `no upstream \"localhost:9999\"`) {
-		t.Errorf("draining an unknown upstream: %v\n%s", err, msg)
+	// Refused commands fail, say why, and change nothing.
+	for _, refused := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"localhost:9999"}, `no upstream \"localhost:9999\"`},
+		{[]string{"localhost:9001", "--deadline", "10"}, `malformed deadline \"10\"`},
+		{[]string{"localhost:9001", "--deadline", "-5m"}, `deadline \"-5m\": want a duration above 0`},
+		{[]string{"localhost:9001", "--wait"}, "--wait needs --deadline or --timeout"},
+		{[]string{"localhost:9001", "--timeout", "1m"}, "--timeout is for --wait"},
+	} {
+		cmd := exec.Command(caddyBin, append([]string{"soap-affinity", "drain", "simple_client_session_srv0_1"}, refused.args...)...)
+		if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), refused.want) {
+			t.Errorf("drain %v: %v\n%s\nwant an error with %s", refused.args, err, msg, refused.want)
+		}
+	}
+	out, err := exec.Command(caddyBin, "soap-affinity", "upstreams", "simple_client_session_srv0_1", "--json").CombinedOutput()
+	if err != nil || strings.Contains(string(out), `"draining":true`) {
+		t.Errorf("after the refused drains, want none draining: %v\n%s", err, out)
 	}
 }

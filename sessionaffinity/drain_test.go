@@ -2,6 +2,8 @@ package sessionaffinity
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,11 @@ func tableWithDrains(t *testing.T, id, bound, draining string) (*Table, *MemoryD
 		table.Bind(id, bound)
 	}
 	drains := new(MemoryDrains)
-	drains.Replace(strings.Fields(draining))
+	set := map[string]time.Time{}
+	for _, u := range strings.Fields(draining) {
+		set[u] = time.Time{}
+	}
+	drains.Replace(set)
 	return table, drains
 }
 
@@ -91,31 +97,82 @@ func TestRouterDrain(t *testing.T) {
 
 func TestMemoryDrains(t *testing.T) {
 	var d MemoryDrains
-	if d.Any() || d.Draining("a") || d.list() != nil {
+	if d.Any() || d.Draining("a") || len(d.Snapshot()) != 0 {
 		t.Fatal("zero MemoryDrains is not empty")
 	}
-	set := func(u string, on bool) bool {
-		changed, err := d.Set(u, on)
+	set := func(u string, on bool, deadline time.Time) bool {
+		changed, err := d.Set(u, on, deadline)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return changed
 	}
-	if !set("a", true) || set("a", true) || !set("b", true) {
+	none := time.Time{}
+	if !set("a", true, none) || set("a", true, none) || !set("b", true, none) {
 		t.Error("Set(on) reports changes wrongly")
 	}
-	if !d.Any() || !d.Draining("a") || fmt.Sprint(d.list()) != "[a b]" {
-		t.Errorf("after two drains: any %v, list %v", d.Any(), d.list())
+	if !d.Any() || !d.Draining("a") || fmt.Sprint(slices.Sorted(maps.Keys(d.Snapshot()))) != "[a b]" {
+		t.Errorf("after two drains: any %v, %v", d.Any(), d.Snapshot())
 	}
-	if !set("a", false) || set("a", false) || d.Draining("a") {
+	if !set("a", false, none) || set("a", false, none) || d.Draining("a") {
 		t.Error("Set(off) reports changes wrongly")
 	}
-	d.Replace([]string{"x", "y", "z"})
+
+	// A deadline is set, kept by a drain without one, and overdue once past.
+	soon, past := time.Now().Add(time.Hour), time.Now().Add(-time.Second)
+	if !set("b", true, soon) || set("b", true, soon) || set("b", true, none) || !d.Deadline("b").Equal(soon) {
+		t.Errorf("deadline of b: %v, want %v, set once", d.Deadline("b"), soon)
+	}
+	if d.Overdue("b") || d.Overdue("c") {
+		t.Error("overdue before the deadline, or without a drain")
+	}
+	if !set("b", true, past) || !d.Overdue("b") {
+		t.Errorf("not overdue past its deadline %v", d.Deadline("b"))
+	}
+	if !set("b", false, none) || d.Overdue("b") || !d.Deadline("b").IsZero() {
+		t.Error("an ended drain is still overdue or keeps its deadline")
+	}
+
+	d.Replace(map[string]time.Time{"x": none, "y": past, "z": none})
 	if got, _ := d.Retain(func(u string) bool { return u == "y" }); fmt.Sprint(got) != "[x z]" {
 		t.Errorf("Retain forgot %v, want [x z]", got)
 	}
-	if fmt.Sprint(d.list()) != "[y]" {
-		t.Errorf("after Retain: %v, want [y]", d.list())
+	if got := d.Snapshot(); len(got) != 1 || !got["y"].Equal(past) {
+		t.Errorf("after Retain: %v, want y with its deadline", got)
+	}
+}
+
+// When a drain's deadline passes, a session still on its upstream is placed
+// anew on its next request, with its own reason, strict or not; with nowhere
+// else to go it stays.
+func TestRouterDrainDeadline(t *testing.T) {
+	const session = "client-1"
+	for _, strict := range []bool{false, true} {
+		table, drains := tableWithDrains(t, session, "b", "")
+		router := newTestRouter(t, table, RouterConfig{Drains: drains, Strict: strict})
+		pool := testPool("a b", "")
+		attempt := Attempt{Pool: pool, Place: drainingFallback(t, pool, "a", true)}
+		_, _ = drains.Set("b", true, time.Now().Add(time.Hour))
+		if d := router.Route(session, attempt); d.Outcome != Followed || pool.Key(d.Upstream) != "b" {
+			t.Errorf("strict %v, before the deadline: %+v, want followed to b", strict, d)
+		}
+		_, _ = drains.Set("b", true, time.Now().Add(-time.Millisecond))
+		d := router.Route(session, attempt)
+		if d.Outcome != Rebound || d.Reason != DrainDeadline || d.From != "b" || pool.Key(d.Upstream) != "a" {
+			t.Errorf("strict %v, past the deadline: %+v, want rebound from b to a for %s", strict, d, DrainDeadline)
+		}
+		if up, _ := table.Lookup(session); up != "a" {
+			t.Errorf("strict %v: bound to %s after the deadline, want a", strict, up)
+		}
+	}
+
+	table, drains := tableWithDrains(t, session, "b", "")
+	_, _ = drains.Set("b", true, time.Now().Add(-time.Millisecond))
+	router := newTestRouter(t, table, RouterConfig{Drains: drains})
+	pool := testPool("a b", "a")
+	d := router.Route(session, Attempt{Pool: pool, Place: drainingFallback(t, pool, "a", true)})
+	if d.Outcome != Followed || pool.Key(d.Upstream) != "b" {
+		t.Errorf("past the deadline with the other upstream down: %+v, want followed to b", d)
 	}
 }
 
@@ -149,7 +206,7 @@ func TestRouterLeastSessions(t *testing.T) {
 	}
 
 	// Neither draining nor unavailable upstreams, nor the one that failed.
-	_, _ = drains.Set("b", true)
+	_, _ = drains.Set("b", true, time.Time{})
 	down := testPool("a b c", "c")
 	for range 20 {
 		if d := router.Route("", Attempt{Pool: down, Place: noFallback}); down.Key(d.Upstream) != "a" {

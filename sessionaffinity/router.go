@@ -99,16 +99,20 @@ const (
 	RetryAfterFailure
 	// UpstreamRemoved: the session's upstream is no longer in the pool.
 	UpstreamRemoved
+	// DrainDeadline: the session's upstream drains and the drain's deadline
+	// has passed.
+	DrainDeadline
 )
 
 // Reasons lists the reasons a session moves, for counting them.
-var Reasons = []Reason{UpstreamDown, RetryAfterFailure, UpstreamRemoved}
+var Reasons = []Reason{UpstreamDown, RetryAfterFailure, UpstreamRemoved, DrainDeadline}
 
 var reasonNames = [...]string{
 	NoReason:          "",
 	UpstreamDown:      "upstream_down",
 	RetryAfterFailure: "retry_after_failure",
 	UpstreamRemoved:   "upstream_removed",
+	DrainDeadline:     "drain_deadline",
 }
 
 func (r Reason) String() string { return nameOf(reasonNames[:], r) }
@@ -133,7 +137,8 @@ type Decision struct {
 // and is rebound (compare-and-set, so that concurrent failovers agree), or,
 // when strict, is refused. A draining upstream gets no new session and no
 // request without one; the sessions bound to it stay. It is safe for
-// concurrent use.
+// concurrent use. When a drain's deadline passes, the sessions still bound to
+// its upstream are placed anew on their next request.
 type Router struct {
 	store     Store
 	strict    bool
@@ -220,6 +225,13 @@ func (r *Router) Route(id string, a Attempt) Decision {
 		d.Reason = RetryAfterFailure
 	case !a.Pool.Available(current):
 		d.Reason = UpstreamDown
+	case r.drains != nil && r.drains.Overdue(bound):
+		// The operator's deadline moves the session even when strict; with
+		// no other upstream to take it, it stays rather than fail.
+		if moved := r.rebind(id, a, Decision{Upstream: current, Reason: DrainDeadline, From: bound}); moved.Upstream >= 0 {
+			return moved
+		}
+		return d
 	default:
 		return d
 	}

@@ -173,7 +173,7 @@ func TestRouter(t *testing.T) {
 
 func TestReasonNames(t *testing.T) {
 	// The names are the values of the rebinds_total metric's reason label.
-	want := []string{"upstream_down", "retry_after_failure", "upstream_removed"}
+	want := []string{"upstream_down", "retry_after_failure", "upstream_removed", "drain_deadline"}
 	var got []string
 	for _, r := range Reasons {
 		got = append(got, r.String())

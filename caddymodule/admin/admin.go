@@ -31,8 +31,8 @@ const (
 //	DELETE /soap-affinity/policies/{name}/sessions          all sessions, or those of ?upstream= (drain)
 //	POST   /soap-affinity/policies/{name}/sessions/lookup   one session, named by {"id": "..."}
 //	POST   /soap-affinity/policies/{name}/sessions/forget   forget one session, named by {"id": "..."}
-//	GET    /soap-affinity/policies/{name}/upstreams         upstreams: sessions, draining, available
-//	POST   /soap-affinity/policies/{name}/drain             start draining ?upstream=
+//	GET    /soap-affinity/policies/{name}/upstreams         upstreams: sessions, draining, drained, deadline, available
+//	POST   /soap-affinity/policies/{name}/drain             start draining ?upstream= (until ?deadline=, a duration)
 //	DELETE /soap-affinity/policies/{name}/drain             end the drain of ?upstream=
 //
 // Names are path segments: percent-encode them. Session ids travel only in

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -40,10 +41,28 @@ func (a *AdminAPI) endDrain(w http.ResponseWriter, r *http.Request) error {
 	return a.drain(w, r, false)
 }
 
+// maxDrainDeadline bounds a drain's deadline: a longer one is more likely a
+// typo (10000m for 10m) than a plan.
+const maxDrainDeadline = 30 * 24 * time.Hour
+
 func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error {
-	params, err := parseQuery(r.URL.RawQuery, "upstream")
+	allowed := []string{"upstream"}
+	if on {
+		allowed = append(allowed, "deadline")
+	}
+	params, err := parseQuery(r.URL.RawQuery, allowed...)
 	if err != nil {
 		return err
+	}
+	var deadline time.Time
+	if v, given := params["deadline"]; given {
+		d, err := parseDrainDeadline(v)
+		if err != nil {
+			return err
+		}
+		// Whole milliseconds, as Redis keeps it, so that every node reads
+		// the same time this one answers.
+		deadline = time.UnixMilli(time.Now().Add(d).UnixMilli()).UTC()
 	}
 	if err := requireNoBody(r); err != nil {
 		return err
@@ -64,16 +83,39 @@ func (a *AdminAPI) drain(w http.ResponseWriter, r *http.Request, on bool) error 
 		keys, _ := i.ConfiguredUpstreams()
 		return apiError(http.StatusNotFound, "policy %s has no upstream %q (it has: %s)", name, upstream, strings.Join(keys, ", "))
 	}
-	changed, err := i.Drains.Set(upstream, on)
+	wasDraining := i.Drains.Draining(upstream)
+	changed, err := i.Drains.Set(upstream, on, deadline)
 	if changed {
 		msg := "upstream drain started"
-		if !on {
+		switch {
+		case !on:
 			msg = "upstream drain ended"
+		case wasDraining:
+			msg = "upstream drain deadline set"
 		}
-		a.logger.Info(msg, zap.String("policy", name), zap.String("upstream", upstream))
+		fields := []zap.Field{zap.String("policy", name), zap.String("upstream", upstream)}
+		if !deadline.IsZero() {
+			fields = append(fields, zap.Time("deadline", deadline))
+		}
+		a.logger.Info(msg, fields...)
 	}
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, "policy %s: %v", name, err)
 	}
 	return writeJSON(w, i.UpstreamInfo(u))
+}
+
+// parseDrainDeadline reads a drain's ?deadline=: a Go duration from now,
+// above 0 and at most maxDrainDeadline.
+func parseDrainDeadline(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, apiError(http.StatusBadRequest, "malformed deadline %q: want a duration such as 10m or 1h30m", v)
+	case d <= 0:
+		return 0, apiError(http.StatusBadRequest, "deadline %q: want a duration above 0, such as 10m", v)
+	case d > maxDrainDeadline:
+		return 0, apiError(http.StatusBadRequest, "deadline %q: at most %s", v, maxDrainDeadline)
+	}
+	return d, nil
 }

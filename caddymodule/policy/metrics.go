@@ -38,6 +38,8 @@ func init() {
 			"Live sessions bound to the upstream.", []string{"policy", "upstream"}, nil),
 		draining: prometheus.NewDesc(metricsPrefix+"upstream_draining",
 			"1 while the upstream is draining (takes no new sessions), else 0.", []string{"policy", "upstream"}, nil),
+		drained: prometheus.NewDesc(metricsPrefix+"upstream_drained",
+			"1 once the draining upstream has no session left, else 0.", []string{"policy", "upstream"}, nil),
 	}
 	metrics.bindings = counter("bindings_total",
 		"Sessions bound to an upstream: new sessions and sessions moved there by a rebind.", "policy", "upstream")
@@ -139,24 +141,30 @@ func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 // every upstream of every policy's config: an upstream that leaves the config
 // leaves the metrics with it.
 type upstreamsCollector struct {
-	sessions, draining *prometheus.Desc
+	sessions, draining, drained *prometheus.Desc
 }
 
 func (c upstreamsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sessions
 	ch <- c.draining
+	ch <- c.drained
 }
 
 func (c upstreamsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range state.Policies() {
 		name := p.Name()
 		for _, u := range p.Upstreams() {
-			draining := 0.0
-			if u.Draining {
-				draining = 1
-			}
 			ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(u.Sessions), name, u.Upstream)
-			ch <- prometheus.MustNewConstMetric(c.draining, prometheus.GaugeValue, draining, name, u.Upstream)
+			ch <- prometheus.MustNewConstMetric(c.draining, prometheus.GaugeValue, oneIf(u.Draining), name, u.Upstream)
+			ch <- prometheus.MustNewConstMetric(c.drained, prometheus.GaugeValue, oneIf(u.Drained), name, u.Upstream)
 		}
 	}
+}
+
+// oneIf is a boolean as a gauge's value.
+func oneIf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

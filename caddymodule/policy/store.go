@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/soap-affinity/caddy-soap-affinity/caddymodule/state"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity/redisstore"
 )
@@ -76,12 +77,13 @@ type redisLease struct {
 	// outside the sessions' key prefix, so that deleting every session leaves
 	// it alone.
 	drainsKey string
-	// counts are the sessions per upstream of every node of the policy.
+	// counts are the live sessions per upstream over every node of the
+	// policy.
 	counts *redisstore.Counts
 }
 
-// countsEvery is how often a node publishes its sessions per upstream for
-// the other nodes' least_sessions placement.
+// countsEvery is how often a node reads the cluster's sessions per upstream
+// (or, on a Redis Cluster, publishes its own) for placement and drains.
 const countsEvery = time.Second
 
 // processID names this Caddy process among the nodes that publish session
@@ -129,7 +131,9 @@ func (c RedisConfig) provision(ctx caddy.Context, policy string, local *sessiona
 		CommandTimeout: time.Duration(c.Timeout),
 		Backoff:        time.Duration(c.Backoff),
 		CacheTTL:       time.Duration(c.CacheTTL),
-		OnError:        func(error) { errorsCounter.Inc() },
+		// Outside the sessions' key prefix, like the drains.
+		CountSets: c.KeyPrefix + policy + "#sessions:",
+		OnError:   func(error) { errorsCounter.Inc() },
 		OnDown: func(err error) {
 			logger.Warn("redis session store unreachable; routing on this node's local session table until it answers",
 				append(fields, zap.Error(err))...)
@@ -209,3 +213,6 @@ func (c RedisConfig) clientOptions() (redisstore.ClientOptions, error) {
 	}
 	return opts, nil
 }
+
+// Interface guard: the upstream listing reads the Redis counts afresh.
+var _ state.CountRefresher = (*redisstore.Counts)(nil)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -237,12 +238,23 @@ func (i *Instance) ConfiguredUpstream(key string) *reverseproxy.Upstream {
 	return nil
 }
 
+// CountRefresher is a SessionCounter that reads its counts from elsewhere
+// (Redis) in the background, and can read them now, for a listing.
+type CountRefresher interface {
+	Refresh(upstreams []string) error
+}
+
 // UpstreamInfo describes one upstream of a policy.
 type UpstreamInfo struct {
-	Upstream  string `json:"upstream"`
-	Sessions  int    `json:"sessions"`
-	Draining  bool   `json:"draining"`
-	Available bool   `json:"available"`
+	Upstream string `json:"upstream"`
+	Sessions int    `json:"sessions"`
+	Draining bool   `json:"draining"`
+	// Drained: draining, and no session is left on it.
+	Drained bool `json:"drained,omitempty"`
+	// Deadline is when the drain moves the sessions still on it; zero for
+	// none.
+	Deadline  time.Time `json:"deadline,omitzero"`
+	Available bool      `json:"available"`
 }
 
 // Upstreams describes the upstreams of the newest instance's reverse_proxy,
@@ -253,6 +265,10 @@ func (p *Policy) Upstreams() []UpstreamInfo {
 		return nil
 	}
 	i.Drains.Any() // reads shared drains afresh
+	if r, ok := i.Counts.(CountRefresher); ok {
+		keys, _ := i.ConfiguredUpstreams()
+		_ = r.Refresh(keys) // on failure, the last counts read
+	}
 	list := make([]UpstreamInfo, 0, len(i.Proxy.Upstreams))
 	for _, u := range i.Proxy.Upstreams {
 		list = append(list, i.UpstreamInfo(u))
@@ -263,10 +279,15 @@ func (p *Policy) Upstreams() []UpstreamInfo {
 // UpstreamInfo describes u, with the drains as last read.
 func (i *Instance) UpstreamInfo(u *reverseproxy.Upstream) UpstreamInfo {
 	key := u.String()
-	return UpstreamInfo{
+	info := UpstreamInfo{
 		Upstream:  key,
 		Sessions:  i.Counts.SessionsOn(key),
 		Draining:  i.Drains.Draining(key),
 		Available: u.Host != nil && u.Available(),
 	}
+	if info.Draining {
+		info.Drained = info.Sessions == 0
+		info.Deadline = i.Drains.Deadline(key)
+	}
+	return info
 }

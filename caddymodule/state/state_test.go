@@ -28,7 +28,7 @@ func TestReloadHandsTheStateOver(t *testing.T) {
 	}
 	publish(t, old)
 	old.Table().Bind("s1", "a:1")
-	if _, err := old.Drains().Set("a:1", true); err != nil {
+	if _, err := old.Drains().Set("a:1", true, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -80,16 +80,20 @@ func BenchmarkStoreBind(b *testing.B) {
 			s.Bind("bind-"+strconv.Itoa(i), "upstream-1")
 		}
 	})
-	b.Run("redis", func(b *testing.B) {
-		n := newNode(b, on(srv), benchTable, Config{CommandTimeout: 5 * time.Second})
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			n.Bind("bind-"+strconv.Itoa(i), "upstream-1")
-		}
-		if n.out.errors.Load() != 0 {
-			b.Fatalf("%d redis errors", n.out.errors.Load())
-		}
-	})
+	// redis_counted keeps the per-upstream sets of exact counts, as Caddy
+	// does on a single server or Sentinel; redis keeps none, as on a Cluster.
+	for _, sc := range []struct{ name, sets string }{{"redis", ""}, {"redis_counted", "bench#sessions:"}} {
+		b.Run(sc.name, func(b *testing.B) {
+			n := newNode(b, on(srv), benchTable, Config{CommandTimeout: 5 * time.Second, CountSets: sc.sets})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				n.Bind(sc.name+"-"+strconv.Itoa(i), "upstream-1")
+			}
+			if n.out.errors.Load() != 0 {
+				b.Fatalf("%d redis errors", n.out.errors.Load())
+			}
+		})
+	}
 }
 
 func newBenchTable(b *testing.B) *sessionaffinity.Table {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/soap-affinity/caddy-soap-affinity/sessionaffinity"
 )
@@ -15,21 +19,27 @@ const drainWriteTimeout = 2 * time.Second
 
 // Drains keeps a policy's drains (sessionaffinity.Drains) in a Redis set
 // beside its sessions, so that every node of the policy obeys a drain started
-// on any of them. Each placement reads the set from this node's cache of Redis (CLIENT TRACKING:
-// no round trip, and Redis drops the cached set the moment any node changes
-// it), so a node obeys a drain from its next placement on. The mirror is this
-// node's copy: it answers while Redis does not.
+// on any of them, and their deadlines in a hash beside the set (upstream ->
+// unix milliseconds: an absolute time, so that every node ends a drain alike).
+// Each placement reads both from this node's cache of Redis (CLIENT TRACKING:
+// no round trip, and Redis drops the cached copy the moment any node changes
+// it), so a node obeys a drain from its next placement on; a node that only
+// follows sessions reads them at most once a second, to see a deadline pass.
+// The mirror is this node's copy: it answers while Redis does not.
 type Drains struct {
-	store  *Store
-	key    string
-	mirror *sessionaffinity.MemoryDrains
+	store        *Store
+	key          string
+	deadlinesKey string
+	mirror       *sessionaffinity.MemoryDrains
+	read         atomic.Int64 // unix nanoseconds of the last read
 }
 
 var _ sessionaffinity.Drains = (*Drains)(nil)
 
-// Drains returns the drains kept in Redis at key, mirrored in mirror.
+// Drains returns the drains kept in Redis at key (their deadlines at
+// key+":deadlines"), mirrored in mirror.
 func (s *Store) Drains(key string, mirror *sessionaffinity.MemoryDrains) *Drains {
-	return &Drains{store: s, key: key, mirror: mirror}
+	return &Drains{store: s, key: key, deadlinesKey: key + ":deadlines", mirror: mirror}
 }
 
 // Any refreshes the mirror from Redis (or its cache) and reports whether some
@@ -41,32 +51,78 @@ func (d *Drains) Any() bool {
 	}
 	ctx := newDeadline(d.store.cmdTimeout)
 	defer ctx.stop()
-	members, err := conn.DoCache(ctx, conn.B().Smembers().Key(d.key).Cache(), time.Minute).AsStrSlice()
+	resps := conn.DoMultiCache(ctx,
+		rueidis.CT(conn.B().Smembers().Key(d.key).Cache(), time.Minute),
+		rueidis.CT(conn.B().Hgetall().Key(d.deadlinesKey).Cache(), time.Minute))
+	members, err := resps[0].AsStrSlice()
+	var deadlines map[string]int64
+	if err == nil {
+		deadlines, err = resps[1].AsIntMap()
+	}
 	if err != nil {
 		d.store.failed(start, err)
 		return d.mirror.Any()
 	}
 	d.store.health.answered(start)
-	d.mirror.Replace(members)
+	d.read.Store(time.Now().UnixNano())
+	set := make(map[string]time.Time, len(members))
+	for _, u := range members {
+		set[u] = time.Time{}
+		if ms := deadlines[u]; ms > 0 {
+			set[u] = time.UnixMilli(ms).UTC()
+		}
+	}
+	d.mirror.Replace(set)
 	return len(members) > 0
 }
+
+// drainsReadEvery is how stale the mirror may be when a node asks whether a
+// session's upstream is overdue, the only question it asks on a request that
+// follows a session.
+const drainsReadEvery = time.Second
 
 // Draining reports whether upstream is draining, as Any last read it.
 func (d *Drains) Draining(upstream string) bool { return d.mirror.Draining(upstream) }
 
+// Overdue reports whether upstream's drain deadline has passed, reading the
+// drains again if the last read is over a second old.
+func (d *Drains) Overdue(upstream string) bool {
+	if time.Now().UnixNano()-d.read.Load() > int64(drainsReadEvery) {
+		d.Any()
+	}
+	return d.mirror.Overdue(upstream)
+}
+
+// Deadline returns the deadline of upstream's drain, as Any last read it.
+func (d *Drains) Deadline(upstream string) time.Time { return d.mirror.Deadline(upstream) }
+
 // Set starts or ends the drain of upstream in Redis and in the mirror. When
 // Redis fails, the change holds on this node only, and the error says so.
-func (d *Drains) Set(upstream string, on bool) (bool, error) {
-	changed, _ := d.mirror.Set(upstream, on)
+func (d *Drains) Set(upstream string, on bool, deadline time.Time) (bool, error) {
+	changed, _ := d.mirror.Set(upstream, on, deadline)
 	n, err := d.write(func(ctx context.Context) (int64, error) {
 		conn, err := d.store.client.connect()
 		if err != nil {
 			return 0, err
 		}
+		cmds := rueidis.Commands{conn.B().Srem().Key(d.key).Member(upstream).Build(),
+			conn.B().Hdel().Key(d.deadlinesKey).Field(upstream).Build()}
 		if on {
-			return conn.Do(ctx, conn.B().Sadd().Key(d.key).Member(upstream).Build()).AsInt64()
+			cmds = rueidis.Commands{conn.B().Sadd().Key(d.key).Member(upstream).Build()}
+			if !deadline.IsZero() {
+				cmds = append(cmds, conn.B().Hset().Key(d.deadlinesKey).FieldValue().
+					FieldValue(upstream, strconv.FormatInt(deadline.UnixMilli(), 10)).Build())
+			}
 		}
-		return conn.Do(ctx, conn.B().Srem().Key(d.key).Member(upstream).Build()).AsInt64()
+		var n int64
+		for _, resp := range conn.DoMulti(ctx, cmds...) {
+			done, err := resp.AsInt64()
+			if err != nil {
+				return 0, err
+			}
+			n += done
+		}
+		return n, nil
 	})
 	if err != nil {
 		return changed, fmt.Errorf("redis did not confirm the drain, so only this node obeys it: %w", err)
@@ -99,7 +155,12 @@ func (d *Drains) Retain(keep func(upstream string) bool) ([]string, error) {
 		if len(gone) == 0 {
 			return 0, nil
 		}
-		return conn.Do(ctx, conn.B().Srem().Key(d.key).Member(gone...).Build()).AsInt64()
+		resps := conn.DoMulti(ctx, conn.B().Srem().Key(d.key).Member(gone...).Build(),
+			conn.B().Hdel().Key(d.deadlinesKey).Field(gone...).Build())
+		if err := resps[1].Error(); err != nil {
+			return 0, err
+		}
+		return resps[0].AsInt64()
 	})
 	if err != nil {
 		err = fmt.Errorf("redis: forgetting drains: %w", err)

@@ -6,22 +6,23 @@ import "github.com/redis/rueidis"
 // Cluster too. A binding is the upstream's key; an empty value is a tombstone:
 // the session was deleted (admin API), which tells the nodes that still hold a
 // copy to drop it rather than share it again. A tombstone lives as long as a
-// session would.
+// session would. Each takes one argument more, last, for the sets that count
+// the sessions per upstream (counted, in counts.go).
 
 // bindScript binds KEYS[1] to ARGV[1] for ARGV[2] ms unless it is bound, and
 // returns {binding, its remaining ms}.
-var bindScript = rueidis.NewLuaScriptRetryable(`
+var bindScript = rueidis.NewLuaScriptRetryable(counted(`
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= '' then return {cur, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {ARGV[1], tonumber(ARGV[2])}
-`)
+`))
 
 // rebindScript moves KEYS[1] from ARGV[1] to ARGV[2] only while it is bound to
 // ARGV[1], or binds it to ARGV[2] if it is not bound, and returns {binding,
 // its remaining ms}. The timeout (ARGV[3] ms) restarts if ARGV[4] is 1, else
 // a moved binding keeps it.
-var rebindScript = rueidis.NewLuaScriptRetryable(`
+var rebindScript = rueidis.NewLuaScriptRetryable(counted(`
 local cur = redis.call('GET', KEYS[1])
 if cur == '' then cur = false end
 if cur and cur ~= ARGV[1] then return {cur, redis.call('PTTL', KEYS[1])} end
@@ -31,14 +32,14 @@ if cur and ARGV[4] ~= '1' then
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return {ARGV[2], tonumber(ARGV[3])}
-`)
+`))
 
 // forgetScript replaces the binding of KEYS[1] by a tombstone for ARGV[2] ms
 // if it is bound to ARGV[1], or to anything when ARGV[1] is empty; it returns
 // 1 if it did, else 0.
-var forgetScript = rueidis.NewLuaScript(`
+var forgetScript = rueidis.NewLuaScript(counted(`
 local cur = redis.call('GET', KEYS[1])
 if not cur or cur == '' or (ARGV[1] ~= '' and cur ~= ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], '', 'PX', ARGV[2])
 return 1
-`)
+`))

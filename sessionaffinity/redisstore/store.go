@@ -1,9 +1,9 @@
 // Package redisstore keeps in Redis (one server, Sentinel or Cluster) what
 // several Caddy nodes of a policy share: the session bindings (Store), so
 // that every node sends a session to the same upstream; the drains (Drains);
-// and every node's count of sessions per upstream (Counts), for
-// least_sessions. It has no Caddy import: the Caddy glue parses the config and
-// shares Clients across config reloads.
+// and the count of live sessions per upstream (Counts), for least_sessions,
+// placement hash and drains. It has no Caddy import: the Caddy glue parses
+// the config and shares Clients across config reloads.
 package redisstore
 
 import (
@@ -57,6 +57,10 @@ type Config struct {
 	// (Cached bindings need no time limit: Redis tells each node the moment a
 	// binding it cached changes.)
 	CacheTTL time.Duration
+	// CountSets, if set, is the prefix of the per-upstream sets of session
+	// keys that the binding scripts keep, for exact session counts (Counts);
+	// on a Cluster they are not kept.
+	CountSets string
 	// OnError, if set, is called for every failed Redis command.
 	OnError func(err error)
 	// OnDown, if set, is called when Redis stops answering (once per outage),
@@ -82,6 +86,7 @@ type Store struct {
 	sliding    bool
 	slideAfter time.Duration // slide a key whose timeout lags more than this
 	cmdTimeout time.Duration
+	countSets  string
 	onError    func(error)
 	health     health
 }
@@ -120,6 +125,7 @@ func New(cfg Config) (*Store, error) {
 		sliding:    tc.Expiry != sessionaffinity.ExpiryFixed,
 		slideAfter: cfg.CacheTTL,
 		cmdTimeout: cfg.CommandTimeout,
+		countSets:  cfg.CountSets,
 		onError:    cfg.OnError,
 		health:     health{backoff: cfg.Backoff, onDown: cfg.OnDown, onUp: cfg.OnUp},
 	}
@@ -232,7 +238,7 @@ var errBackingOff = errors.New("redis is left alone after a failure")
 // binding into the local table, expiring no later than in Redis: counted from
 // sent, the time the script was sent.
 func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
-	reply, err := script.Exec(ctx, conn, []string{s.key(id)}, args).ToArray()
+	reply, err := script.Exec(ctx, conn, []string{s.key(id)}, append(args, s.setsArg(conn))).ToArray()
 	var bound string
 	var ms int64
 	if err == nil && len(reply) == 2 {
@@ -286,7 +292,7 @@ func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(
 func (s *Store) Forget(id string) (bool, error) {
 	here, _ := s.local.Forget(id) // a table cannot fail to
 	n, err := s.forget(func(ctx context.Context, conn rueidis.Client) (int, error) {
-		n, err := forgetScript.Exec(ctx, conn, []string{s.key(id)}, []string{"", s.timeoutMS}).AsInt64()
+		n, err := forgetScript.Exec(ctx, conn, []string{s.key(id)}, []string{"", s.timeoutMS, s.setsArg(conn)}).AsInt64()
 		return int(n), err
 	})
 	return here || n > 0, err
@@ -333,6 +339,7 @@ func (s *Store) forget(del func(context.Context, rueidis.Client) (int, error)) (
 // to upstream ("": any), in pipelined batches.
 func (s *Store) forgetEach(ctx context.Context, conn rueidis.Client, upstream string) (int, error) {
 	pattern := globEscaper.Replace(s.prefix) + "*"
+	sets := s.setsArg(conn)
 	n := 0
 	for _, node := range conn.Nodes() {
 		var cursor uint64
@@ -343,7 +350,7 @@ func (s *Store) forgetEach(ctx context.Context, conn rueidis.Client, upstream st
 			}
 			execs := make([]rueidis.LuaExec, len(page.Elements))
 			for i, key := range page.Elements {
-				execs[i] = rueidis.LuaExec{Keys: []string{key}, Args: []string{upstream, s.timeoutMS}}
+				execs[i] = rueidis.LuaExec{Keys: []string{key}, Args: []string{upstream, s.timeoutMS, sets}}
 			}
 			for _, r := range forgetScript.ExecMulti(ctx, conn, execs...) {
 				done, err := r.AsInt64()

@@ -101,7 +101,9 @@ func TestSentinelFailover(t *testing.T) {
 func TestCluster(t *testing.T) {
 	masters := redistest.StartCluster(t, 3)
 	opts := ClientOptions{Addresses: []string{masters[0].Addr, masters[1].Addr}}
-	cfg := Config{Backoff: 100 * time.Millisecond}
+	// The count sets are asked for, and left out: a script may touch no
+	// other key than its session's there.
+	cfg := Config{Backoff: 100 * time.Millisecond, CountSets: "test#sessions:"}
 	a := newNode(t, opts, twoMinutes, cfg)
 	home := map[string]string{}
 	for i := range 300 {
@@ -112,6 +114,11 @@ func TestCluster(t *testing.T) {
 		if n, err := m.Do("DBSIZE"); err != nil || n == "0" {
 			t.Fatalf("master %d holds %s keys (%v): the sessions should spread over the slots", i, n, err)
 		}
+	}
+	counts := a.Counts("test#counts", "a", 0)
+	t.Cleanup(counts.Close)
+	if err := counts.Refresh([]string{"u0"}); err != nil || counts.SessionsOn("u0") != 100 {
+		t.Fatalf("published counts on a Cluster: u0 %d, %v; want 100", counts.SessionsOn("u0"), err)
 	}
 	masters[1].Stop()
 	for id, up := range home { // routed on a's table for the stopped master's slots
