@@ -41,7 +41,7 @@ func TestChaosUnderLoad(t *testing.T) {
 	}`, addrs(bs[:upstreams])))
 	}
 	tester := initCaddy(t, config(3))
-	testClient.CloseIdleConnections()
+	plainClient.CloseIdleConnections()
 	goroutinesBefore := settledGoroutines(0)
 
 	var (
@@ -65,7 +65,7 @@ func TestChaosUnderLoad(t *testing.T) {
 					ex := exchange{id: fmt.Sprintf("%d-%d", k, len(perClient[k])), session: s, start: time.Now()}
 					req := withSession("chaos-" + strconv.Itoa(s))
 					req.header["X-Chaos-Request"] = ex.id
-					rep, err := trySend(req)
+					rep, err := trySendWith(plainClient, req)
 					ex.end, ex.err, ex.status, ex.backend = time.Now(), err, rep.status, rep.backend
 					perClient[k] = append(perClient[k], ex)
 				}
@@ -196,7 +196,7 @@ func TestChaosUnderLoad(t *testing.T) {
 	}
 
 	// Nothing left behind.
-	testClient.CloseIdleConnections()
+	plainClient.CloseIdleConnections()
 	forgetReceived(bs)
 	heapAfter := heapInUse()
 	goroutinesAfter := settledGoroutines(goroutinesBefore + 10)
