@@ -22,6 +22,9 @@ const (
 type Options struct {
 	HTTPPort  int // 0: DefaultHTTPPort
 	HTTPSPort int // 0: DefaultHTTPSPort
+	// SendTo lists the host:port that a <send/> without an endpoint may
+	// reach (see ParseSendTo); without them such a send is refused.
+	SendTo []string
 }
 
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
@@ -32,10 +35,17 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
 		}
 	}
+	for _, h := range opts.SendTo {
+		if err := checkSendTo(h); err != nil {
+			return nil, nil, err
+		}
+	}
 	c := &compiler{
+		opts:      opts,
 		sequences: map[string]*etree.Element{},
 		endpoints: map[string]*etree.Element{},
 		pos:       map[*etree.Element]position{},
+		mapped:    map[*etree.Element]bool{},
 	}
 	var artifacts []*etree.Element
 	for _, f := range files {
@@ -71,12 +81,16 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 
 // compiler holds what adapting the files has learned so far.
 type compiler struct {
+	opts      Options
 	sequences map[string]*etree.Element
 	endpoints map[string]*etree.Element
 	used      map[string]bool // "sequence:name", "endpoint:name": used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
 	pos       map[*etree.Element]position
 	warnings  []Warning
+	// The mediators mapped on some way, and those skipped on some way.
+	mapped  map[*etree.Element]bool
+	skipped []*etree.Element
 }
 
 func (c *compiler) errorf(e *etree.Element, format string, args ...any) error {
@@ -143,6 +157,14 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
+	main, err := c.mainSequence()
+	if err != nil {
+		return nil, err
+	}
+	if main != nil {
+		services = append(services, main) // last: it takes what the others do not
+	}
+	c.warnNeverMapped()
 	c.warnUnused(artifacts)
 	return services, nil
 }

@@ -1,0 +1,75 @@
+package synapse
+
+import "github.com/beevik/etree"
+
+// Synapse's main sequence mediates every message that no proxy service or
+// API takes (SynapseConfiguration's MAIN_SEQUENCE_KEY, run by
+// SynapseMessageReceiver for requests and for the responses of what it
+// sent): here it is the last route of both servers, matching any request.
+
+// mainSequence maps the sequence named main, if any.
+func (c *compiler) mainSequence() (*service, error) {
+	seq, ok := c.sequences["main"]
+	if !ok {
+		return nil, nil
+	}
+	c.used["sequence:main"] = true
+	b := &flowBuilder{c: c, f: &flow{}, name: "main"}
+	b.push(seq, phaseIn, "main")
+	builders, err := b.run()
+	if err != nil {
+		return nil, err
+	}
+	outs := c.mainResponseMediators(seq)
+	ways := make([]*way, 0, len(builders))
+	for _, w := range builders {
+		// Responses pass through main again: its <out> mediators apply.
+		w.responded = false
+		for i := len(outs) - 1; i >= 0; i-- {
+			w.push(outs[i], phaseOut, "main")
+		}
+		if err := w.runToEnd(); err != nil {
+			return nil, err
+		}
+		// Errors go to main's onError, else to the sequence named fault,
+		// as Synapse's MessageReceiver falls back to it.
+		handler := w.f.errorHandler
+		if _, ok := c.sequences["fault"]; ok && handler == "" && (w.f.call != nil || w.f.sendTo) {
+			handler = "fault"
+		}
+		if handler != "" {
+			w.responded = false
+			if err := w.sequenceRef(seq, handler, phaseFault); err != nil {
+				return nil, err
+			}
+			if err := w.runToEnd(); err != nil {
+				return nil, err
+			}
+		}
+		if err := w.answers(seq); err != nil {
+			return nil, err
+		}
+		ways = append(ways, &way{when: w.when, flow: w.f})
+	}
+	return &service{name: "main", http: true, https: true, routes: []*route{{ways: withRefusal(ways)}}}, nil
+}
+
+// mainResponseMediators are the <out> mediators of main. The others run on
+// responses too in Synapse; mapped for requests only, they are warned about.
+func (c *compiler) mainResponseMediators(seq *etree.Element) []*etree.Element {
+	var outs []*etree.Element
+	both := false
+	for _, m := range seq.ChildElements() {
+		switch m.Tag {
+		case "out":
+			outs = append(outs, m)
+		case "in", "description", "log", "drop":
+		default:
+			both = true
+		}
+	}
+	if both {
+		c.warnf(seq, "Synapse runs the mediators of main outside <in> and <out> on responses too: they are mapped for requests; responses go back to the client as they come")
+	}
+	return outs
+}
