@@ -9,17 +9,13 @@ import (
 )
 
 // The axis2-scope properties that change how Synapse answers or sends a
-// message in ways Caddy can express. Synapse reads them in
-// PassThroughHttpSender (HTTP_SC, NO_ENTITY_BODY, DISABLE_CHUNKING,
-// FORCE_HTTP_1.0), Axis2FlexibleMEPClient (REST_URL_POSTFIX appended to the
-// endpoint's address) and the message formatters (messageType).
+// message in ways Caddy can express, or that change nothing Caddy does.
+// Synapse reads them in PassThroughHttpSender (HTTP_SC, NO_ENTITY_BODY,
+// DISABLE_CHUNKING, FORCE_HTTP_1.0), Axis2FlexibleMEPClient
+// (REST_URL_POSTFIX appended to the endpoint's address) and the message
+// formatters (messageType).
 
 const supportedAxis2 = "HTTP_SC, REST_URL_POSTFIX, NO_ENTITY_BODY, DISABLE_CHUNKING, FORCE_HTTP_1.0, messageType"
-
-// requestBuffer is what Caddy reads of a request to send it with a
-// Content-Length (reverse_proxy request_buffers) where Synapse would not
-// chunk it; a longer body is sent chunked.
-const requestBuffer = 16 << 20
 
 func (b *flowBuilder) axis2Property(m *etree.Element, ph phase, name, value string, remove bool) error {
 	beforeCall := ph == phaseIn && !b.called
@@ -68,14 +64,11 @@ func (b *flowBuilder) axis2Property(m *etree.Element, ph phase, name, value stri
 		if !on {
 			return nil
 		}
-		if !beforeCall {
-			b.c.warnf(m, "%s after the call changes nothing: not mapped", name)
-			return nil
-		}
-		b.f.bufferBody = true
-		if name == "FORCE_HTTP_1.0" {
-			b.c.warnf(m, "Caddy speaks HTTP/1.1 to the upstream: the request goes with a Content-Length (up to %d MiB), as HTTP/1.0 would send it", requestBuffer>>20)
-		}
+		// Synapse buffers the request to send it with a Content-Length.
+		// Caddy forwards a request framed as it came: with its
+		// Content-Length, or chunked if the client chunked it (its
+		// request_buffers keeps the chunked framing of such a request).
+		b.c.warnf(m, "%s: the request goes as it came, with its Content-Length, or chunked if the client chunked it (Caddy speaks HTTP/1.1 to the upstream)", name)
 	case "messageType":
 		if remove {
 			return nil

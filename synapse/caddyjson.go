@@ -258,9 +258,6 @@ func proxyJSON(f *flow, cl *call) object {
 			"replace": strings.ReplaceAll(strings.TrimSuffix(cl.path, "/"), "$", "$$"),
 		}}}
 	}
-	if f.bufferBody {
-		rp["request_buffers"] = requestBuffer
-	}
 	if f.responseStatus != 0 {
 		rp["handle_response"] = []any{object{"routes": []any{object{"handle": []any{
 			object{"handler": "copy_response", "status_code": f.responseStatus},

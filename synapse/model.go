@@ -61,7 +61,6 @@ type flow struct {
 	faultStatus    int     // HTTP_SC in the fault sequence: of the fault
 	noBody         bool    // NO_ENTITY_BODY: the flow's own answer has no body
 	postfix        *string // REST_URL_POSTFIX: what follows the endpoint's path instead of the request's
-	bufferBody     bool    // DISABLE_CHUNKING, FORCE_HTTP_1.0: the request goes with a Content-Length
 	messageType    string  // messageType: the requests must already be of it
 
 	drop         bool     // dropped before any call: Synapse acknowledges with 202

@@ -17,7 +17,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "synapse",
-		Usage: "--dir <synapse-configs/default> [--definitions] [--http-port <port>] [--https-port <port>]",
+		Usage: "--dir <synapse-configs/default> [--definitions] [--http-port <port>] [--https-port <port>] [--send-to <host:port,...>]",
 		Short: "Combines a WSO2 MI deployment folder into Caddy JSON",
 		Long: `
 Reads the Synapse artifacts of a WSO2 Micro Integrator deployment folder
@@ -29,12 +29,18 @@ with --definitions, one <definitions> document that
 
 The servers listen on MI's ports, 8290 (HTTP) and 8253 (HTTPS), unless
 --http-port and --https-port (or SYNAPSE_HTTP_PORT and SYNAPSE_HTTPS_PORT)
-say otherwise.`,
+say otherwise.
+
+A <send/> without an endpoint (Synapse sends to the message's To address)
+goes only to the hosts that --send-to (or SYNAPSE_SEND_TO) lists, as
+host:port separated by commas; other hosts get a SOAP fault. Without the
+list such a send is refused.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("dir", "", "The deployment folder (synapse-configs/default, or a folder holding it)")
 			cmd.Flags().Bool("definitions", false, "Print one <definitions> document instead of Caddy JSON")
 			cmd.Flags().Int("http-port", 0, "The HTTP port (default 8290)")
 			cmd.Flags().Int("https-port", 0, "The HTTPS port (default 8253)")
+			cmd.Flags().String("send-to", "", "The host:port list a <send/> without an endpoint may reach")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSynapse)
 		},
 	})
@@ -66,6 +72,11 @@ func cmdSynapse(fl caddycmd.Flags) (int, error) {
 	}
 	if p := fl.Int("https-port"); p != 0 {
 		opts.HTTPSPort = p
+	}
+	if list := fl.String("send-to"); list != "" {
+		if opts.SendTo, err = synapse.ParseSendTo(list); err != nil {
+			return caddy.ExitCodeFailedStartup, fmt.Errorf("--send-to: %w", err)
+		}
 	}
 	out, warnings, err := synapse.Adapt(files, opts)
 	if err != nil {
