@@ -251,3 +251,20 @@ func TestSynapseAxis2Properties(t *testing.T) {
 		t.Errorf("onError: %d, body %q; want sendFailed's fault with 503", rep.status, rep.body)
 	}
 }
+
+// The content-based routing example of docs/synapse.md, adapted by the
+// synapse adapter, routes Synapse sample 1's IBM getQuote to
+// localhost:9001, MSFT's to localhost:9002 and the rest to localhost:9003.
+func TestSynapseDocContentBasedRouting(t *testing.T) {
+	examples := docBlocksOf(t, "../docs/synapse.md", "xml")
+	if len(examples) != 1 {
+		t.Fatalf("docs/synapse.md has %d xml examples, want the 1 it is written with", len(examples))
+	}
+	d := newDocBackends(t)
+	initCaddyWith(t, synapseConfig(t, d.adapt(t, examples[0])), "json")
+	for _, version := range []string{"1.1", "1.2"} {
+		sendTo(t, d.plain, getQuoteRequest(version, "IBM"), d.plain[0].name)
+		sendTo(t, d.plain, getQuoteRequest(version, "MSFT"), d.plain[1].name)
+		sendTo(t, d.plain, getQuoteRequest(version, "ORCL"), d.plain[2].name)
+	}
+}

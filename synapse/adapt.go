@@ -86,6 +86,7 @@ type compiler struct {
 	endpoints map[string]*etree.Element
 	used      map[string]bool // "sequence:name", "endpoint:name": used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
+	branches  int             // of filters and switches, counted for each way
 	pos       map[*etree.Element]position
 	warnings  []Warning
 	// The mediators mapped on some way, and those skipped on some way.

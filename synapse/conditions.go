@@ -16,6 +16,14 @@ import (
 // branch, each with the Caddy matchers of its condition (header_regexp,
 // vars_regexp over the request URI, soap_xpath over the envelope).
 
+// maxBranches bounds the branches mapped, each filter or switch counted
+// once per way that reaches it: filters in a row double the ways.
+const maxBranches = 1000
+
+// maxAlternatives bounds the matcher sets of one way: conditions on To and
+// Action have two each, and nested ones multiply.
+const maxAlternatives = 64
+
 // choice is one branch of a filter or switch: its condition (nil: the
 // branch taken when no earlier one is) and its mediators (nil: none, the
 // mediation goes on after the filter or switch).
@@ -48,6 +56,9 @@ func (b *flowBuilder) branch(m *etree.Element, ph phase) ([]*flowBuilder, error)
 		return nil, err
 	}
 	var ways []*flowBuilder
+	if b.c.branches += len(choices); b.c.branches > maxBranches {
+		return nil, b.c.errorf(m, "more than %d branches once filters and switches are combined", maxBranches)
+	}
 	for _, ch := range choices {
 		nb := b.fork()
 		if nb.when, err = and(b.when, ch.when); err != nil {
@@ -281,6 +292,9 @@ func and(a, b []matchSet) ([]matchSet, error) {
 			}
 			out = append(out, m)
 		}
+	}
+	if len(out) > maxAlternatives {
+		return nil, fmt.Errorf("more than %d matcher sets for one branch", maxAlternatives)
 	}
 	return out, nil
 }

@@ -210,7 +210,7 @@ func (c *compiler) warnNeverMapped() {
 func (b *flowBuilder) runToEnd() error {
 	ways, err := b.run()
 	if err == nil && len(ways) != 1 {
-		panic("a flow forked outside the inSequence")
+		err = fmt.Errorf("%d ways through a sequence where none may fork", len(ways))
 	}
 	return err
 }
