@@ -187,12 +187,11 @@ func (c *compiler) register(a *etree.Element) error {
 	return nil
 }
 
-// warnUnused warns about the named sequences and endpoints that no proxy
-// or API uses: they are not mapped, and not checked either, since what a
-// sequence may hold depends on where it runs (and an endpoint's mapping on
-// the proxy or API that calls it) (Synapse runs main for the
-// messages nothing else takes, and fault, a log and a drop in Synapse and
-// MI, for errors without a faultSequence).
+// warnUnused warns about the named sequences and endpoints that no proxy,
+// API or main uses: they are not mapped, and not checked either, since what
+// a sequence may hold depends on where it runs (and an endpoint's mapping on
+// the proxy or API that calls it) (Synapse runs fault, a log and a drop in
+// Synapse and MI, for errors without a faultSequence).
 func (c *compiler) warnUnused(artifacts []*etree.Element) {
 	for _, a := range artifacts {
 		name := a.SelectAttrValue("name", "")
@@ -202,8 +201,6 @@ func (c *compiler) warnUnused(artifacts []*etree.Element) {
 		switch {
 		case a.Tag == "endpoint":
 			c.warnf(a, "endpoint %q is used by no proxy or API: not mapped", name)
-		case name == "main":
-			c.warnf(a, "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped: Caddy answers them itself")
 		case name == "fault":
 			c.warnf(a, "sequence \"fault\" (Synapse's for errors where no faultSequence is given) is not mapped: Caddy answers them with its error status")
 		default:

@@ -162,21 +162,10 @@ func matchSetsJSON(sets []matchSet) []any {
 	for i, m := range sets {
 		o := object{}
 		if len(m.headers) > 0 {
-			re := object{}
-			for name, pattern := range m.headers {
-				re[name] = object{"pattern": pattern}
-			}
-			o["header_regexp"] = re
-		}
-		if m.host != "" {
-			o["header"] = object{"Host": []any{m.host}}
+			o["header_regexp"] = regexpsJSON(m.headers)
 		}
 		if len(m.vars) > 0 {
-			re := object{}
-			for key, pattern := range m.vars {
-				re[key] = object{"pattern": pattern}
-			}
-			o["vars_regexp"] = re
+			o["vars_regexp"] = regexpsJSON(m.vars)
 		}
 		if m.xpath != "" {
 			o["soap_xpath"] = soapXPathJSON(m.xpath, m.namespaces)
@@ -187,6 +176,15 @@ func matchSetsJSON(sets []matchSet) []any {
 		out[i] = o
 	}
 	return out
+}
+
+// regexpsJSON is a header_regexp or vars_regexp matcher: key to pattern.
+func regexpsJSON(patterns map[string]string) object {
+	o := object{}
+	for key, pattern := range patterns {
+		o[key] = object{"pattern": pattern}
+	}
+	return o
 }
 
 func soapXPathJSON(expr string, ns map[string]string) object {

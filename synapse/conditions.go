@@ -300,10 +300,7 @@ func and(a, b []matchSet) ([]matchSet, error) {
 }
 
 func (x matchSet) and(y matchSet) (matchSet, error) {
-	m := matchSet{host: x.host + y.host}
-	if x.host != "" && y.host != "" {
-		return m, errors.New("two conditions on the Host")
-	}
+	var m matchSet
 	var err error
 	if m.headers, err = union(x.headers, y.headers, "header"); err != nil {
 		return m, err

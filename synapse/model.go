@@ -38,7 +38,6 @@ type way struct {
 // one Caddy matcher set.
 type matchSet struct {
 	headers    map[string]string // header name to an anchored regexp (header_regexp)
-	host       string            // the request's Host, exactly (header Host)
 	vars       map[string]string // placeholder ({http.request.uri}) to an anchored regexp (vars_regexp)
 	xpath      string            // a boolean XPath over the envelope (soap_xpath)
 	notXPath   string            // one that must not hold (not soap_xpath)
