@@ -226,8 +226,8 @@ func TestSynapseAxis2Properties(t *testing.T) {
 
 	req := request{path: "/orders/new?x=1", header: map[string]string{"Content-Type": "application/xml"}, body: []byte("<order/>"), chunked: true}
 	rep := send(t, req)
-	if rep.status != http.StatusCreated || rep.body != "/backend/v2/create?source=caddy" {
-		t.Errorf("postfix: %d, body %q; want 201 and the postfix's URI", rep.status, rep.body)
+	if rep.status != http.StatusCreated || rep.body != "/backend/v2/create?source=caddy" || rep.backend != "b1" {
+		t.Errorf("postfix: %d from %q, body %q; want 201 from b1 and the postfix's URI", rep.status, rep.backend, rep.body)
 	}
 	// DISABLE_CHUNKING: a request with a Content-Length keeps it.
 	req.chunked = false

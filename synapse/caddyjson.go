@@ -257,9 +257,9 @@ func proxyJSON(f *flow, cl *call) object {
 		}}}
 	}
 	if f.responseStatus != 0 {
-		rp["handle_response"] = []any{object{"routes": []any{object{"handle": []any{
-			object{"handler": "copy_response", "status_code": f.responseStatus},
-		}}}}}
+		// A response handler with only a status changes the status of
+		// the response, which is then proxied as usual.
+		rp["handle_response"] = []any{object{"status_code": strconv.Itoa(f.responseStatus)}}
 	}
 	headers := object{}
 	if ops := headerOpsJSON(f.reqHeaders); ops != nil {
