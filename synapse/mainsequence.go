@@ -32,7 +32,8 @@ func (c *compiler) mainSequence() (*service, error) {
 			return nil, err
 		}
 		// Errors go to main's onError, else to the sequence named fault,
-		// as Synapse's MessageReceiver falls back to it.
+		// which Axis2SynapseEnvironment.injectMessage pushes as the fault
+		// handler of every message that is not for a proxy.
 		handler := w.f.errorHandler
 		if _, ok := c.sequences["fault"]; ok && handler == "" && (w.f.call != nil || w.f.sendTo) {
 			handler = "fault"
