@@ -223,7 +223,8 @@ func TestSynapseSendToOption(t *testing.T) {
 	if out, _ := json.Marshal(fromDir); !strings.Contains(string(out), `"header":{"Host":["localhost:9000"]}`) {
 		t.Fatalf("no route for the listed host:\n%s", out)
 	}
-	if bad := bash(t, caddyBin+" synapse --dir "+dir+" --send-to http://localhost:9000 2>&1 || true"); !strings.Contains(bad, `--send-to: send-to "http://localhost:9000" is not host:port`) {
+	// Caddy logs the error as JSON, its quotes escaped.
+	if bad := bash(t, caddyBin+" synapse --dir "+dir+" --send-to http://localhost:9000 2>&1 || true"); !strings.Contains(bad, `--send-to: send-to \"http://localhost:9000\" is not host:port`) {
 		t.Fatalf("a bad --send-to: %s", bad)
 	}
 }
