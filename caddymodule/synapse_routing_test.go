@@ -114,7 +114,7 @@ func TestSynapseContentBasedRouting(t *testing.T) {
 
 // The classic style: main takes what no proxy takes, last. Its filter on To
 // sends /services/StockQuote* to the sample's service (the endpoint's
-// address as it is), drops what asks for it (202, no body), and sends the
+// address as it is; the response through the send's receive sequence), drops what asks for it (202, no body), and sends the
 // rest to the request's host only when that is listed; any other host gets
 // a SOAP fault. The proxy's own path still goes to the proxy.
 func TestSynapseClassicMain(t *testing.T) {
@@ -124,7 +124,7 @@ func TestSynapseClassicMain(t *testing.T) {
         <in>
             <filter source="get-property('To')" regex=".*/StockQuote.*">
                 <then>
-                    <send><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send>
+                    <send receive="quoteResponse"><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send>
                     <drop/>
                 </then>
             </filter>
@@ -133,6 +133,10 @@ func TestSynapseClassicMain(t *testing.T) {
         </in>
         <out><send/></out>
     </sequence>
+    <sequence name="quoteResponse">
+        <property name="X-Quote" scope="transport" value="yes"/>
+        <send/>
+    </sequence>
     <proxy name="Direct" transports="http">
         <target><endpoint><address uri="http://%s/direct"/></endpoint></target>
     </proxy>
@@ -140,8 +144,8 @@ func TestSynapseClassicMain(t *testing.T) {
 	soap := getQuoteRequest("1.1", "IBM")
 
 	soap.path = "/services/StockQuote?wsdl"
-	if rep := send(t, soap); rep.backend != "b1" || rep.body != "/services/SimpleStockQuoteService" {
-		t.Errorf("To /services/StockQuote: %d from %q, body %q; want b1 with the endpoint's path", rep.status, rep.backend, rep.body)
+	if rep := send(t, soap); rep.backend != "b1" || rep.body != "/services/SimpleStockQuoteService" || rep.header.Get("X-Quote") != "yes" {
+		t.Errorf("To /services/StockQuote: %d from %q, body %q, X-Quote %q; want b1 with the endpoint's path, through quoteResponse", rep.status, rep.backend, rep.body, rep.header.Get("X-Quote"))
 	}
 	soap.path = "/services/Direct/x"
 	if rep := send(t, soap); rep.backend != "b2" || rep.body != "/direct/x" {

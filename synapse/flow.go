@@ -79,12 +79,15 @@ func (c *compiler) target(t *etree.Element, prefix, name string) ([]*way, error)
 		}
 		for _, ph := range []phase{phaseOut, phaseFault} {
 			w.responded = false
-			if ph == phaseFault && w.f.errorHandler != "" {
+			switch {
+			case ph == phaseOut && w.f.receive != "":
+				err = w.sequenceRef(t, w.f.receive, ph)
+			case ph == phaseFault && w.f.errorHandler != "":
 				// Synapse's SequenceMediator puts the sequence's onError on
 				// the fault handler stack above the target's faultSequence:
 				// an error of the call goes there.
 				err = w.sequenceRef(t, w.f.errorHandler, ph)
-			} else {
+			default:
 				err = w.pushTargetSequence(t, ph)
 			}
 			if err == nil {
@@ -324,10 +327,10 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 			return b.c.errorf(ch, "not supported in <%s> (only an endpoint)", m.Tag)
 		}
 	}
-	if m.SelectAttr("receive") != nil {
-		return b.c.errorf(m, "receive is not supported: the response goes back to the client")
-	}
 	if ph != phaseIn {
+		if m.SelectAttr("receive") != nil {
+			return b.c.errorf(m, "receive is supported on requests only, not in %s", b.where(ph))
+		}
 		if ep != nil {
 			return b.c.errorf(m, "sending to an endpoint from the %s is not supported", b.where(ph))
 		}
@@ -338,6 +341,13 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 		return b.c.errorf(m, "a second call or send: one request goes to one endpoint")
 	}
 	b.responded = m.Tag == "send"
+	if m.Tag == "send" {
+		// SendMediator's receive: the response is mediated by that
+		// sequence instead of the outSequence (or main).
+		b.f.receive = m.SelectAttrValue("receive", "")
+	} else if m.SelectAttr("receive") != nil {
+		return b.c.errorf(m, "receive is an attribute of send, not of call")
+	}
 	if ep == nil {
 		return b.sendToRequestHost(m)
 	}

@@ -23,10 +23,17 @@ func (c *compiler) mainSequence() (*service, error) {
 	outs := c.mainResponseMediators(seq)
 	ways := make([]*way, 0, len(builders))
 	for _, w := range builders {
-		// Responses pass through main again: its <out> mediators apply.
+		// Responses pass through main again, where its <out> mediators
+		// apply, or through the send's receive sequence.
 		w.responded = false
-		for i := len(outs) - 1; i >= 0; i-- {
-			w.push(outs[i], phaseOut, "main")
+		if w.f.receive != "" {
+			if err := w.sequenceRef(seq, w.f.receive, phaseOut); err != nil {
+				return nil, err
+			}
+		} else {
+			for i := len(outs) - 1; i >= 0; i-- {
+				w.push(outs[i], phaseOut, "main")
+			}
 		}
 		if err := w.runToEnd(); err != nil {
 			return nil, err

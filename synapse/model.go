@@ -66,6 +66,7 @@ type flow struct {
 	sendTo       bool     // <send/> without an endpoint: to the request's host, if listed
 	refusal      *refusal // answered with a fault at once
 	errorHandler string   // the onError sequence of the sequence that calls, if any
+	receive      string   // the sequence the response goes through, instead of the outSequence
 }
 
 // headerOps are header changes in the order the configuration gives them;
