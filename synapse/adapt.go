@@ -158,7 +158,7 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
-	main, err := c.mainSequence()
+	main, err := c.mainOrWarning(len(services) > 0)
 	if err != nil {
 		return nil, err
 	}

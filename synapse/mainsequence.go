@@ -1,11 +1,30 @@
 package synapse
 
-import "github.com/beevik/etree"
+import (
+	"maps"
+
+	"github.com/beevik/etree"
+)
 
 // Synapse's main sequence mediates every message that no proxy service or
 // API takes (SynapseConfiguration's MAIN_SEQUENCE_KEY, run by
 // SynapseMessageReceiver for requests and for the responses of what it
 // sent): here it is the last route of both servers, matching any request.
+
+// mainOrWarning maps main; where it cannot be mapped but proxies or APIs
+// can, it is left out with a warning instead, so that it does not block
+// them (Caddy then answers what they do not take itself).
+func (c *compiler) mainOrWarning(others bool) (*service, error) {
+	warnings, skipped, used := len(c.warnings), len(c.skipped), maps.Clone(c.used)
+	main, err := c.mainSequence()
+	if err == nil || !others {
+		return main, err
+	}
+	c.warnings, c.skipped, c.used = c.warnings[:warnings], c.skipped[:skipped], used
+	c.used["sequence:main"] = true
+	c.warnf(c.sequences["main"], "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped, Caddy answers them itself: %v", err)
+	return nil, nil
+}
 
 // mainSequence maps the sequence named main, if any.
 func (c *compiler) mainSequence() (*service, error) {
