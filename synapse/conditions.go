@@ -158,7 +158,7 @@ var (
 	getProperty = regexp.MustCompile(`^get-property\(\s*(?:'([^']*)'|"([^"]*)")\s*(?:,\s*(?:'([^']*)'|"([^"]*)")\s*)?\)$`)
 )
 
-const supportedSources = "$trp:NAME, get-property('transport', 'NAME'), get-property('To'), get-property('Action'), get-property('axis2', 'REST_URL_POSTFIX'), $url:NAME, or an XPath over the envelope, $header and $body"
+const supportedSources = "$trp:NAME, get-property('transport', 'NAME'), get-property('To'), get-property('Action'), get-property('axis2', 'REST_URL_POSTFIX') or $axis2:REST_URL_POSTFIX, $url:NAME, or an XPath over the envelope, $header and $body"
 
 // condition maps a filter's or switch's source (with regex, a Java regex
 // the whole value must match, as Matcher.matches() in FilterMediator and
@@ -180,6 +180,9 @@ func (b *flowBuilder) condition(at *etree.Element, source string, regex *string)
 	anchored := "^(?:" + pattern + ")$"
 	if m := trpVar.FindStringSubmatch(source); m != nil {
 		return b.headerCondition(at, m[1], anchored)
+	}
+	if source == "$axis2:REST_URL_POSTFIX" {
+		return b.propertyCondition(at, "axis2", "REST_URL_POSTFIX", pattern, anchored)
 	}
 	if m := urlVar.FindStringSubmatch(source); m != nil {
 		return []matchSet{{vars: map[string]string{"{http.request.uri.query." + m[1] + "}": anchored}}}, nil
@@ -212,7 +215,7 @@ func (b *flowBuilder) condition(at *etree.Element, source string, regex *string)
 // propertyCondition maps get-property(scope, name) sources.
 func (b *flowBuilder) propertyCondition(at *etree.Element, scope, name, pattern, anchored string) ([]matchSet, error) {
 	lit, err := xpathLiteral(anchored)
-	if err != nil {
+	if err != nil && (name == "To" || name == "Action" || name == "SOAPAction") {
 		return nil, b.c.errorf(at, "regex %q: %v", pattern, err)
 	}
 	switch {
