@@ -2,8 +2,11 @@ package caddymodule
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
+
+	"github.com/soap-affinity/caddy-soap-affinity/internal/redistest"
 )
 
 // Two nodes with no store in common (two configs, loaded one after the
@@ -60,5 +63,71 @@ func TestHashBalanceFactorConfig(t *testing.T) {
 		{"placement consistent", `unknown placement \"consistent\" (want \"fallback\", \"least_sessions\" or \"hash\")`},
 	} {
 		assertLoadError(t, proxyConfig(bs, "{\n "+tc.options+"\n }", ""), "caddyfile", tc.want)
+	}
+}
+
+// A fourth backend added by a reload takes none of the sessions bound to the
+// three, and the new sessions fill it first: with hash_balance_factor 1.1,
+// while each of the three holds at least the cap of four backends (about
+// 0.275 of the sessions, against their third), every new session goes to
+// the fourth.
+func TestHashPlacementReloadAddsABackend(t *testing.T) {
+	const sessions = 1200
+	bs := startBackends(t, 4)
+	policy := fmt.Sprintf("{\n name %s\n placement hash\n hash_balance_factor 1.1\n }", uniqueName("hash_grow"))
+	initCaddy(t, proxyConfig(bs[:3], policy, ""))
+	home := map[string]string{}
+	perBackend := map[string]int{}
+	for i := range sessions {
+		id := fmt.Sprint("client-", i)
+		home[id] = servedBy(t, withSession(id), 1)[0]
+		perBackend[home[id]]++
+	}
+	initCaddy(t, proxyConfig(bs, policy, ""))
+	for id, backend := range home {
+		if got := servedBy(t, withSession(id), 1)[0]; got != backend {
+			t.Fatalf("%s moved from %s to %s when a backend was added", id, backend, got)
+		}
+	}
+	fewest := min(perBackend[bs[0].name], perBackend[bs[1].name], perBackend[bs[2].name])
+	filled := 0
+	for total := sessions; int(math.Ceil(1.1*float64(total+1)/4)) <= fewest; total++ {
+		if got := servedBy(t, withSession(fmt.Sprint("new-", total)), 1)[0]; got != bs[3].name {
+			t.Fatalf("new session %d went to %s while the other backends were at the cap (%v)", filled, got, perBackend)
+		}
+		filled++
+	}
+	if filled == 0 {
+		t.Fatalf("the three backends hold %v: none at the cap of four, so the test shows nothing", perBackend)
+	}
+	t.Logf("%d sessions on three backends %v; after the reload, none moved and the next %d new sessions all went to the fourth", sessions, perBackend, filled)
+}
+
+// With store redis and no fallback policy set, new sessions are placed by
+// placement hash: where an in-memory policy with placement hash puts them.
+// A fallback policy set on purpose keeps placing them (round robin here).
+func TestRedisStoreDefaultsToHashPlacement(t *testing.T) {
+	srv := redistest.Start(t)
+	bs := startBackends(t, 3)
+	t.Setenv("SOAP_AFFINITY_TEST_REDIS", srv.Addr)
+	placed := func(policy string) []string {
+		initCaddy(t, proxyConfig(bs, policy, ""))
+		out := make([]string, 30)
+		for i := range out {
+			out[i] = servedBy(t, withSession(fmt.Sprint("client-", i)), 1)[0]
+		}
+		return out
+	}
+	const store = "store redis {\n address {env.SOAP_AFFINITY_TEST_REDIS}\n key_prefix %s:\n }"
+	hash := placed(fmt.Sprintf("{\n name %s\n placement hash\n }", uniqueName("hash_memory")))
+	byDefault := placed(fmt.Sprintf("{\n name %s\n "+store+"\n }", uniqueName("redis_default"), uniqueName("default")))
+	if !slices.Equal(byDefault, hash) {
+		t.Errorf("store redis placed new sessions on %v, placement hash on %v", byDefault, hash)
+	}
+	withFallback := placed(fmt.Sprintf("{\n name %s\n fallback round_robin\n "+store+"\n }", uniqueName("redis_fallback"), uniqueName("fallback")))
+	for i := range withFallback {
+		if withFallback[i] != withFallback[i%3] || i < 3 && slices.Contains(withFallback[:i], withFallback[i]) {
+			t.Fatalf("store redis with fallback round_robin placed new sessions on %v, want them in turn", withFallback)
+		}
 	}
 }

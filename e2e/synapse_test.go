@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -26,7 +27,10 @@ const (
     -H 'Content-Type: text/xml;charset=UTF-8' -H 'SOAPAction: urn:getQuote' \
     --data-binary @examples/placeOrder.xml
 done | sort | uniq -c`
-	synapseDeployment = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapseDeployment  = "go run ./cmd/caddy synapse --dir examples/synapse/deployment"
+	synapseReferences  = "go run ./cmd/caddy synapse --dir examples/synapse/references --registry examples/synapse/references/registry"
+	synapseRegistryEnv = `SYNAPSE_REGISTRY=examples/synapse/references/registry go run ./cmd/caddy adapt --config synapse.xml --adapter synapse`
+	synapseReport      = "go run ./cmd/caddy synapse --report examples/synapse/migration"
 	// A request the backends echo (X-Echo: true), to see the WS-Addressing
 	// headers the adapted proxy wrote; the test's own, as the demo sends it.
 	synapseEcho = `curl -s -w 'served by %header{x-backend}\n' \
@@ -69,7 +73,14 @@ func TestSynapseSampleAsTheReadmeShowsIt(t *testing.T) {
 	requireInDoc(t, "docs/synapse.md", synapseRun)
 	backends := startBackends(t)
 	startSynapse(t, "examples/synapse/LoadBalanceProxy.xml")
+	checkSampleWalkthrough(t, backends)
+}
 
+// checkSampleWalkthrough runs the demo's walkthrough against the WSO2 sample
+// adapted and running on :8290 and :8253, then stops the backends to see
+// the sample's fault.
+func checkSampleWalkthrough(t *testing.T, backends *caddyProcess) {
+	t.Helper()
 	// The demo's commands, from docs/demo.md and docs/soap_fault.md. The
 	// page shows the first and the last again, as this test runs them.
 	demoSameSession := readmeCommand(t, "demo", "simpleClientSession: 123")
@@ -177,6 +188,27 @@ func TestSynapseDeploymentCommand(t *testing.T) {
 	}
 }
 
+// TestSynapseReferencesCommand adapts the sample split as MI projects keep
+// it (a local entry, an endpoint template, a sequence in the registry):
+// with --registry, and as one <definitions> with SYNAPSE_REGISTRY, the same
+// JSON as the sample's <definitions>.
+func TestSynapseReferencesCommand(t *testing.T) {
+	requireInDoc(t, "docs/synapse.md", synapseReferences)
+	requireInDoc(t, "docs/synapse.md", synapseRegistryEnv)
+	want := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
+	if got := decodeJSON(t, bash(t, strings.Replace(synapseReferences, "go run ./cmd/caddy", caddyBin, 1)+" 2>/dev/null")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("caddy synapse --registry gives\n%v\nbut the sample's definitions adapt to\n%v", got, want)
+	}
+	defs := filepath.Join(t.TempDir(), "synapse.xml")
+	if err := os.WriteFile(defs, []byte(bash(t, caddyBin+" synapse --dir examples/synapse/references --definitions 2>/dev/null")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Replace(strings.Replace(synapseRegistryEnv, "go run ./cmd/caddy", caddyBin, 1), "synapse.xml", defs, 1)
+	if got := decodeJSON(t, bash(t, env+" 2>/dev/null")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("SYNAPSE_REGISTRY with the combined <definitions> gives\n%v\nwant\n%v", got, want)
+	}
+}
+
 // TestSynapsePortsAsTheReadmeShowsIt moves the servers with the environment.
 func TestSynapsePortsAsTheReadmeShowsIt(t *testing.T) {
 	requireInDoc(t, "docs/synapse.md", synapsePorts)
@@ -227,4 +259,67 @@ func TestSynapseSendToOption(t *testing.T) {
 	if bad := bash(t, caddyBin+" synapse --dir "+dir+" --send-to http://localhost:9000 2>&1 || true"); !strings.Contains(bad, `--send-to: send-to \"http://localhost:9000\" is not host:port`) {
 		t.Fatalf("a bad --send-to: %s", bad)
 	}
+}
+
+// TestSynapseReportAsTheDocsShowIt runs `caddy synapse --report` on the
+// docs' migration folder: its output is the page's, refusals and all, with
+// exit status 0; a folder it cannot read fails, naming it.
+func TestSynapseReportAsTheDocsShowIt(t *testing.T) {
+	requireInDoc(t, "docs/synapse.md", synapseReport)
+	out := bash(t, strings.Replace(synapseReport, "go run ./cmd/caddy", caddyBin, 1))
+	requireInDoc(t, "docs/synapse.md", "```text\n"+out+"```")
+
+	empty := t.TempDir()
+	failed, err := exec.Command(caddyBin, "synapse", "--report", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(failed), empty+": no XML files") {
+		t.Fatalf("--report on an empty folder: %v\n%s", err, failed)
+	}
+	both, err := exec.Command(caddyBin, "synapse", "--report", empty, "--dir", empty).CombinedOutput()
+	if err == nil || !strings.Contains(string(both), "--dir and --report go alone") {
+		t.Fatalf("--report with --dir: %v\n%s", err, both)
+	}
+}
+
+// MI's shipped deployment folder: its files, verbatim, are in the synapse
+// package's corpus; the folders it ships empty (holding an empty.txt) are
+// made here.
+const (
+	miStockFiles   = "synapse/testdata/corpus/mi-stock/synapse-configs/default"
+	sampleDeployed = "examples/synapse/deployment/synapse-configs/default"
+)
+
+var miStockEmptyFolders = []string{"imports", "inbound-endpoints", "local-entries", "proxy-services"}
+
+// TestSynapseMIStockFolderWithTheSample drops the WSO2 sample's
+// LoadBalanceProxy and errorHandler into MI's stock deployment folder, as a
+// user of MI does, adapts MI's repository/deployment/server with `caddy
+// synapse --dir`, and runs the demo's walkthrough on what it gives.
+func TestSynapseMIStockFolderWithTheSample(t *testing.T) {
+	server := filepath.Join(t.TempDir(), "server")
+	deployed := filepath.Join(server, "synapse-configs", "default")
+	if err := os.CopyFS(deployed, os.DirFS(filepath.Join(repoRoot, miStockFiles))); err != nil {
+		t.Fatal(err)
+	}
+	for _, folder := range miStockEmptyFolders {
+		if err := os.MkdirAll(filepath.Join(deployed, folder), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(deployed, folder, "empty.txt"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"proxy-services/LoadBalanceProxy.xml", "sequences/errorHandler.xml"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, sampleDeployed, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(deployed, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adapted := filepath.Join(t.TempDir(), "adapted.json")
+	bash(t, caddyBin+" synapse --dir "+server+" > "+adapted)
+	backends := startBackends(t)
+	startCaddy(t, adapted, "localhost:2019")
+	checkSampleWalkthrough(t, backends)
 }

@@ -34,6 +34,17 @@ type SessionCounter interface {
 	SessionsOn(upstream string) int
 }
 
+// SharedCounter is a SessionCounter of sessions that several nodes share,
+// whose counts are the same on every node only while it can reach what they
+// share (a shared store that answers). While CountsShared is false, each
+// node counts its own traffic, so a cap on those counts would stop one node,
+// not another, from giving a session its first upstream: placement hash
+// then places by the rendezvous order alone, as every node does.
+type SharedCounter interface {
+	SessionCounter
+	CountsShared() bool
+}
+
 // place finds an upstream for new session id or a request without one (id
 // ""): never a draining one, and not the one with key avoid (the upstream
 // that just failed) while another one is available.
@@ -103,7 +114,8 @@ const hashCounts = 32
 // under the bounded-load cap ceil(c*(total+1)/n) (Mirrokni, Thorup and
 // Zadimoghaddam, "Consistent Hashing with Bounded Loads", 2016), n being
 // those upstreams and total their sessions; if each is at the cap, the first
-// in order; -1 if there is none. The order depends on the id and the keys
+// in order; -1 if there is none. Counts that other nodes cannot see (see
+// SharedCounter) set no cap. The order depends on the id and the keys
 // only, not on the upstreams' positions in the pool, so every node with the
 // same pool and loads places a session alike, and a session whose upstream
 // fails goes to the next one in its order.
@@ -126,7 +138,10 @@ func (r *Router) hashPlace(id string, a Attempt, draining bool, avoid string) in
 	if n == 0 {
 		return -1
 	}
-	limit := int(math.Ceil(r.balance * float64(total+1) / float64(n)))
+	limit := math.MaxInt
+	if shared, ok := r.counts.(SharedCounter); !ok || shared.CountsShared() {
+		limit = int(math.Ceil(r.balance * float64(total+1) / float64(n)))
+	}
 	seed := xxhash.Sum64String(id)
 	first, under := -1, -1
 	var firstWeight, underWeight uint64

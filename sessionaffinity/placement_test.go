@@ -16,6 +16,12 @@ type fixedCounts map[string]int
 
 func (c fixedCounts) SessionsOn(upstream string) int { return c[upstream] }
 
+// unsharedCounts are counts of shared sessions while what they share cannot
+// be reached: this node's alone.
+type unsharedCounts struct{ fixedCounts }
+
+func (unsharedCounts) CountsShared() bool { return false }
+
 // hashOrder is the rendezvous order of id over keys, as the tests expect it.
 func hashOrder(id string, keys []string) []string {
 	return hashOrderOf(id, slices.Clone(keys))
@@ -136,6 +142,95 @@ func TestHashPlacementDistribution(t *testing.T) {
 	}
 }
 
+// Sessions placed again after their store lost them (a flushed Redis, both
+// nodes restarted), on another node: over 500 pools of three upstreams, 300
+// sessions coming back in the order they came meet the loads they met and
+// all go back to their upstream; coming back the other way round, the cap
+// decides differently while the upstreams hold few sessions, and a few do
+// not.
+func TestHashPlacementAfterLoss(t *testing.T) {
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("flushed-%d", i)
+	}
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	var backReversed []int
+	for trial := range 500 {
+		pool := testPool(fmt.Sprintf("127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", 30000+3*trial, 30001+3*trial, 30002+3*trial), "")
+		place := func(order []string) map[string]string {
+			// Room for every session on trial (a fifth of the table).
+			table := newTestTable(t, TableConfig{MaxSessions: 10 * len(ids), Timeout: time.Hour})
+			router := hashRouter(t, table, table, nil)
+			placed := map[string]string{}
+			for _, id := range order {
+				placed[id] = pool.Key(router.Route(id, Attempt{Pool: pool, Place: noFallbackFor(t)}).Upstream)
+			}
+			return placed
+		}
+		home := place(ids)
+		back := func(placed map[string]string) int {
+			n := 0
+			for id, up := range placed {
+				if home[id] == up {
+					n++
+				}
+			}
+			return n
+		}
+		if n := back(place(ids)); n != len(ids) {
+			t.Fatalf("pool %d: %d of %d sessions went back in the same order, want all", trial, n, len(ids))
+		}
+		backReversed = append(backReversed, back(place(reversed)))
+	}
+	slices.Sort(backReversed)
+	least, median := backReversed[0], backReversed[len(backReversed)/2]
+	t.Logf("500 pools, 300 sessions back the other way round: %d to %d went back, median %d", least, backReversed[len(backReversed)-1], median)
+	if median < 285 || least < 270 {
+		t.Errorf("the other way round, %d (median) and %d (least) of 300 went back, want at least 285 and 270", median, least)
+	}
+}
+
+// An upstream added to three that hold 3,000 sessions takes none of them,
+// and the new sessions fill it first: while every old upstream holds at
+// least the cap of four upstreams, each new session goes to the new one,
+// and until the loads have met it gets more than its share.
+func TestHashPlacementNewUpstreamFillsFirst(t *testing.T) {
+	const bound = 3000
+	ks := keys(4)
+	table := newTestTable(t, TableConfig{MaxSessions: 100_000, Timeout: time.Hour})
+	router := hashRouter(t, table, table, nil)
+	three, four := testPool(strings.Join(ks[:3], " "), ""), testPool(strings.Join(ks, " "), "")
+	home := map[string]string{}
+	for i := range bound {
+		id := fmt.Sprintf("id-%d", i)
+		home[id] = three.Key(router.Route(id, Attempt{Pool: three, Place: noFallbackFor(t)}).Upstream)
+	}
+	for id, up := range home {
+		if d := router.Route(id, Attempt{Pool: four, Place: noFallbackFor(t)}); d.Outcome != Followed || four.Key(d.Upstream) != up {
+			t.Fatalf("%s bound to %s: with a fourth upstream it went to %s (%v)", id, up, four.Key(d.Upstream), d.Outcome)
+		}
+	}
+	counts := countsOf(table)
+	fewest := min(counts[ks[0]], counts[ks[1]], counts[ks[2]])
+	filled := 0
+	for total := bound; int(math.Ceil(DefaultHashBalanceFactor*float64(total+1)/4)) <= fewest; total++ {
+		id := fmt.Sprintf("new-%d", total)
+		if up := four.Key(router.Route(id, Attempt{Pool: four, Place: noFallbackFor(t)}).Upstream); up != ks[3] {
+			t.Fatalf("new session %d went to %s while the old upstreams were at the cap: %v", filled, up, countsOf(table))
+		}
+		filled++
+	}
+	for i := range bound {
+		router.Route(fmt.Sprintf("later-%d", i), Attempt{Pool: four, Place: noFallbackFor(t)})
+	}
+	counts = countsOf(table)
+	if share := counts[ks[3]] - filled; share <= bound/4 || filled < 100 {
+		t.Errorf("the new upstream took the first %d new sessions and %d of the next %d, want at least 100 and more than a quarter", filled, share, bound)
+	}
+	t.Logf("the first %d new sessions all went to the new upstream; after %d more: %v", filled, bound, counts)
+}
+
 // A new session skips unavailable and draining upstreams, and the cap; a
 // failover takes the next upstream of the same order.
 func TestHashPlacementOrder(t *testing.T) {
@@ -147,6 +242,7 @@ func TestHashPlacementOrder(t *testing.T) {
 		name           string
 		down, draining string
 		counts         fixedCounts
+		unshared       bool // counts are this node's alone
 		bound, failed  string
 		want           string
 		wantOutcome    Outcome
@@ -164,12 +260,17 @@ func TestHashPlacementOrder(t *testing.T) {
 		// 4 upstreams, 11 sessions: cap ceil(1.25*12/4) = 4.
 		{name: "at_cap_skipped", counts: fixedCounts{order[0]: 4, order[1]: 4, order[2]: 3}, want: order[2], wantOutcome: Bound},
 		{name: "under_cap_kept", counts: fixedCounts{order[0]: 3, order[1]: 4, order[2]: 4}, want: order[0], wantOutcome: Bound},
+		// Another node, counting other traffic, would not see the cap.
+		{name: "unshared_counts_no_cap", counts: fixedCounts{order[0]: 4, order[1]: 4, order[2]: 3}, unshared: true, want: order[0], wantOutcome: Bound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			table, drains := tableWithDrains(t, id, tc.bound, tc.draining)
-			counts := tc.counts
-			if counts == nil {
+			var counts SessionCounter = tc.counts
+			switch {
+			case tc.unshared:
+				counts = unsharedCounts{tc.counts}
+			case tc.counts == nil:
 				counts = fixedCounts{}
 			}
 			router := hashRouter(t, table, counts, drains)

@@ -22,6 +22,10 @@ const (
 type Options struct {
 	HTTPPort  int // 0: DefaultHTTPPort
 	HTTPSPort int // 0: DefaultHTTPSPort
+	// Registry is the folder of WSO2 MI's file-based registry (holding
+	// config, governance, local) that registry keys are read from; "":
+	// keys that nothing in the files defines are refused.
+	Registry string
 	// SendTo lists the host:port that a <send/> without an endpoint may
 	// reach (see ParseSendTo); without them such a send is refused.
 	SendTo []string
@@ -30,6 +34,13 @@ type Options struct {
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
 // and endpoints may be in any of the files; proxies and APIs become routes.
 func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
+	return adapt(files, opts, nil)
+}
+
+// adapt is Adapt without the top-level artifacts that start at a position in
+// dropped: Report leaves out the artifacts it has found refused, to see what
+// the others give.
+func adapt(files []File, opts Options, dropped map[position]bool) ([]byte, []Warning, error) {
 	for _, p := range []int{opts.HTTPPort, opts.HTTPSPort} {
 		if p < 0 || p > 65535 {
 			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
@@ -44,9 +55,14 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 		opts:      opts,
 		sequences: map[string]*etree.Element{},
 		endpoints: map[string]*etree.Element{},
+		templates: map[string]*etree.Element{},
+		entries:   map[string]*etree.Element{},
+		loaded:    map[string]*etree.Element{},
+		registry:  opts.Registry,
 		pos:       map[*etree.Element]position{},
 		mapped:    map[*etree.Element]bool{},
 	}
+	c.artifacts = map[string]map[string]*etree.Element{"sequence": c.sequences, "endpoint": c.endpoints, "template": c.templates}
 	var artifacts []*etree.Element
 	for _, f := range files {
 		d, err := parse(f)
@@ -54,12 +70,12 @@ func Adapt(files []File, opts Options) ([]byte, []Warning, error) {
 			return nil, nil, err
 		}
 		maps.Copy(c.pos, d.pos)
-		if d.root.Tag == "definitions" {
-			artifacts = append(artifacts, d.root.ChildElements()...)
-		} else {
-			artifacts = append(artifacts, d.root)
+		for _, a := range d.artifacts() {
+			if !dropped[d.pos[a]] {
+				artifacts = append(artifacts, a)
+				c.harmless(a)
+			}
 		}
-		c.harmless(d.root)
 	}
 	services, err := c.compile(artifacts)
 	if err != nil {
@@ -84,7 +100,15 @@ type compiler struct {
 	opts      Options
 	sequences map[string]*etree.Element
 	endpoints map[string]*etree.Element
-	used      map[string]bool // "sequence:name", "endpoint:name": used somewhere
+	templates map[string]*etree.Element
+	artifacts map[string]map[string]*etree.Element // the three above by tag
+	entries   map[string]*etree.Element            // local entries by key
+	loaded    map[string]*etree.Element            // files read for src and registry keys (nil: text)
+	registry  string
+	serving   string          // what is being mapped: "proxy" or "api"
+	methods   []string        // of the API resource being mapped
+	vars      []string        // the resource's path variables, named groups of its path_regexp
+	used      map[string]bool // "sequence:name", "endpoint:name", "localEntry:key", ...: used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
 	branches  int             // of filters and switches, counted for each way
 	pos       map[*etree.Element]position
@@ -127,10 +151,12 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 	var served []*etree.Element
 	for _, a := range artifacts {
 		switch a.Tag {
-		case "sequence", "endpoint":
+		case "sequence", "endpoint", "template", "localEntry":
 			if err := c.register(a); err != nil {
 				return nil, err
 			}
+		case "registry":
+			c.registryElement(a)
 		case "proxy", "api":
 			served = append(served, a)
 		case "description":
@@ -138,7 +164,7 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			// In the synapse.xml MI ships; tasks themselves are refused.
 			c.warnf(a, "ignored: no tasks are mapped")
 		default:
-			return nil, c.errorf(a, "artifact not supported (supported: proxy, api, sequence, endpoint)")
+			return nil, c.errorf(a, "artifact not supported (supported: proxy, api, sequence, endpoint, template, localEntry, registry)")
 		}
 	}
 	c.used = map[string]bool{}
@@ -158,7 +184,7 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
-	main, err := c.mainOrWarning(len(services) > 0)
+	main, err := c.mainOrWarning()
 	if err != nil {
 		return nil, err
 	}
@@ -170,16 +196,30 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 	return services, nil
 }
 
-// register files a named sequence or endpoint under its name.
+// register files a named sequence, endpoint or template under its name, a
+// local entry under its key.
 func (c *compiler) register(a *etree.Element) error {
-	name := a.SelectAttrValue("name", "")
+	attr := cond(a.Tag == "localEntry", "key", "name")
+	name := a.SelectAttrValue(attr, "")
 	if name == "" {
-		return c.errorf(a, "a top-level %s needs a name", a.Tag)
+		return c.errorf(a, "a top-level %s needs a %s", a.Tag, attr)
 	}
-	named := c.sequences
-	if a.Tag == "endpoint" {
-		named = c.endpoints
+	// Synapse keeps local entries in the local registry with the named
+	// artifacts, and refuses a key that a local entry holds already
+	// (SynapseConfiguration.assertAlreadyExists).
+	if _, dup := c.entries[name]; dup {
+		return c.errorf(a, "%q is the key of a local entry already (Synapse refuses a duplicate)", name)
 	}
+	if a.Tag == "localEntry" {
+		for _, kind := range slices.Sorted(maps.Keys(c.artifacts)) {
+			if c.artifacts[kind][name] != nil {
+				return c.errorf(a, "%q is the name of a %s already (Synapse refuses a duplicate)", name, kind)
+			}
+		}
+		c.entries[name] = a
+		return nil
+	}
+	named := c.artifacts[a.Tag]
 	if _, dup := named[name]; dup {
 		return c.errorf(a, "a second %s named %q", a.Tag, name)
 	}
@@ -187,22 +227,27 @@ func (c *compiler) register(a *etree.Element) error {
 	return nil
 }
 
-// warnUnused warns about the named sequences and endpoints that no proxy,
-// API or main uses: they are not mapped, and not checked either, since what
-// a sequence may hold depends on where it runs (and an endpoint's mapping on
-// the proxy or API that calls it) (Synapse runs fault, a log and a drop in
-// Synapse and MI, for errors without a faultSequence).
+// warnUnused warns about the named sequences, endpoints, templates and
+// local entries that no proxy, API or main uses: they are not mapped, and
+// not checked either, since what a sequence may hold depends on where it
+// runs (and an endpoint's mapping on the proxy or API that calls it)
+// (fault, which targets without a faultSequence and main use, is unused
+// when each has its own).
 func (c *compiler) warnUnused(artifacts []*etree.Element) {
 	for _, a := range artifacts {
-		name := a.SelectAttrValue("name", "")
-		if (a.Tag != "sequence" && a.Tag != "endpoint") || c.used[a.Tag+":"+name] {
+		name := a.SelectAttrValue(cond(a.Tag == "localEntry", "key", "name"), "")
+		if c.artifacts[a.Tag] == nil && a.Tag != "localEntry" || c.used[a.Tag+":"+name] {
 			continue
 		}
 		switch {
+		case a.Tag == "localEntry":
+			c.warnf(a, "local entry %q is used by nothing the adapter maps: not mapped", name)
+		case a.Tag == "template":
+			c.warnf(a, "template %q is used by no proxy or API: not mapped", name)
 		case a.Tag == "endpoint":
 			c.warnf(a, "endpoint %q is used by no proxy or API: not mapped", name)
 		case name == "fault":
-			c.warnf(a, "sequence \"fault\" (Synapse's for errors where no faultSequence is given) is not mapped: Caddy answers them with its error status")
+			c.warnf(a, "sequence \"fault\" (Synapse's for the errors of proxies and API resources without a faultSequence) is not mapped: none here lacks one")
 		default:
 			c.warnf(a, "sequence %q is used by no proxy or API: not mapped", name)
 		}

@@ -243,18 +243,27 @@ func proxyJSON(f *flow, cl *call) object {
 		ups[i] = object{"dial": u.dial}
 	}
 	rp := object{"handler": "reverse_proxy", "upstreams": ups}
+	rewrite := object{}
 	switch {
+	case cl.exact:
+		rewrite["uri"] = cmpOr(cl.path, "/") + "?" + cl.query // "?" and nothing: the query cleared
 	case f.postfix != nil:
-		rp["rewrite"] = object{"uri": postfixURI(cl.path, *f.postfix)}
+		rewrite["uri"] = postfixURI(cl.path, *f.postfix)
 	case f.prefix == "" && cl.path != "":
 		// From main, which no service path leads to, the message goes to
 		// the endpoint's address as it is.
-		rp["rewrite"] = object{"uri": postfixURI(cl.path, "")}
+		rewrite["uri"] = postfixURI(cl.path, "")
 	case cl.path != f.prefix:
-		rp["rewrite"] = object{"path_regexp": []any{object{
+		rewrite["path_regexp"] = []any{object{
 			"find":    "^" + regexp.QuoteMeta(f.prefix),
 			"replace": strings.ReplaceAll(strings.TrimSuffix(cl.path, "/"), "$", "$$"),
-		}}}
+		}}
+	}
+	if cl.method != "" {
+		rewrite["method"] = cl.method
+	}
+	if len(rewrite) > 0 {
+		rp["rewrite"] = rewrite
 	}
 	if f.responseStatus != 0 {
 		// A response handler with only a status changes the status of

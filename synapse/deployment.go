@@ -13,14 +13,16 @@ import (
 )
 
 // The folders of a WSO2 MI deployment (synapse-configs/default) that hold
-// what the adapter maps, in the order their files are read.
-var deploymentFolders = []string{"endpoints", "sequences", "proxy-services", "api"}
+// what the adapter maps, in the order their files are read (Synapse's
+// MultiXMLConfigurationBuilder names them).
+var deploymentFolders = []string{"local-entries", "endpoints", "sequences", "templates", "proxy-services", "api"}
 
 // ReadDeployment reads the XML files of a WSO2 MI deployment: dir is the
 // synapse-configs/default folder, or a folder (such as MI's
 // repository/deployment/server) holding synapse-configs/default. Its
-// synapse.xml, if any, is read first, then the folders. Folders of artifacts
-// of other kinds (local entries, tasks, templates, ...) are refused.
+// synapse.xml and registry.xml, if any, are read first, then the folders.
+// Folders of artifacts of other kinds (tasks, inbound endpoints, ...) are
+// refused.
 func ReadDeployment(dir string) ([]File, error) {
 	if nested := filepath.Join(dir, "synapse-configs", "default"); isDir(nested) {
 		dir = nested
@@ -43,8 +45,13 @@ func ReadDeployment(dir string) ([]File, error) {
 		}
 	}
 	// Synapse's single-file layout, which MI reads too: the synapse.xml at
-	// the top of the folder, a <definitions> of any artifacts.
-	if single := filepath.Join(dir, "synapse.xml"); !isDir(single) {
+	// the top of the folder, a <definitions> of any artifacts; and MI's
+	// registry.xml, its <registry>.
+	for _, top := range []string{"synapse.xml", "registry.xml"} {
+		single := filepath.Join(dir, top)
+		if isDir(single) {
+			continue
+		}
 		switch data, err := os.ReadFile(single); {
 		case err == nil:
 			files = append(files, File{Name: single, Data: data})
@@ -75,7 +82,9 @@ func isDir(name string) bool {
 }
 
 // Definitions combines the artifacts of files into one <definitions>
-// document, Synapse's synapse.xml.
+// document, Synapse's synapse.xml. The local files they name (a local
+// entry's src, a wsdl endpoint's uri) are made absolute, since they are
+// read relative to the file that names them.
 func Definitions(files []File) ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
@@ -86,12 +95,10 @@ func Definitions(files []File) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		artifacts := []*etree.Element{d.root}
-		if d.root.Tag == "definitions" {
-			artifacts = d.root.ChildElements()
-		}
-		for _, a := range artifacts {
-			defs.AddChild(a.Copy())
+		for _, a := range d.artifacts() {
+			cp := a.Copy()
+			anchorFiles(cp, filepath.Dir(f.Name))
+			defs.AddChild(cp)
 		}
 	}
 	doc.Indent(4)

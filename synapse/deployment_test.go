@@ -43,10 +43,11 @@ const (
 // refer to each other across files, from MI's server folder.
 func TestReadDeploymentCombinesTheFolders(t *testing.T) {
 	dir := writeDeployment(t, map[string]string{
-		"synapse-configs/default/proxy-services/P.xml": deployedProxy,
-		"synapse-configs/default/endpoints/E.xml":      deployedEndpoint,
-		"synapse-configs/default/sequences/F.xml":      deployedFault,
-		"synapse-configs/default/local-entries/.keep":  "",
+		"synapse-configs/default/proxy-services/P.xml":    deployedProxy,
+		"synapse-configs/default/endpoints/E.xml":         deployedEndpoint,
+		"synapse-configs/default/sequences/F.xml":         deployedFault,
+		"synapse-configs/default/local-entries/.keep":     "",
+		"synapse-configs/default/inbound-endpoints/.keep": "",
 	})
 	files, err := ReadDeployment(dir)
 	if err != nil {
@@ -78,20 +79,20 @@ func TestReadDeploymentRefuses(t *testing.T) {
 	dir := writeDeployment(t, map[string]string{
 		"proxy-services/P.xml": deployedProxy,
 		"sequences/F.xml":      deployedFault,
-		"endpoints/E.xml":      "<endpoint name=\"E\">\n  <wsdl uri=\"http://x/?wsdl\"/>\n</endpoint>\n",
+		"endpoints/E.xml":      "<endpoint name=\"E\">\n  <default/>\n</endpoint>\n",
 	})
 	files, err := ReadDeployment(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = Adapt(files, Options{})
-	want := filepath.Join(dir, "endpoints", "E.xml") + ": line 2, column 3: <wsdl>: endpoint not supported"
+	want := filepath.Join(dir, "endpoints", "E.xml") + ": line 2, column 3: <default>: endpoint not supported"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error = %v, want it to start with %q", err, want)
 	}
 
-	dir = writeDeployment(t, map[string]string{"templates/T.xml": "<template name=\"T\"/>"})
-	if _, err := ReadDeployment(dir); err == nil || !strings.Contains(err.Error(), "templates are not supported") {
+	dir = writeDeployment(t, map[string]string{"tasks/T.xml": "<task name=\"T\"/>"})
+	if _, err := ReadDeployment(dir); err == nil || !strings.Contains(err.Error(), "tasks are not supported") {
 		t.Fatalf("error = %v", err)
 	}
 	if _, err := ReadDeployment(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no artifacts") {
@@ -110,7 +111,7 @@ func TestMalformedXMLNamesTheLine(t *testing.T) {
 		"<proxy name=\"P\"\n  a=b/>":       "x.xml: line 2, column 6: malformed XML: unquoted or missing attribute value in element",
 	} {
 		_, _, err := Adapt([]File{{Name: "x.xml", Data: []byte(in)}}, Options{})
-		if err == nil || err.Error() != want {
+		if want += "\nhint: " + hintMalformed; err == nil || err.Error() != want {
 			t.Errorf("%q: error = %v, want %s", in, err, want)
 		}
 	}
@@ -142,5 +143,39 @@ func TestReadDeploymentReadsSynapseXML(t *testing.T) {
 	}
 	if len(warnings) != 1 || warnings[0].File != filepath.Join(dir, "synapse.xml") || warnings[0].Element != "taskManager" {
 		t.Errorf("warnings = %+v, want one about the taskManager of synapse.xml", warnings)
+	}
+}
+
+// TestReadDeploymentLocalEntries reads MI's local-entries folder, whose
+// entries the other folders' artifacts use by key (here one whose src is a
+// file next to it), and its registry.xml, which is warned about rather than
+// skipped; the combined <definitions>, adapted from elsewhere, still finds
+// the src file.
+func TestReadDeploymentLocalEntries(t *testing.T) {
+	dir := writeDeployment(t, map[string]string{
+		"proxy-services/P.xml":           deployedProxy,
+		"sequences/F.xml":                deployedFault,
+		"local-entries/E.xml":            `<localEntry xmlns="http://ws.apache.org/ns/synapse" key="E" src="file:backend.endpoint"/>`,
+		"local-entries/backend.endpoint": deployedEndpoint,
+		"registry.xml":                   `<registry xmlns="http://ws.apache.org/ns/synapse" provider="org.wso2.micro.integrator.registry.MicroIntegratorRegistry"/>`,
+	})
+	files, err := ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := Adapt(files, Options{})
+	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9001"`) {
+		t.Fatalf("Adapt: %v\n%s", err, out)
+	}
+	if len(warnings) != 1 || warnings[0].File != filepath.Join(dir, "registry.xml") || warnings[0].Element != "registry" {
+		t.Errorf("warnings = %+v, want one about registry.xml", warnings)
+	}
+	defs, err := Definitions(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Adapt([]File{{Name: filepath.Join(t.TempDir(), "synapse.xml"), Data: defs}}, Options{})
+	if err != nil || string(got) != string(out) {
+		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", got, err, out, defs)
 	}
 }

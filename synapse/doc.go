@@ -1,5 +1,6 @@
 // Package synapse reads Apache Synapse / WSO2 Micro Integrator configuration
-// (proxy services, APIs, sequences and endpoints, as XML) and maps it to Caddy
+// (proxy services, APIs, sequences, endpoints, templates and local entries,
+// as XML, with registry keys read from a folder) and maps it to Caddy
 // JSON: it is the logic of the "synapse" config adapter.
 //
 // Synapse XML is parsed with etree into a small model of routes (what a

@@ -20,7 +20,7 @@ const (
 
 const (
 	algorithmPrefix   = "org.apache.synapse.endpoints.algorithms."
-	supportedEndpoint = "supported: address, loadbalance, failover, and <endpoint key=...>"
+	supportedEndpoint = "supported: address, http, wsdl, loadbalance, failover, <endpoint key=...> and <endpoint template=...>"
 )
 
 // leaf is an address endpoint, a member of a group or alone.
@@ -31,6 +31,9 @@ type leaf struct {
 	addressing *addressing
 	health     health
 	weight     int
+	method     string // of an http endpoint: sent with this method
+	exact      bool   // the path replaces the request's, sub-path and query dropped
+	query      string // with exact: the query sent
 }
 
 // call maps an endpoint (inline or by key) to where the request goes. name
@@ -44,7 +47,7 @@ func (c *compiler) call(ep *etree.Element, name string) (*call, error) {
 	if sess != nil && body.Tag != "loadbalance" {
 		return nil, c.errorf(sess, "a session is supported on a loadbalance endpoint only")
 	}
-	if body.Tag == "address" {
+	if isLeaf(body) {
 		l, err := c.leaf(ep, body)
 		if err != nil {
 			return nil, err
@@ -116,16 +119,18 @@ func (c *compiler) resolve(ep *etree.Element) (*etree.Element, error) {
 		if slices.Contains(chain, key) {
 			return nil, c.errorf(ep, "endpoint %q refers to itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
 		}
-		named, ok := c.endpoints[key]
-		if !ok {
-			return nil, c.errorf(ep, "no endpoint named %q", key)
+		named, err := c.named(ep, "endpoint", key)
+		if err != nil {
+			return nil, err
 		}
-		c.used["endpoint:"+key] = true
 		chain = append(chain, key)
 		ep = named
 	}
 	if ep.SelectAttr("key-expression") != nil {
 		return nil, c.errorf(ep, "key-expression is not supported: only key")
+	}
+	if ep.SelectAttr("template") != nil {
+		return c.endpointTemplate(ep)
 	}
 	return ep, nil
 }
@@ -140,11 +145,16 @@ func (c *compiler) endpointBody(ep *etree.Element) (resolved, body *etree.Elemen
 		switch ch.Tag {
 		case "session", "property", "description":
 			continue
-		case "address", "loadbalance", "failover":
+		case "address", "http", "wsdl", "loadbalance", "failover":
 			if body != nil {
 				return nil, nil, c.errorf(ch, "a second endpoint body in one endpoint")
 			}
 			body = ch
+			if ch.Tag == "wsdl" {
+				if body, err = c.wsdlAddress(ch); err != nil {
+					return nil, nil, err
+				}
+			}
 		default:
 			return nil, nil, c.errorf(ch, "endpoint not supported (%s)", supportedEndpoint)
 		}
@@ -161,8 +171,8 @@ func (c *compiler) member(m *etree.Element) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	if body.Tag != "address" {
-		return nil, c.errorf(body, "a nested %s is not supported: members must be address endpoints", body.Tag)
+	if !isLeaf(body) {
+		return nil, c.errorf(body, "a nested %s is not supported: members must be address, http or wsdl endpoints", body.Tag)
 	}
 	if s := ep.SelectElement("session"); s != nil {
 		return nil, c.errorf(s, "a session is supported on a loadbalance endpoint only")
@@ -173,14 +183,32 @@ func (c *compiler) member(m *etree.Element) (*leaf, error) {
 // leaf maps an address endpoint and the properties of its endpoint.
 func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 	l := &leaf{el: addr, weight: 1}
-	for _, a := range []string{"format", "optimize"} {
-		if addr.SelectAttr(a) != nil {
-			return nil, c.errorf(addr, "%s=%q is not supported: the message is sent as it came", a, addr.SelectAttrValue(a, ""))
-		}
+	if addr.SelectAttr("optimize") != nil {
+		return nil, c.errorf(addr, "optimize=%q is not supported: the message is sent as it came", addr.SelectAttrValue("optimize", ""))
 	}
-	if err := c.parseURI(l, addr); err != nil {
+	if err := c.format(addr); err != nil {
 		return nil, err
 	}
+	uri := addr.SelectAttrValue("uri", "")
+	var vars []string
+	if addr.Tag == "http" {
+		var err error
+		if uri, vars, err = c.httpURI(addr); err != nil {
+			return nil, err
+		}
+		// With a method, Synapse drops the request's sub-path and query
+		// (REST_URL_POSTFIX: Axis2FlexibleMEPClient, for an HTTP endpoint).
+		l.method = c.httpMethod(addr)
+		l.exact = l.method != ""
+	}
+	if err := c.parseURI(l, addr, uri); err != nil {
+		return nil, err
+	}
+	if strings.Contains(l.dial, uriVarMark) {
+		return nil, c.errorf(addr, "uri-template %q: a variable in the host or port is not supported", addr.SelectAttrValue("uri-template", ""))
+	}
+	inPath := strings.Count(l.path, uriVarMark)
+	l.path, l.query = fillVars(l.path, vars[:inPath]), fillVars(l.query, vars[inPath:])
 	l.health = health{failDuration: defaultSuspend, maxFails: 1}
 	// Synapse reads the legacy suspendDurationOnFailure before
 	// suspendOnFailure, wherever they are: initialDuration wins.
@@ -228,8 +256,7 @@ func (c *compiler) leaf(ep, addr *etree.Element) (*leaf, error) {
 
 // parseURI splits the address into the upstream (host and port) and the path
 // that the request's path is rewritten to.
-func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
-	raw := addr.SelectAttrValue("uri", "")
+func (c *compiler) parseURI(l *leaf, addr *etree.Element, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return c.errorf(addr, "uri %q is not an http or https URL with a host", raw)
@@ -237,7 +264,7 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
 	if strings.ContainsAny(raw, "{}$") {
 		return c.errorf(addr, "uri %q: variables are not supported", raw)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.Fragment != "" || (u.RawQuery != "" && !l.exact) {
 		return c.errorf(addr, "uri %q: a query or fragment is not supported", raw)
 	}
 	port := u.Port()
@@ -254,7 +281,7 @@ func (c *compiler) parseURI(l *leaf, addr *etree.Element) error {
 	}
 	l.scheme = u.Scheme
 	l.dial = net.JoinHostPort(u.Hostname(), port)
-	l.path = u.EscapedPath()
+	l.path, l.query = u.EscapedPath(), u.RawQuery
 	return nil
 }
 
@@ -299,12 +326,14 @@ func (c *compiler) algorithm(lb *etree.Element, members []*leaf) (string, error)
 // the first.
 func (c *compiler) group(body *etree.Element, members []*leaf, policy string, retries int) (*call, error) {
 	first := members[0]
-	cl := &call{tls: first.scheme == "https", path: first.path, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
+	cl := &call{tls: first.scheme == "https", path: first.path, query: first.query, method: first.method, exact: first.exact, policy: policy, retries: retries, addressing: first.addressing, health: first.health}
 	for _, m := range members {
 		switch {
 		case m.scheme != first.scheme:
 			return nil, c.errorf(m.el, "scheme %s differs from the first endpoint's (%s): one group has one scheme", m.scheme, first.scheme)
-		case m.path != first.path:
+		case m.method != first.method || m.exact != first.exact:
+			return nil, c.errorf(m.el, "method differs from the first endpoint's: one group sends with one method")
+		case m.path != first.path || m.query != first.query:
 			return nil, c.errorf(m.el, "path %q differs from the first endpoint's (%q): Caddy rewrites the path before it chooses an upstream", m.path, first.path)
 		case (m.addressing == nil) != (first.addressing == nil) || (m.addressing != nil && *m.addressing != *first.addressing):
 			return nil, c.errorf(m.el, "enableAddressing differs from the first endpoint's: one group has one WS-Addressing setting")

@@ -89,6 +89,9 @@ func (c *compiler) target(t *etree.Element, prefix, name string) ([]*way, error)
 				err = w.sequenceRef(t, w.f.errorHandler, ph)
 			default:
 				err = w.pushTargetSequence(t, ph)
+				if err == nil {
+					err = w.defaultFault(t, ph)
+				}
 			}
 			if err == nil {
 				err = w.runToEnd()
@@ -142,6 +145,17 @@ func (b *flowBuilder) pushTargetSequence(t *etree.Element, ph phase) error {
 		return b.sequenceRef(t, key, ph)
 	}
 	return nil
+}
+
+// defaultFault inlines the sequence named "fault", if there is one, as the
+// faultSequence of a target that has none: Synapse's
+// ProxyService.registerFaultHandler and Resource.registerFaultHandler push
+// the configuration's fault sequence then.
+func (b *flowBuilder) defaultFault(t *etree.Element, ph phase) error {
+	if ph != phaseFault || t.SelectAttr(phaseNames[ph]) != nil || t.SelectElement(phaseNames[ph]) != nil || b.c.sequences["fault"] == nil {
+		return nil
+	}
+	return b.sequenceRef(t, "fault", ph)
 }
 
 // targetEndpoint is a proxy target's endpoint, attribute or element: the
@@ -224,24 +238,28 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 	if strings.ContainsAny(key, "{}") {
 		return b.c.errorf(at, "dynamic sequence key %q is not supported: only names", key)
 	}
-	// Every frame is a sequence still running: one whose last mediator is
-	// being mapped is popped only after it.
+	if chain := b.running(); slices.Contains(chain, key) {
+		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
+	}
+	seq, err := b.c.named(at, "sequence", key)
+	if err != nil {
+		return err
+	}
+	b.push(seq, ph, key)
+	return nil
+}
+
+// running names the named sequences and templates being mapped, outermost
+// first. Every frame is one still running: one whose last mediator is being
+// mapped is popped only after it.
+func (b *flowBuilder) running() []string {
 	var chain []string
 	for _, fr := range b.frames {
 		if fr.named != "" {
 			chain = append(chain, fr.named)
 		}
 	}
-	if slices.Contains(chain, key) {
-		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
-	}
-	seq, ok := b.c.sequences[key]
-	if !ok {
-		return b.c.errorf(at, "no sequence named %q", key)
-	}
-	b.c.used["sequence:"+key] = true
-	b.push(seq, ph, key)
-	return nil
+	return chain
 }
 
 // maxMediators bounds the mediators mapped, inlined sequences counted each
@@ -249,7 +267,7 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 // time exponential in their number.
 const maxMediators = 100_000
 
-const supportedMediators = "header, property, sequence, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
+const supportedMediators = "header, property, sequence, call-template, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
 
 func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 	if b.c.mediators++; b.c.mediators > maxMediators {
@@ -278,6 +296,8 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 		return nil
 	case "call", "send":
 		return b.send(m, ph)
+	case "call-template":
+		return b.callTemplate(m, ph)
 	case "respond":
 		if ph == phaseIn && !b.called {
 			b.f.echo = true
@@ -358,7 +378,11 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 // inlined there.
 func (b *flowBuilder) where(ph phase) string {
 	for i := len(b.frames) - 1; i >= 0; i-- {
-		if n := b.frames[i].named; n != "" {
+		n := b.frames[i].named
+		if t, ok := strings.CutPrefix(n, "template "); ok {
+			return fmt.Sprintf("template %q (called in %s)", t, phaseNames[ph])
+		}
+		if n != "" {
 			return fmt.Sprintf("sequence %q (used as %s)", n, phaseNames[ph])
 		}
 	}

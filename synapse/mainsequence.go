@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"errors"
 	"maps"
 
 	"github.com/beevik/etree"
@@ -11,13 +12,15 @@ import (
 // SynapseMessageReceiver for requests and for the responses of what it
 // sent): here it is the last route of both servers, matching any request.
 
-// mainOrWarning maps main; where it cannot be mapped but proxies or APIs
-// can, it is left out with a warning instead, so that it does not block
-// them (Caddy then answers what they do not take itself).
-func (c *compiler) mainOrWarning(others bool) (*service, error) {
+// mainOrWarning maps main; where it cannot be mapped, it is left out with a
+// warning saying why, as the named sequences nothing uses are, so that it
+// does not block the proxies and APIs that can be (Caddy then answers what
+// they do not take itself).
+func (c *compiler) mainOrWarning() (*service, error) {
 	warnings, skipped, used := len(c.warnings), len(c.skipped), maps.Clone(c.used)
 	main, err := c.mainSequence()
-	if err == nil || !others {
+	var refused *Error
+	if err == nil || !errors.As(err, &refused) {
 		return main, err
 	}
 	c.warnings, c.skipped, c.used = c.warnings[:warnings], c.skipped[:skipped], used

@@ -109,6 +109,9 @@ type call struct {
 	upstreams  []upstream
 	tls        bool
 	path       string // the endpoint's path
+	method     string // "": the request's
+	exact      bool   // path and query replace the request's (an http endpoint with a method)
+	query      string // with exact
 	policy     string // round_robin, weighted_round_robin, least_conn, first; "" for one upstream
 	session    *session
 	placement  string // of the session policy: "" (the fallback's) or least_sessions

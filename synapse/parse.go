@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Namespace is Synapse's configuration namespace.
@@ -37,16 +38,24 @@ type Error struct {
 	Message   string
 }
 
+// Error is the refusal on one line, then, on another, what to do instead.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("line %d, column %d", e.Line, e.Col)
 	if e.File != "" {
 		where = e.File + ": " + where
 	}
-	if e.Element == "" {
-		return where + ": " + e.Message
+	msg := where + ": " + e.Message
+	if e.Element != "" {
+		msg = fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
 	}
-	return fmt.Sprintf("%s: <%s>: %s", where, e.Element, e.Message)
+	if h := e.Hint(); h != "" {
+		msg += "\nhint: " + h
+	}
+	return msg
 }
+
+// Hint is what to do instead, from the table of hints.go; "" if it has none.
+func (e *Error) Hint() string { return hintFor(e.Element, e.Message) }
 
 // Warning is a construct adapted with a difference worth knowing, or
 // ignored because it has no effect in Caddy.
@@ -61,6 +70,15 @@ type Warning struct {
 type document struct {
 	root *etree.Element
 	pos  map[*etree.Element]position
+}
+
+// artifacts are the document's top-level artifacts: the children of a
+// <definitions>, or the root itself.
+func (d *document) artifacts() []*etree.Element {
+	if d.root.Tag == "definitions" {
+		return d.root.ChildElements()
+	}
+	return []*etree.Element{d.root}
 }
 
 // parse reads one file. encoding/xml finds where each element starts (etree
@@ -116,6 +134,15 @@ func parse(f File) (*document, error) {
 // instead, which read ISO-8859-1, the encoding of MI's own files, as
 // windows-1252; those labels serve only for names IANA does not know.
 func toUTF8(f File) ([]byte, error) {
+	if enc := utf16Encoding(f.Data); enc != nil {
+		// The declaration, itself in UTF-16, names the encoding that the
+		// first bytes already gave.
+		data, err := enc.NewDecoder().Bytes(f.Data)
+		if err != nil {
+			return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: "the document is not in UTF-16, as its first bytes say: " + err.Error()}
+		}
+		return data, nil
+	}
 	var label string
 	errDeclared := errors.New("encoding declared")
 	dec := xml.NewDecoder(bytes.NewReader(f.Data))
@@ -147,6 +174,19 @@ func toUTF8(f File) ([]byte, error) {
 		return nil, &Error{File: f.Name, Line: 1, Col: 1, Message: fmt.Sprintf("the document is not in its declared encoding %q: %v", label, err)}
 	}
 	return append(f.Data[:end:end], rest...), nil
+}
+
+// utf16Encoding is UTF-16 of the byte order the document starts with, as
+// XML 1.0's appendix F detects it (and Java's XML parsers, which Synapse
+// reads with): a byte order mark, or "<?" in UTF-16; nil for any other start.
+func utf16Encoding(data []byte) encoding.Encoding {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{'<', 0, '?', 0}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}), bytes.HasPrefix(data, []byte{0, '<', 0, '?'}):
+		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+	}
+	return nil
 }
 
 // decoded is the CharsetReader of data that toUTF8 has decoded already.

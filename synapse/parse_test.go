@@ -3,6 +3,9 @@ package synapse
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // TestDeclaredEncoding reads a document in the encoding its XML declaration
@@ -36,7 +39,29 @@ func TestDeclaredEncoding(t *testing.T) {
 	}
 
 	_, _, err = Adapt([]File{{Name: "x.xml", Data: []byte("<?xml version=\"1.0\" encoding=\"EBCDIC-XYZ\"?>\n<proxy/>")}}, Options{})
-	if want := `x.xml: line 1, column 1: encoding "EBCDIC-XYZ" is not supported: not a character set Go knows by that name`; err == nil || err.Error() != want {
+	if want := `x.xml: line 1, column 1: encoding "EBCDIC-XYZ" is not supported: not a character set Go knows by that name` + "\nhint: save the file as UTF-8 (and say so in its XML declaration)"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+// TestUTF16 reads UTF-16 documents, with a byte order mark or without one
+// (then known by how "<?" is written, as XML 1.0's appendix F detects it),
+// with the lines and columns of the decoded text.
+func TestUTF16(t *testing.T) {
+	doc := "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n<proxy name=\"P\">\n  <!-- caf\u00e9 -->\n  <target>\n    <inSequence><enrich/></inSequence>\n  </target>\n</proxy>\n"
+	for name, enc := range map[string]encoding.Encoding{
+		"little endian, BOM":    unicode.UTF16(unicode.LittleEndian, unicode.UseBOM),
+		"big endian, BOM":       unicode.UTF16(unicode.BigEndian, unicode.UseBOM),
+		"little endian, no BOM": unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM),
+		"big endian, no BOM":    unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM),
+	} {
+		data, err := enc.NewEncoder().Bytes([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = Adapt([]File{{Name: "p.xml", Data: data}}, Options{})
+		if want := "p.xml: line 5, column 17: <enrich>: mediator not supported"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error = %v, want it to start with %q", name, err, want)
+		}
 	}
 }

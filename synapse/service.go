@@ -21,8 +21,14 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, nil
 	}
 	s := &service{name: name}
-	// Synapse splits the list on spaces and commas.
-	transports := strings.FieldsFunc(p.SelectAttrValue("transports", "http https"), func(r rune) bool {
+	// Synapse splits the list on spaces and commas; "all", the whole value,
+	// leaves the list unset: every transport of the server
+	// (ProxyServiceFactory), here both of ours.
+	list := p.SelectAttrValue("transports", "all")
+	if list == "all" {
+		list = "http https"
+	}
+	transports := strings.FieldsFunc(list, func(r rune) bool {
 		return r == ',' || unicode.IsSpace(r)
 	})
 	for _, t := range transports {
@@ -54,6 +60,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		return nil, c.errorf(p, "no target")
 	}
 	prefix := "/services/" + name
+	c.serving, c.methods, c.vars = "proxy", nil, nil
 	ways, err := c.target(target, prefix, name)
 	if err != nil {
 		return nil, err
@@ -96,6 +103,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 			}
 			rt.methods = append(rt.methods, m)
 		}
+		c.serving, c.methods, c.vars = "api", rt.methods, nil
 		if err := c.resourcePath(r, ctx, rt); err != nil {
 			return nil, err
 		}
@@ -120,7 +128,11 @@ func (c *compiler) apiContext(a *etree.Element) (string, error) {
 	if version == "" {
 		return ctx, checkNoPlaceholder(c, a, ctx)
 	}
-	switch vt := a.SelectAttrValue("version-type", "context"); vt {
+	// Synapse's VersionStrategyFactory refuses a version without its type.
+	if a.SelectAttrValue("version-type", "") == "" {
+		return "", c.errorf(a, "version %q without version-type: Synapse refuses the API (give version-type=\"url\" or \"context\")", version)
+	}
+	switch vt := a.SelectAttrValue("version-type", ""); vt {
 	case "url":
 		ctx += "/" + version
 	case "context":
@@ -142,7 +154,10 @@ func checkNoPlaceholder(c *compiler, e *etree.Element, path string) error {
 	return nil
 }
 
-var templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
+var (
+	templateVar = regexp.MustCompile(`\{[^{}/]*\}`)
+	groupName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 // resourcePath maps a resource's uri-template or url-mapping to a path
 // matcher under the API's context.
@@ -168,7 +183,15 @@ func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
 		re.WriteString("^" + regexp.QuoteMeta(ctx))
 		prev := 0
 		for _, loc := range templateVar.FindAllStringIndex(path, -1) {
-			re.WriteString(regexp.QuoteMeta(path[prev:loc[0]]) + "[^/]+")
+			re.WriteString(regexp.QuoteMeta(path[prev:loc[0]]))
+			// A variable an http endpoint can use ({uri.var.NAME}) is a
+			// named group: Caddy's placeholder {http.regexp.NAME}.
+			if name := path[loc[0]+1 : loc[1]-1]; groupName.MatchString(name) && !slices.Contains(c.vars, name) {
+				c.vars = append(c.vars, name)
+				re.WriteString("(?P<" + name + ">[^/]+)")
+			} else {
+				re.WriteString("[^/]+")
+			}
 			prev = loc[1]
 		}
 		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")

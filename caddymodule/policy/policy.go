@@ -89,13 +89,14 @@ type SimpleClientSession struct {
 	// whichever of timeout and max_lifetime comes first. Default: no limit.
 	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
 
-	// Where new sessions go: "fallback" (default) asks the fallback policy;
+	// Where new sessions go: "fallback" asks the fallback policy;
 	// "least_sessions" takes the available upstream with the fewest live
 	// sessions, ties in turn; "hash" takes the first upstream, in the
 	// rendezvous order of the session id over the upstreams' dial addresses,
 	// that holds fewer sessions than the bounded-load cap, so that every node
 	// places a session alike without a shared store. None places on a
-	// draining upstream.
+	// draining upstream. Default: "hash" with store redis and no fallback
+	// policy set, else "fallback".
 	Placement string `json:"placement,omitempty"`
 
 	// The bounded-load factor c of placement hash, above 1: an upstream that
@@ -278,6 +279,12 @@ func (p *SimpleClientSession) setDefaults(ctx caddy.Context) {
 		if p.SOAPHeader == "" {
 			p.SOAPHeader = sessionaffinity.DefaultSOAPHeader
 		}
+	}
+	// Several nodes share a Redis store: with hash they place a new session
+	// alike while Redis is down, and where it was after Redis lost it. A
+	// fallback policy set on purpose (weighted, say) keeps placing sessions.
+	if p.Placement == "" && p.Store != nil && p.Store.Redis != nil && p.FallbackRaw == nil {
+		p.Placement = string(sessionaffinity.PlaceHash)
 	}
 	if p.Timeout == 0 {
 		p.Timeout = caddy.Duration(defaultTimeout)

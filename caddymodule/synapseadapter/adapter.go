@@ -15,10 +15,13 @@ func init() {
 }
 
 // Environment variables that move the adapted servers off MI's default ports
-// (read when the config is adapted, as the Caddyfile's {$VAR}).
+// and name the registry folder (read when the config is adapted, as the
+// Caddyfile's {$VAR}: `caddy adapt` and `caddy run` give an adapter no other
+// options than the file's name).
 const (
 	envSynapseHTTPPort  = "SYNAPSE_HTTP_PORT"
 	envSynapseHTTPSPort = "SYNAPSE_HTTPS_PORT"
+	envSynapseRegistry  = "SYNAPSE_REGISTRY"
 	// The host:port list that a <send/> without an endpoint may reach.
 	envSynapseSendTo = "SYNAPSE_SEND_TO"
 )
@@ -39,10 +42,10 @@ func (SynapseAdapter) Adapt(body []byte, options map[string]any) ([]byte, []cadd
 	return out, caddyWarnings(warnings), err
 }
 
-// synapseOptionsFromEnv reads the ports and the send-to hosts from the
-// environment.
+// synapseOptionsFromEnv reads the ports, the registry folder and the
+// send-to hosts from the environment.
 func synapseOptionsFromEnv() (synapse.Options, error) {
-	var opts synapse.Options
+	opts := synapse.Options{Registry: os.Getenv(envSynapseRegistry)}
 	sendTo, err := synapse.ParseSendTo(os.Getenv(envSynapseSendTo))
 	if err != nil {
 		return opts, fmt.Errorf("%s: %w", envSynapseSendTo, err)

@@ -3,6 +3,7 @@ package synapseadapter
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,12 +109,13 @@ func TestSynapseAdapterWarningsAndErrors(t *testing.T) {
 	}
 
 	_, _, err = adapter.Adapt([]byte("<proxy name=\"P\">\n  <target>\n    <inSequence><enrich/></inSequence>\n  </target>\n</proxy>\n"), map[string]any{"filename": "p.xml"})
-	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")" {
+	if err == nil || err.Error() != "p.xml: line 3, column 17: <enrich>: mediator not supported in inSequence (supported: "+synapseSupportedMediators+")\n"+
+		"hint: this mediator changes the message, which Caddy does not: keep it in the service, or in an HTTP handler in front of Caddy that does the same" {
 		t.Fatalf("error = %v", err)
 	}
 }
 
-const synapseSupportedMediators = "header, property, sequence, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
+const synapseSupportedMediators = "header, property, sequence, call-template, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
 
 // TestSynapseAdapterPortsFromEnv moves the servers with SYNAPSE_HTTP_PORT and
 // SYNAPSE_HTTPS_PORT, and refuses a value that is no port.
@@ -165,14 +167,15 @@ func TestSynapseAdapterSendToFromEnv(t *testing.T) {
 	}
 }
 
-// FuzzSynapseAdapt feeds the adapter any XML: it never panics, and whatever
+// FuzzSynapseAdapt feeds the adapter any XML, starting from the golden
+// inputs and the corpus of public configurations: it never panics, and whatever
 // it adapts without an error is JSON that Caddy loads and provisions. The
 // HTTPS server's TLS settings (constant, and provisioned by the golden tests)
 // are left out: provisioning a certificate authority for every input would
 // leave no time to fuzz.
 func FuzzSynapseAdapt(f *testing.F) {
 	inputs, _ := filepath.Glob("../../synapse/testdata/adapt/*.xml")
-	for _, in := range inputs {
+	for _, in := range append(inputs, synapseCorpus(f)...) {
 		data, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)
@@ -216,4 +219,64 @@ func withoutTLS(t *testing.T, adapted []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSynapseAdapterRegistryFromEnv reads registry keys from the folder
+// SYNAPSE_REGISTRY names, as `caddy adapt --adapter synapse` does.
+func TestSynapseAdapterRegistryFromEnv(t *testing.T) {
+	reg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(reg, "governance", "endpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ep := `<endpoint xmlns="http://ws.apache.org/ns/synapse"><address uri="http://localhost:9001/svc"/></endpoint>`
+	if err := os.WriteFile(filepath.Join(reg, "governance", "endpoints", "E.xml"), []byte(ep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proxy := []byte(`<proxy xmlns="http://ws.apache.org/ns/synapse" name="P" transports="http"><target endpoint="gov:/endpoints/E.xml"/></proxy>`)
+	t.Setenv(envSynapseRegistry, reg)
+	out, _, err := SynapseAdapter{}.Adapt(proxy, map[string]any{"filename": "p.xml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"dial":"localhost:9001"`) {
+		t.Errorf("adapted JSON lacks the registry's endpoint:\n%s", out)
+	}
+	validateCaddyJSON(t, "p.xml", out)
+}
+
+// synapseCorpus lists the files of the synapse package's corpus: public
+// configurations (see its TestCorpus).
+func synapseCorpus(t testing.TB) []string {
+	var files []string
+	err := filepath.WalkDir("../../synapse/testdata/corpus", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	return files
+}
+
+// TestSynapseAdapterLoadsTheCorpus provisions what each corpus file adapts
+// to: Caddy loads all of it.
+func TestSynapseAdapterLoadsTheCorpus(t *testing.T) {
+	adapter := SynapseAdapter{}
+	loaded := 0
+	for _, p := range synapseCorpus(t) {
+		xml, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, _, err := adapter.Adapt(xml, map[string]any{"filename": p}); err == nil {
+			validateCaddyJSON(t, p, out)
+			loaded++
+		}
+	}
+	if loaded == 0 {
+		t.Fatal("no corpus file adapts")
+	}
+	t.Logf("Caddy loads the %d corpus files that adapt", loaded)
 }

@@ -43,6 +43,9 @@ func (h *health) allow() bool {
 	return now >= at && h.retryAt.CompareAndSwap(at, now+int64(h.backoff))
 }
 
+// answering reports whether Redis answered the latest command (no outage).
+func (h *health) answering() bool { return h.retryAt.Load() == 0 }
+
 // answered records that a command started at start got an answer.
 func (h *health) answered(start int64) {
 	h.lastAnswer.Store(monotonic())
