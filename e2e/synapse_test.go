@@ -229,6 +229,38 @@ func decodeJSON(t *testing.T, s string) any {
 	return v
 }
 
+// TestSynapseSendToOption adapts Synapse sample 1, whose main sends what it
+// does not filter to the message's To, with the built binary: refused
+// without the hosts, naming the option; `caddy synapse --send-to` and
+// SYNAPSE_SEND_TO for `caddy adapt` give the same JSON, routing to the host
+// listed only.
+func TestSynapseSendToOption(t *testing.T) {
+	dir := t.TempDir()
+	sample, err := os.ReadFile(filepath.Join(repoRoot, "synapse/testdata/adapt/synapse-sample-1.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "synapse.xml"), sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := bash(t, caddyBin+" synapse --dir "+dir+" 2>&1 || true")
+	if !strings.Contains(refused, "<send>: without an endpoint Synapse sends to the message's To address: list the hosts it may reach with the adapter's send-to option (caddy synapse --send-to host:port,...") {
+		t.Fatalf("without --send-to: %s", refused)
+	}
+	fromDir := decodeJSON(t, bash(t, caddyBin+" synapse --dir "+dir+" --send-to localhost:9000 2>/dev/null"))
+	fromEnv := decodeJSON(t, bash(t, "SYNAPSE_SEND_TO=localhost:9000 "+caddyBin+" adapt --config "+filepath.Join(dir, "synapse.xml")+" --adapter synapse 2>/dev/null"))
+	if !reflect.DeepEqual(fromDir, fromEnv) {
+		t.Fatalf("caddy synapse --send-to gives\n%v\nbut SYNAPSE_SEND_TO with caddy adapt\n%v", fromDir, fromEnv)
+	}
+	if out, _ := json.Marshal(fromDir); !strings.Contains(string(out), `"header":{"Host":["localhost:9000"]}`) {
+		t.Fatalf("no route for the listed host:\n%s", out)
+	}
+	// Caddy logs the error as JSON, its quotes escaped.
+	if bad := bash(t, caddyBin+" synapse --dir "+dir+" --send-to http://localhost:9000 2>&1 || true"); !strings.Contains(bad, `--send-to: send-to \"http://localhost:9000\" is not host:port`) {
+		t.Fatalf("a bad --send-to: %s", bad)
+	}
+}
+
 // TestSynapseReportAsTheDocsShowIt runs `caddy synapse --report` on the
 // docs' migration folder: its output is the page's, refusals and all, with
 // exit status 0; a folder it cannot read fails, naming it.

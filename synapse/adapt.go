@@ -26,6 +26,9 @@ type Options struct {
 	// config, governance, local) that registry keys are read from; "":
 	// keys that nothing in the files defines are refused.
 	Registry string
+	// SendTo lists the host:port that a <send/> without an endpoint may
+	// reach (see ParseSendTo); without them such a send is refused.
+	SendTo []string
 }
 
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
@@ -43,7 +46,13 @@ func adapt(files []File, opts Options, dropped map[position]bool) ([]byte, []War
 			return nil, nil, fmt.Errorf("port %d out of range 1-65535", p)
 		}
 	}
+	for _, h := range opts.SendTo {
+		if err := checkSendTo(h); err != nil {
+			return nil, nil, err
+		}
+	}
 	c := &compiler{
+		opts:      opts,
 		sequences: map[string]*etree.Element{},
 		endpoints: map[string]*etree.Element{},
 		templates: map[string]*etree.Element{},
@@ -51,6 +60,7 @@ func adapt(files []File, opts Options, dropped map[position]bool) ([]byte, []War
 		loaded:    map[string]*etree.Element{},
 		registry:  opts.Registry,
 		pos:       map[*etree.Element]position{},
+		mapped:    map[*etree.Element]bool{},
 	}
 	c.artifacts = map[string]map[string]*etree.Element{"sequence": c.sequences, "endpoint": c.endpoints, "template": c.templates}
 	var artifacts []*etree.Element
@@ -87,6 +97,7 @@ func adapt(files []File, opts Options, dropped map[position]bool) ([]byte, []War
 
 // compiler holds what adapting the files has learned so far.
 type compiler struct {
+	opts      Options
 	sequences map[string]*etree.Element
 	endpoints map[string]*etree.Element
 	templates map[string]*etree.Element
@@ -99,8 +110,12 @@ type compiler struct {
 	vars      []string        // the resource's path variables, named groups of its path_regexp
 	used      map[string]bool // "sequence:name", "endpoint:name", "localEntry:key", ...: used somewhere
 	mediators int             // mapped so far, inlined sequences counted each time
+	branches  int             // of filters and switches, counted for each way
 	pos       map[*etree.Element]position
 	warnings  []Warning
+	// The mediators mapped on some way, and those skipped on some way.
+	mapped  map[*etree.Element]bool
+	skipped []*etree.Element
 }
 
 func (c *compiler) errorf(e *etree.Element, format string, args ...any) error {
@@ -169,6 +184,14 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
+	main, err := c.mainOrWarning()
+	if err != nil {
+		return nil, err
+	}
+	if main != nil {
+		services = append(services, main) // last: it takes what the others do not
+	}
+	c.warnNeverMapped()
 	c.warnUnused(artifacts)
 	return services, nil
 }
@@ -205,11 +228,11 @@ func (c *compiler) register(a *etree.Element) error {
 }
 
 // warnUnused warns about the named sequences, endpoints, templates and
-// local entries that no proxy or API uses: they are not mapped, and not
-// checked either, since what a sequence may hold depends on where it runs
-// (and an endpoint's mapping on the proxy or API that calls it) (Synapse
-// runs main for the messages nothing else takes; fault, which targets
-// without a faultSequence use, is unused when each has its own).
+// local entries that no proxy, API or main uses: they are not mapped, and
+// not checked either, since what a sequence may hold depends on where it
+// runs (and an endpoint's mapping on the proxy or API that calls it)
+// (fault, which targets without a faultSequence and main use, is unused
+// when each has its own).
 func (c *compiler) warnUnused(artifacts []*etree.Element) {
 	for _, a := range artifacts {
 		name := a.SelectAttrValue(cond(a.Tag == "localEntry", "key", "name"), "")
@@ -223,8 +246,6 @@ func (c *compiler) warnUnused(artifacts []*etree.Element) {
 			c.warnf(a, "template %q is used by no proxy or API: not mapped", name)
 		case a.Tag == "endpoint":
 			c.warnf(a, "endpoint %q is used by no proxy or API: not mapped", name)
-		case name == "main":
-			c.warnf(a, "sequence \"main\" (Synapse's for the messages no proxy or API takes) is not mapped: Caddy answers them itself")
 		case name == "fault":
 			c.warnf(a, "sequence \"fault\" (Synapse's for the errors of proxies and API resources without a faultSequence) is not mapped: none here lacks one")
 		default:

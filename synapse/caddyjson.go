@@ -1,6 +1,8 @@
 package synapse
 
 import (
+	"cmp"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,7 +24,7 @@ func caddyConfig(services []*service, opts Options) object {
 	var httpRoutes, httpsRoutes []any
 	for _, s := range services {
 		for _, r := range s.routes {
-			rt := routeJSON(r)
+			rt := routeJSON(r, opts)
 			if s.http {
 				httpRoutes = append(httpRoutes, rt)
 			}
@@ -68,35 +70,140 @@ func cmpPort(p, def int) int {
 	return p
 }
 
-func routeJSON(r *route) object {
+func routeJSON(r *route, opts Options) object {
 	match := object{}
-	if r.pathRegexp != "" {
+	switch {
+	case r.pathRegexp != "":
 		match["path_regexp"] = object{"pattern": r.pathRegexp}
-	} else {
+	case len(r.paths) > 0:
 		match["path"] = strings2any(r.paths)
 	}
 	if len(r.methods) > 0 {
 		match["method"] = strings2any(r.methods)
 	}
-	var handle []any
-	f := r.flow
-	if f.fault != nil {
-		handle = append(handle, faultJSON(f.fault))
+	rt := object{"handle": waysJSON(r.ways, opts), "terminal": true}
+	if len(match) > 0 {
+		rt["match"] = []any{match}
 	}
-	if f.echo {
+	return rt
+}
+
+// waysJSON is the handlers of a route: those of its one flow, or a
+// subroute trying each way in order.
+func waysJSON(ways []*way, opts Options) []any {
+	if len(ways) == 1 && ways[0].when == nil {
+		return flowJSON(ways[0].flow, opts)
+	}
+	routes := make([]any, len(ways))
+	for i, w := range ways {
+		rt := object{"handle": flowJSON(w.flow, opts), "terminal": true}
+		if w.when != nil {
+			rt["match"] = matchSetsJSON(w.when)
+		}
+		routes[i] = rt
+	}
+	return []any{object{"handler": "subroute", "routes": routes}}
+}
+
+func flowJSON(f *flow, opts Options) []any {
+	if f.refusal != nil {
+		return refusalJSON(f.refusal)
+	}
+	var handle []any
+	if f.fault != nil {
+		handle = append(handle, faultJSON(f.fault, f.faultStatus))
+	}
+	switch {
+	case f.echo:
 		handle = append(handle, echoJSON(f))
-	} else {
+	case f.drop:
+		// As Synapse's acknowledgement: no body, none of the flow's headers.
+		handle = append(handle, object{"handler": "static_response", "status_code": http.StatusAccepted})
+	case f.sendTo:
+		handle = append(handle, sendToJSON(f, opts))
+	default:
 		if f.call.session != nil && f.call.session.kind != "" {
 			// Sessions of type http and soap are learned from responses.
 			handle = append(handle, object{"handler": "learn_sessions"})
 		}
-		handle = append(handle, proxyJSON(f))
+		handle = append(handle, proxyJSON(f, f.call))
 	}
-	return object{"match": []any{match}, "handle": handle, "terminal": true}
+	return handle
 }
 
-func faultJSON(f *fault) object {
+// sendToJSON proxies to the request's host if it is one of the listed
+// ones, and refuses it otherwise.
+func sendToJSON(f *flow, opts Options) object {
+	var routes []any
+	for _, h := range opts.SendTo {
+		cl := &call{upstreams: []upstream{{dial: h}}, path: f.prefix}
+		routes = append(routes, object{
+			"match":    []any{object{"header": object{"Host": strings2any(sendToHosts(h))}}},
+			"handle":   []any{proxyJSON(f, cl)},
+			"terminal": true,
+		})
+	}
+	routes = append(routes, object{"handle": refusalJSON(&refusal{status: http.StatusForbidden, reason: sendToRefusal})})
+	return object{"handler": "subroute", "routes": routes}
+}
+
+// refusalJSON answers a SOAP fault (in the request's version) with r's
+// status: an error handler raises it, a soap_fault answers it.
+func refusalJSON(r *refusal) []any {
+	return []any{
+		object{"handler": "soap_fault", "version": "auto", "reason": r.reason, "status_code": r.status, "on": []any{r.status}},
+		object{"handler": "error", "status_code": r.status, "error": r.reason},
+	}
+}
+
+// matchSetsJSON is a route's match: any of the sets.
+func matchSetsJSON(sets []matchSet) []any {
+	out := make([]any, len(sets))
+	for i, m := range sets {
+		o := object{}
+		if len(m.headers) > 0 {
+			o["header_regexp"] = regexpsJSON(m.headers)
+		}
+		if len(m.vars) > 0 {
+			o["vars_regexp"] = regexpsJSON(m.vars)
+		}
+		if m.xpath != "" {
+			o["soap_xpath"] = soapXPathJSON(m.xpath, m.namespaces)
+		}
+		if m.notXPath != "" {
+			o["not"] = []any{object{"soap_xpath": soapXPathJSON(m.notXPath, m.namespaces)}}
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// regexpsJSON is a header_regexp or vars_regexp matcher: key to pattern.
+func regexpsJSON(patterns map[string]string) object {
+	o := object{}
+	for key, pattern := range patterns {
+		o[key] = object{"pattern": pattern}
+	}
+	return o
+}
+
+func soapXPathJSON(expr string, ns map[string]string) object {
+	o := object{"expression": expr}
+	if len(ns) > 0 {
+		nso := object{}
+		for p, uri := range ns {
+			nso[p] = uri
+		}
+		o["namespaces"] = nso
+	}
+	return o
+}
+
+func faultJSON(f *fault, status int) object {
 	h := object{"handler": "soap_fault", "version": f.version}
+	if status != 0 {
+		h["status_code"] = status
+	}
 	for k, v := range map[string]string{"code": f.code, "reason": f.reason, "role": f.role, "node": f.node, "detail": f.detail} {
 		if v != "" {
 			h[k] = v
@@ -109,9 +216,12 @@ func faultJSON(f *fault) object {
 func echoJSON(f *flow) object {
 	h := object{
 		"handler":     "static_response",
-		"status_code": 200,
-		"body":        "{http.request.body}",
-		"headers":     object{"Content-Type": []any{"{http.request.header.Content-Type}"}},
+		"status_code": cmp.Or(f.answerStatus, http.StatusOK),
+		"headers":     object{},
+	}
+	if !f.noBody {
+		h["body"] = "{http.request.body}"
+		h["headers"].(object)["Content-Type"] = []any{"{http.request.header.Content-Type}"}
 	}
 	// The message that comes back carries the transport headers set on it.
 	for _, ops := range []headerOps{f.reqHeaders, f.respHeaders} {
@@ -121,11 +231,13 @@ func echoJSON(f *flow) object {
 			}
 		}
 	}
+	if len(h["headers"].(object)) == 0 {
+		delete(h, "headers")
+	}
 	return h
 }
 
-func proxyJSON(f *flow) object {
-	cl := f.call
+func proxyJSON(f *flow, cl *call) object {
 	ups := make([]any, len(cl.upstreams))
 	for i, u := range cl.upstreams {
 		ups[i] = object{"dial": u.dial}
@@ -135,6 +247,12 @@ func proxyJSON(f *flow) object {
 	switch {
 	case cl.exact:
 		rewrite["uri"] = cmpOr(cl.path, "/") + "?" + cl.query // "?" and nothing: the query cleared
+	case f.postfix != nil:
+		rewrite["uri"] = postfixURI(cl.path, *f.postfix)
+	case f.prefix == "" && cl.path != "":
+		// From main, which no service path leads to, the message goes to
+		// the endpoint's address as it is.
+		rewrite["uri"] = postfixURI(cl.path, "")
 	case cl.path != f.prefix:
 		rewrite["path_regexp"] = []any{object{
 			"find":    "^" + regexp.QuoteMeta(f.prefix),
@@ -146,6 +264,11 @@ func proxyJSON(f *flow) object {
 	}
 	if len(rewrite) > 0 {
 		rp["rewrite"] = rewrite
+	}
+	if f.responseStatus != 0 {
+		// A response handler with only a status changes the status of
+		// the response, which is then proxied as usual.
+		rp["handle_response"] = []any{object{"status_code": strconv.Itoa(f.responseStatus)}}
 	}
 	headers := object{}
 	if ops := headerOpsJSON(f.reqHeaders); ops != nil {
@@ -174,6 +297,29 @@ func proxyJSON(f *flow) object {
 		rp["transport"] = tr
 	}
 	return rp
+}
+
+// postfixURI is the URI the upstream gets with REST_URL_POSTFIX set: the
+// endpoint's path and the postfix joined as Axis2FlexibleMEPClient joins
+// them, with no query but the postfix's.
+func postfixURI(path, postfix string) string {
+	switch {
+	case postfix == "":
+	case !strings.HasSuffix(path, "/") && !strings.HasPrefix(postfix, "/") && !strings.HasPrefix(postfix, "?"):
+		path += "/"
+	case strings.HasSuffix(path, "/") && strings.HasPrefix(postfix, "/"):
+		postfix = postfix[1:]
+	case strings.HasSuffix(path, "/") && strings.HasPrefix(postfix, "?"):
+		path = path[:len(path)-1]
+	}
+	uri := path + postfix
+	if !strings.HasPrefix(uri, "/") {
+		uri = "/" + uri
+	}
+	if !strings.Contains(uri, "?") {
+		uri += "?" // a bare ? clears the request's query
+	}
+	return uri
 }
 
 // transportJSON is the reverse_proxy transport of cl, or nil for Caddy's

@@ -2,6 +2,7 @@ package synapse
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -19,21 +20,43 @@ const (
 
 var phaseNames = [...]string{"inSequence", "outSequence", "faultSequence"}
 
-// flowBuilder maps the mediators of one target or resource to a flow.
+// flowBuilder maps the mediators of one target or resource to a flow. A
+// filter or switch forks it: each branch goes on with its own copy, so
+// that every way through the mediators ends as one flow.
 type flowBuilder struct {
 	c         *compiler
 	f         *flow
-	name      string   // the proxy or API: names the session table
-	called    bool     // a call or send has been seen: later mediators see the response
-	responded bool     // a respond or send ended the sequence
-	inlining  []string // the named sequences being inlined, to find cycles
+	name      string     // the proxy or API: names the session table
+	when      []matchSet // the conditions of the branches taken so far
+	called    bool       // a call or send has been seen: later mediators see the response
+	responded bool       // a respond, send or drop ended the sequence
+	frames    []frame    // the mediators left to map, innermost sequence last
+}
+
+// frame is what is left of one sequence being mapped.
+type frame struct {
+	items   []*etree.Element
+	ph      phase
+	named   string // the named sequence the items are from; "" for an inline one
+	onError string // the sequence's onError: where its errors go
+}
+
+// fork is a copy of b that maps on independently.
+func (b *flowBuilder) fork() *flowBuilder {
+	nb := *b
+	f := *b.f
+	f.reqHeaders, f.respHeaders = b.f.reqHeaders.clone(), b.f.respHeaders.clone()
+	nb.f = &f
+	nb.when = slices.Clone(b.when)
+	nb.frames = slices.Clone(b.frames)
+	return &nb
 }
 
 // target maps a proxy's <target> or an API's <resource>: its in, out and
 // fault sequences, given inline or by key, and the endpoint that an
-// inSequence without a call sends to.
-func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) {
-	b := &flowBuilder{c: c, f: &flow{prefix: prefix}, name: name}
+// inSequence without a call sends to. A filter or switch in the inSequence
+// gives one way per branch.
+func (c *compiler) target(t *etree.Element, prefix, name string) ([]*way, error) {
 	for _, ch := range t.ChildElements() {
 		switch ch.Tag {
 		case "inSequence", "outSequence", "faultSequence", "endpoint", "description":
@@ -41,30 +64,87 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 			return nil, c.errorf(ch, "not supported in <%s> (supported: inSequence, outSequence, faultSequence, endpoint)", t.Tag)
 		}
 	}
-	for ph, tag := range phaseNames {
-		b.responded = false
-		if key := t.SelectAttrValue(tag, ""); key != "" {
-			if err := b.sequenceRef(t, key, phase(ph)); err != nil {
-				return nil, err
-			}
-		}
-		if seq := t.SelectElement(tag); seq != nil {
-			if err := b.sequence(seq, phase(ph)); err != nil {
-				return nil, err
-			}
-		} else if err := b.defaultFault(t, phase(ph)); err != nil {
+	b := &flowBuilder{c: c, f: &flow{prefix: prefix}, name: name}
+	if err := b.pushTargetSequence(t, phaseIn); err != nil {
+		return nil, err
+	}
+	builders, err := b.run()
+	if err != nil {
+		return nil, err
+	}
+	ways := make([]*way, 0, len(builders))
+	for _, w := range builders {
+		if err := w.targetEndpoint(t); err != nil {
 			return nil, err
 		}
-		if phase(ph) == phaseIn {
-			if err := b.targetEndpoint(t); err != nil {
+		for _, ph := range []phase{phaseOut, phaseFault} {
+			w.responded = false
+			switch {
+			case ph == phaseOut && w.f.receive != "":
+				err = w.sequenceRef(t, w.f.receive, ph)
+			case ph == phaseFault && w.f.errorHandler != "":
+				// Synapse's SequenceMediator puts the sequence's onError on
+				// the fault handler stack above the target's faultSequence:
+				// an error of the call goes there.
+				err = w.sequenceRef(t, w.f.errorHandler, ph)
+			default:
+				err = w.pushTargetSequence(t, ph)
+				if err == nil {
+					err = w.defaultFault(t, ph)
+				}
+			}
+			if err == nil {
+				err = w.runToEnd()
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
+		if err := w.answers(t); err != nil {
+			return nil, err
+		}
+		ways = append(ways, &way{when: w.when, flow: w.f})
 	}
-	if b.f.call == nil && !b.f.echo {
-		return nil, c.errorf(t, "the inSequence neither calls an endpoint nor responds: nothing to map")
+	return withRefusal(ways), nil
+}
+
+// withRefusal ends ways with one for the requests that none takes: only a
+// messageType leaves some, which Synapse would convert to it.
+func withRefusal(ways []*way) []*way {
+	last := ways[len(ways)-1]
+	if last.when == nil {
+		return ways
 	}
-	return b.f, nil
+	r := &refusal{status: http.StatusUnsupportedMediaType, reason: "no branch of the flow takes the request"}
+	if t := last.flow.messageType; t != "" {
+		r.reason = "the request is not of messageType " + t + ", which Synapse would convert it to: Caddy does not convert messages"
+	}
+	return append(ways, &way{flow: &flow{refusal: r}})
+}
+
+// answers checks that the way ends with something Caddy sends the client.
+func (b *flowBuilder) answers(at *etree.Element) error {
+	if b.f.call == nil && !b.f.echo && !b.f.drop && !b.f.sendTo {
+		what := "the inSequence"
+		if len(b.when) > 0 {
+			what = "a branch of the inSequence"
+		}
+		return b.c.errorf(at, "%s neither calls an endpoint nor responds: nothing to map", what)
+	}
+	return nil
+}
+
+// pushTargetSequence schedules a target's sequence of phase ph: the one
+// named by its attribute first, then the inline one.
+func (b *flowBuilder) pushTargetSequence(t *etree.Element, ph phase) error {
+	tag := phaseNames[ph]
+	if seq := t.SelectElement(tag); seq != nil {
+		b.push(seq, ph, "")
+	}
+	if key := t.SelectAttrValue(tag, ""); key != "" {
+		return b.sequenceRef(t, key, ph)
+	}
+	return nil
 }
 
 // defaultFault inlines the sequence named "fault", if there is one, as the
@@ -72,7 +152,7 @@ func (c *compiler) target(t *etree.Element, prefix, name string) (*flow, error) 
 // ProxyService.registerFaultHandler and Resource.registerFaultHandler push
 // the configuration's fault sequence then.
 func (b *flowBuilder) defaultFault(t *etree.Element, ph phase) error {
-	if ph != phaseFault || t.SelectAttr(phaseNames[ph]) != nil || b.c.sequences["fault"] == nil {
+	if ph != phaseFault || t.SelectAttr(phaseNames[ph]) != nil || t.SelectElement(phaseNames[ph]) != nil || b.c.sequences["fault"] == nil {
 		return nil
 	}
 	return b.sequenceRef(t, "fault", ph)
@@ -94,39 +174,92 @@ func (b *flowBuilder) targetEndpoint(t *etree.Element) error {
 	return b.callEndpoint(ep)
 }
 
-// sequence maps the mediators of a sequence, in order.
-func (b *flowBuilder) sequence(seq *etree.Element, ph phase) error {
-	if seq.SelectAttr("onError") != nil {
-		return b.c.errorf(seq, "onError is not supported: use the faultSequence of the proxy or resource")
+// push schedules the mediators of seq, to be mapped before what is left of
+// the sequences that hold it.
+func (b *flowBuilder) push(seq *etree.Element, ph phase, named string) {
+	onError := seq.SelectAttrValue("onError", "")
+	if onError != "" && ph != phaseIn {
+		b.c.warnf(seq, "onError=%q of a sequence used as %s: not mapped (only the errors of a call are)", onError, phaseNames[ph])
+		onError = ""
 	}
-	for _, m := range seq.ChildElements() {
-		if b.responded && m.Tag != "description" {
-			b.c.warnf(m, "after <send> or <respond>: never runs, not mapped")
-			continue
-		}
-		if err := b.mediator(m, ph); err != nil {
-			return err
-		}
-	}
-	return nil
+	b.frames = append(b.frames, frame{items: seq.ChildElements(), ph: ph, named: named, onError: onError})
 }
 
-// sequenceRef inlines the named sequence key; a sequence that reaches itself
-// is an error.
+// run maps the scheduled mediators, in order, and gives the builder of
+// each way through them: one, unless a filter or switch forks it.
+func (b *flowBuilder) run() ([]*flowBuilder, error) {
+	for len(b.frames) > 0 {
+		top := &b.frames[len(b.frames)-1]
+		if len(top.items) == 0 {
+			b.frames = b.frames[:len(b.frames)-1]
+			continue
+		}
+		m, ph := top.items[0], top.ph
+		top.items = top.items[1:]
+		if b.responded {
+			// Warned about at the end if no way maps it.
+			b.c.skipped = append(b.c.skipped, m)
+			continue
+		}
+		b.c.mapped[m] = true
+		if m.Tag == "filter" || m.Tag == "switch" {
+			return b.branch(m, ph)
+		}
+		if err := b.mediator(m, ph); err != nil {
+			return nil, err
+		}
+	}
+	return []*flowBuilder{b}, nil
+}
+
+// warnNeverMapped warns about the mediators that come after a send,
+// respond or drop on every way through them.
+func (c *compiler) warnNeverMapped() {
+	for _, m := range c.skipped {
+		if !c.mapped[m] && m.Tag != "description" && !(m.Tag == "out" || m.Tag == "in") {
+			c.warnf(m, "after <send>, <respond> or <drop>: not mapped")
+			c.mapped[m] = true
+		}
+	}
+}
+
+// runToEnd is run where no branch may fork the flow.
+func (b *flowBuilder) runToEnd() error {
+	ways, err := b.run()
+	if err == nil && len(ways) != 1 {
+		err = fmt.Errorf("%d ways through a sequence where none may fork", len(ways))
+	}
+	return err
+}
+
+// sequenceRef schedules the named sequence key; a sequence that reaches
+// itself is an error.
 func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error {
 	if strings.ContainsAny(key, "{}") {
 		return b.c.errorf(at, "dynamic sequence key %q is not supported: only names", key)
 	}
-	if slices.Contains(b.inlining, key) {
-		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(b.inlining, " -> "), key)
+	if chain := b.running(); slices.Contains(chain, key) {
+		return b.c.errorf(at, "sequence %q calls itself (%s -> %s)", key, strings.Join(chain, " -> "), key)
 	}
 	seq, err := b.c.named(at, "sequence", key)
 	if err != nil {
 		return err
 	}
-	b.inlining = append(b.inlining, key)
-	defer func() { b.inlining = b.inlining[:len(b.inlining)-1] }()
-	return b.sequence(seq, ph)
+	b.push(seq, ph, key)
+	return nil
+}
+
+// running names the named sequences and templates being mapped, outermost
+// first. Every frame is one still running: one whose last mediator is being
+// mapped is popped only after it.
+func (b *flowBuilder) running() []string {
+	var chain []string
+	for _, fr := range b.frames {
+		if fr.named != "" {
+			chain = append(chain, fr.named)
+		}
+	}
+	return chain
 }
 
 // maxMediators bounds the mediators mapped, inlined sequences counted each
@@ -134,7 +267,7 @@ func (b *flowBuilder) sequenceRef(at *etree.Element, key string, ph phase) error
 // time exponential in their number.
 const maxMediators = 100_000
 
-const supportedMediators = "header, property, sequence, call, send, respond, log, makefault and drop (in a faultSequence)"
+const supportedMediators = "header, property, sequence, call-template, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
 
 func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 	if b.c.mediators++; b.c.mediators > maxMediators {
@@ -153,6 +286,14 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 			return b.c.errorf(m, "an inner sequence needs a key")
 		}
 		return b.sequenceRef(m, key, ph)
+	case "in", "out":
+		// InMediator and OutMediator run their children on requests and
+		// on responses only. A fault sequence here handles the errors of
+		// sending a request.
+		if (m.Tag == "in") == (ph != phaseOut) {
+			b.push(m, ph, "")
+		}
+		return nil
 	case "call", "send":
 		return b.send(m, ph)
 	case "call-template":
@@ -172,14 +313,28 @@ func (b *flowBuilder) mediator(m *etree.Element, ph phase) error {
 		}
 		return b.makefault(m)
 	case "drop":
-		if ph != phaseFault {
-			return b.c.errorf(m, "drop is supported in a faultSequence only, not in %s", b.where(ph))
-		}
-		b.c.warnf(m, "the client still gets the fault or Caddy's error status")
-		b.responded = true
-		return nil
+		return b.drop(m, ph)
 	}
 	return b.c.errorf(m, "mediator not supported in %s (supported: %s)", b.where(ph), supportedMediators)
+}
+
+// drop ends the mediation. Synapse's DropMediator only clears the message's
+// To and stops the sequence; what the client gets is then up to the
+// transport. Before any send, the pass-through transport's
+// ServerWorker.sendAck finds no response written (neither
+// Axis2FlexibleMEPClient nor RespondMediator set RESPONSE_WRITTEN) and
+// answers 202 Accepted with no body and none of the message's transport
+// headers. After a send the response still comes; in a fault sequence the
+// client gets the fault, or Caddy's error status.
+func (b *flowBuilder) drop(m *etree.Element, ph phase) error {
+	switch {
+	case ph == phaseFault:
+		b.c.warnf(m, "the client still gets the fault or Caddy's error status")
+	case ph == phaseIn && !b.called:
+		b.f.drop = true
+	}
+	b.responded = true
+	return nil
 }
 
 // send maps call and send. In an in sequence, the endpoint becomes the
@@ -192,10 +347,10 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 			return b.c.errorf(ch, "not supported in <%s> (only an endpoint)", m.Tag)
 		}
 	}
-	if m.SelectAttr("receive") != nil {
-		return b.c.errorf(m, "receive is not supported: the response goes back to the client")
-	}
 	if ph != phaseIn {
+		if m.SelectAttr("receive") != nil {
+			return b.c.errorf(m, "receive is supported on requests only, not in %s", b.where(ph))
+		}
 		if ep != nil {
 			return b.c.errorf(m, "sending to an endpoint from the %s is not supported", b.where(ph))
 		}
@@ -205,21 +360,31 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 	if b.called {
 		return b.c.errorf(m, "a second call or send: one request goes to one endpoint")
 	}
-	if ep == nil {
-		return b.c.errorf(m, "without an endpoint Synapse sends to the message's To address: not supported, give an endpoint")
-	}
 	b.responded = m.Tag == "send"
+	if m.Tag == "send" {
+		// SendMediator's receive: the response is mediated by that
+		// sequence instead of the outSequence (or main).
+		b.f.receive = m.SelectAttrValue("receive", "")
+	} else if m.SelectAttr("receive") != nil {
+		return b.c.errorf(m, "receive is an attribute of send, not of call")
+	}
+	if ep == nil {
+		return b.sendToRequestHost(m)
+	}
 	return b.callEndpoint(ep)
 }
 
 // where names the sequence being mapped: the target's, or the named one
 // inlined there.
 func (b *flowBuilder) where(ph phase) string {
-	if n := len(b.inlining); n > 0 {
-		if t, ok := strings.CutPrefix(b.inlining[n-1], "template "); ok {
+	for i := len(b.frames) - 1; i >= 0; i-- {
+		n := b.frames[i].named
+		if t, ok := strings.CutPrefix(n, "template "); ok {
 			return fmt.Sprintf("template %q (called in %s)", t, phaseNames[ph])
 		}
-		return fmt.Sprintf("sequence %q (used as %s)", b.inlining[n-1], phaseNames[ph])
+		if n != "" {
+			return fmt.Sprintf("sequence %q (used as %s)", n, phaseNames[ph])
+		}
 	}
 	return phaseNames[ph]
 }
@@ -230,5 +395,17 @@ func (b *flowBuilder) callEndpoint(ep *etree.Element) error {
 		return err
 	}
 	b.f.call, b.called = cl, true
+	b.f.errorHandler = b.onError()
 	return nil
+}
+
+// onError is the onError of the innermost sequence being mapped that has
+// one: where Synapse sends the errors of what it does now.
+func (b *flowBuilder) onError() string {
+	for i := len(b.frames) - 1; i >= 0; i-- {
+		if h := b.frames[i].onError; h != "" {
+			return h
+		}
+	}
+	return ""
 }

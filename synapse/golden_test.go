@@ -15,7 +15,8 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/ad
 
 // TestGolden adapts every testdata/adapt/NAME.xml and compares the outcome
 // with its golden files: NAME.json (the Caddy JSON, indented) or NAME.err
-// (the error), and NAME.warnings (one warning a line; absent: none).
+// (the error), and NAME.warnings (one warning a line; absent: none). The
+// adapter's options are the defaults, but for the hosts of NAME.send-to.
 func TestGolden(t *testing.T) {
 	inputs, err := filepath.Glob("testdata/adapt/*.xml")
 	if err != nil || len(inputs) == 0 {
@@ -28,8 +29,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, warnings, err := Adapt([]File{{Data: data}}, Options{})
 			base := strings.TrimSuffix(in, ".xml")
+			out, warnings, err := Adapt([]File{{Data: data}}, goldenOptions(t, base))
 			if err != nil {
 				checkGolden(t, base+".err", []byte(err.Error()+"\n"))
 				if _, statErr := os.Stat(base + ".json"); statErr == nil {
@@ -54,6 +55,20 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenOptions are the options a golden input is adapted with.
+func goldenOptions(t testing.TB, base string) Options {
+	var opts Options
+	list, err := os.ReadFile(base + ".send-to")
+	if err == nil {
+		if opts.SendTo, err = ParseSendTo(string(bytes.TrimSpace(list))); err != nil {
+			t.Fatal(err)
+		}
+	} else if !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return opts
 }
 
 func checkGolden(t *testing.T, file string, got []byte) {

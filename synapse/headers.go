@@ -35,6 +35,10 @@ func (b *flowBuilder) header(m *etree.Element, ph phase) error {
 	return b.c.errorf(m, "SOAP header %q is not supported (supported: Action, To with action=\"remove\", and scope=\"transport\")", name)
 }
 
+// mappedProperties are the default-scope properties that change what
+// Caddy does.
+var mappedProperties = map[string]bool{"RESPONSE": true, "PRESERVE_WS_ADDRESSING": true}
+
 // property maps the property mediator where it changes what is sent:
 // transport headers, PRESERVE_WS_ADDRESSING, and RESPONSE in a fault
 // sequence. Other message-context properties only feed expressions, which
@@ -66,7 +70,14 @@ func (b *flowBuilder) transportOr(m *etree.Element, ph phase) (name, value strin
 	if name == "" {
 		return "", "", false, false, b.c.errorf(m, "needs a name")
 	}
+	scope := m.SelectAttrValue("scope", "default")
 	if m.SelectAttr("expression") != nil {
+		if m.Tag == "property" && scope == "default" && !mappedProperties[name] {
+			// Such a property only feeds expressions and logs, which are
+			// not mapped; conditions on it are refused.
+			b.c.warnf(m, "property %q changes nothing in Caddy: not mapped", name)
+			return name, "", false, true, nil
+		}
 		return "", "", false, false, b.c.errorf(m, "expression=%q is not supported: only value", m.SelectAttrValue("expression", ""))
 	}
 	if len(m.ChildElements()) > 0 {
@@ -83,14 +94,17 @@ func (b *flowBuilder) transportOr(m *etree.Element, ph phase) (name, value strin
 		return "", "", false, false, b.c.errorf(m, "action %q is not supported (supported: set, remove)", action)
 	}
 	value = m.SelectAttrValue("value", "")
-	switch scope := m.SelectAttrValue("scope", "default"); scope {
+	switch scope {
 	case "transport":
 		return name, value, remove, true, b.transportHeader(m, ph, name, value, remove)
+	case "axis2":
+		if m.Tag == "property" {
+			return name, value, remove, true, b.axis2Property(m, ph, name, value, remove)
+		}
 	case "default":
 		return name, value, remove, false, nil
-	default:
-		return "", "", false, false, b.c.errorf(m, "%q in scope %q: not supported (supported scopes: default, transport)", name, scope)
 	}
+	return "", "", false, false, b.c.errorf(m, "%q in scope %q: not supported (supported scopes: default, transport, and axis2 for %s)", name, scope, supportedAxis2)
 }
 
 // transportHeader sets or removes an HTTP header: of the request before the

@@ -1,6 +1,11 @@
 package synapse
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
 
 // The model between Synapse XML and Caddy JSON: what each service serves and
 // how a request is handled, in terms Caddy can express.
@@ -17,7 +22,26 @@ type route struct {
 	paths      []string // Caddy path matcher (exact or with *)
 	pathRegexp string   // instead of paths, for uri-templates with variables
 	methods    []string // empty: any
-	flow       *flow
+	ways       []*way   // tried in order; the first whose conditions hold is taken
+}
+
+// way is one way through a flow: the conditions of the filter and switch
+// branches that lead to it, and what is then done. Ways are tried in the
+// order the branches are written, so a later way needs no negation of the
+// earlier ones' conditions.
+type way struct {
+	when []matchSet // any of them; nil: every request
+	flow *flow
+}
+
+// matchSet is a condition on the request that all of its parts must meet:
+// one Caddy matcher set.
+type matchSet struct {
+	headers    map[string]string // header name to an anchored regexp (header_regexp)
+	vars       map[string]string // placeholder ({http.request.uri}) to an anchored regexp (vars_regexp)
+	xpath      string            // a boolean XPath over the envelope (soap_xpath)
+	notXPath   string            // one that must not hold (not soap_xpath)
+	namespaces map[string]string // of both XPaths
 }
 
 // flow is a request's way through a proxy's target or an API resource.
@@ -29,6 +53,20 @@ type flow struct {
 	echo        bool  // <respond/> without a call: the request comes back
 	fault       *fault
 	preserveWSA bool // PRESERVE_WS_ADDRESSING
+
+	// Set by axis2-scope properties.
+	answerStatus   int     // HTTP_SC before any call: of the flow's own answer (respond)
+	responseStatus int     // HTTP_SC after the call: of the upstream's response
+	faultStatus    int     // HTTP_SC in the fault sequence: of the fault
+	noBody         bool    // NO_ENTITY_BODY: the flow's own answer has no body
+	postfix        *string // REST_URL_POSTFIX: what follows the endpoint's path instead of the request's
+	messageType    string  // messageType: the requests must already be of it
+
+	drop         bool     // dropped before any call: Synapse acknowledges with 202
+	sendTo       bool     // <send/> without an endpoint: to the request's host, if listed
+	refusal      *refusal // answered with a fault at once
+	errorHandler string   // the onError sequence of the sequence that calls, if any
+	receive      string   // the sequence the response goes through, instead of the outSequence
 }
 
 // headerOps are header changes in the order the configuration gives them;
@@ -40,6 +78,20 @@ type headerOps struct {
 
 func (h *headerOps) set(name, value string) { h.put(name, &value) }
 func (h *headerOps) remove(name string)     { h.put(name, nil) }
+
+func (h headerOps) clone() headerOps {
+	return headerOps{names: slices.Clone(h.names), values: maps.Clone(h.values)}
+}
+
+// has reports whether the flow sets or removes header name.
+func (h *headerOps) has(name string) bool {
+	for _, n := range h.names {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
 
 func (h *headerOps) put(name string, v *string) {
 	if h.values == nil {
@@ -90,6 +142,13 @@ type health struct {
 	timeout      time.Duration // 0: none
 	failDuration time.Duration // 0: passive health off
 	maxFails     int
+}
+
+// refusal is a fault the adapted config answers at once, for requests it
+// must not handle as Synapse would.
+type refusal struct {
+	status int
+	reason string
 }
 
 // fault is a makefault mediator, as a soap_fault handler.

@@ -61,11 +61,11 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	}
 	prefix := "/services/" + name
 	c.serving, c.methods, c.vars = "proxy", nil, nil
-	f, err := c.target(target, prefix, name)
+	ways, err := c.target(target, prefix, name)
 	if err != nil {
 		return nil, err
 	}
-	s.routes = []*route{{paths: []string{prefix, prefix + "/*"}, flow: f}}
+	s.routes = []*route{{paths: []string{prefix, prefix + "/*"}, ways: ways}}
 	return s, nil
 }
 
@@ -107,7 +107,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		if err := c.resourcePath(r, ctx, rt); err != nil {
 			return nil, err
 		}
-		if rt.flow, err = c.target(r, ctx, name); err != nil {
+		if rt.ways, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}
 		s.routes = append(s.routes, rt)

@@ -158,12 +158,11 @@ func (b *flowBuilder) callTemplate(m *etree.Element, ph phase) error {
 	if unset != nil {
 		return unset
 	}
-	if slices.Contains(b.inlining, "template "+key) {
-		return b.c.errorf(m, "template %q calls itself (%s -> template %s)", key, strings.Join(b.inlining, " -> "), key)
+	if chain := b.running(); slices.Contains(chain, "template "+key) {
+		return b.c.errorf(m, "template %q calls itself (%s -> template %s)", key, strings.Join(chain, " -> "), key)
 	}
-	b.inlining = append(b.inlining, "template "+key)
-	defer func() { b.inlining = b.inlining[:len(b.inlining)-1] }()
-	return b.sequence(expanded, ph)
+	b.push(expanded, ph, "template "+key)
+	return nil
 }
 
 // copyElement copies e, its copies keeping the positions of the originals.

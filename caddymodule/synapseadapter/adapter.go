@@ -22,6 +22,8 @@ const (
 	envSynapseHTTPPort  = "SYNAPSE_HTTP_PORT"
 	envSynapseHTTPSPort = "SYNAPSE_HTTPS_PORT"
 	envSynapseRegistry  = "SYNAPSE_REGISTRY"
+	// The host:port list that a <send/> without an endpoint may reach.
+	envSynapseSendTo = "SYNAPSE_SEND_TO"
 )
 
 // SynapseAdapter adapts Apache Synapse / WSO2 MI XML (one artifact, or a
@@ -40,10 +42,15 @@ func (SynapseAdapter) Adapt(body []byte, options map[string]any) ([]byte, []cadd
 	return out, caddyWarnings(warnings), err
 }
 
-// synapseOptionsFromEnv reads the ports and the registry folder from the
-// environment.
+// synapseOptionsFromEnv reads the ports, the registry folder and the
+// send-to hosts from the environment.
 func synapseOptionsFromEnv() (synapse.Options, error) {
 	opts := synapse.Options{Registry: os.Getenv(envSynapseRegistry)}
+	sendTo, err := synapse.ParseSendTo(os.Getenv(envSynapseSendTo))
+	if err != nil {
+		return opts, fmt.Errorf("%s: %w", envSynapseSendTo, err)
+	}
+	opts.SendTo = sendTo
 	for env, port := range map[string]*int{envSynapseHTTPPort: &opts.HTTPPort, envSynapseHTTPSPort: &opts.HTTPSPort} {
 		v := os.Getenv(env)
 		if v == "" {

@@ -18,6 +18,7 @@ import (
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/addressing"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/faulthandler"
 	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/policy"
+	_ "github.com/soap-affinity/caddy-soap-affinity/caddymodule/soapmatch"
 	"github.com/soap-affinity/caddy-soap-affinity/synapse"
 )
 
@@ -63,6 +64,12 @@ func TestSynapseAdapterLoadsEveryGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The golden's send-to hosts, as caddy adapt reads them.
+			sendTo, err := os.ReadFile(strings.TrimSuffix(in, ".xml") + ".send-to")
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			t.Setenv(envSynapseSendTo, strings.TrimSpace(string(sendTo)))
 			out, _, err := adapter.Adapt(xml, map[string]any{"filename": in})
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +115,7 @@ func TestSynapseAdapterWarningsAndErrors(t *testing.T) {
 	}
 }
 
-const synapseSupportedMediators = "header, property, sequence, call, send, respond, log, makefault and drop (in a faultSequence)"
+const synapseSupportedMediators = "header, property, sequence, call-template, in, out, filter, switch, call, send, respond, drop, log and makefault (in a faultSequence)"
 
 // TestSynapseAdapterPortsFromEnv moves the servers with SYNAPSE_HTTP_PORT and
 // SYNAPSE_HTTPS_PORT, and refuses a value that is no port.
@@ -130,6 +137,32 @@ func TestSynapseAdapterPortsFromEnv(t *testing.T) {
 	}
 	t.Setenv(envSynapseHTTPPort, "http")
 	if _, _, err := (SynapseAdapter{}).Adapt(xml, nil); err == nil || !strings.Contains(err.Error(), `SYNAPSE_HTTP_PORT="http" is not a port`) {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestSynapseAdapterSendToFromEnv lists the hosts of a <send/> without an
+// endpoint in SYNAPSE_SEND_TO, and refuses a value that is no host:port.
+func TestSynapseAdapterSendToFromEnv(t *testing.T) {
+	xml, err := os.ReadFile("../../synapse/testdata/adapt/send-to.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := (SynapseAdapter{}).Adapt(xml, nil); err == nil || !strings.Contains(err.Error(), "send-to option") {
+		t.Fatalf("without SYNAPSE_SEND_TO: error = %v, want one naming the option", err)
+	}
+	t.Setenv(envSynapseSendTo, "localhost:9000,127.0.0.1:9001")
+	out, _, err := SynapseAdapter{}.Adapt(xml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Host":["localhost:9000"]`, `"dial":"127.0.0.1:9001"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+		}
+	}
+	t.Setenv(envSynapseSendTo, "http://localhost:9000")
+	if _, _, err := (SynapseAdapter{}).Adapt(xml, nil); err == nil || !strings.Contains(err.Error(), `SYNAPSE_SEND_TO: send-to "http://localhost:9000" is not host:port`) {
 		t.Fatalf("error = %v", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "synapse",
-		Usage: "--dir <synapse-configs/default> [--registry <MI registry folder>] [--definitions] [--http-port <port>] [--https-port <port>] | --report <folder> [--registry <MI registry folder>]",
+		Usage: "--dir <synapse-configs/default> [--registry <MI registry folder>] [--definitions] [--http-port <port>] [--https-port <port>] [--send-to <host:port,...>] | --report <folder> [--registry <MI registry folder>]",
 		Short: "Combines a WSO2 MI deployment folder into Caddy JSON",
 		Long: `
 Reads the Synapse artifacts of a WSO2 Micro Integrator deployment folder
@@ -39,7 +39,12 @@ With --report, it reads every XML file of the folder instead and prints,
 artifact by artifact, what maps, what is warned about and what is refused
 (element, line and column, and what to do instead): the migration at a
 glance. Refusals are the report's content: it exits non-zero only when the
-folder cannot be read.`,
+folder cannot be read.
+
+A <send/> without an endpoint (Synapse sends to the message's To address)
+goes only to the hosts that --send-to (or SYNAPSE_SEND_TO) lists, as
+host:port separated by commas; other hosts get a SOAP fault. Without the
+list such a send is refused.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("dir", "", "The deployment folder (synapse-configs/default, or a folder holding it)")
 			cmd.Flags().Bool("definitions", false, "Print one <definitions> document instead of Caddy JSON")
@@ -47,6 +52,7 @@ folder cannot be read.`,
 			cmd.Flags().Int("https-port", 0, "The HTTPS port (default 8253)")
 			cmd.Flags().String("registry", "", "MI's registry folder (holding config, governance, local) that registry keys are read from")
 			cmd.Flags().String("report", "", "Print what becomes of each artifact of this folder instead")
+			cmd.Flags().String("send-to", "", "The host:port list a <send/> without an endpoint may reach")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSynapse)
 		},
 	})
@@ -111,8 +117,8 @@ func synapseReport(fl caddycmd.Flags, dir string) (int, error) {
 	return 0, r.WriteText(os.Stdout)
 }
 
-// synapseCommandOptions are the ports and registry from the environment,
-// then the flags.
+// synapseCommandOptions are the ports, registry and send-to hosts from the
+// environment, then the flags.
 func synapseCommandOptions(fl caddycmd.Flags) (synapse.Options, error) {
 	opts, err := synapseOptionsFromEnv()
 	if err != nil {
@@ -126,6 +132,11 @@ func synapseCommandOptions(fl caddycmd.Flags) (synapse.Options, error) {
 	}
 	if r := fl.String("registry"); r != "" {
 		opts.Registry = r
+	}
+	if list := fl.String("send-to"); list != "" {
+		if opts.SendTo, err = synapse.ParseSendTo(list); err != nil {
+			return opts, fmt.Errorf("--send-to: %w", err)
+		}
 	}
 	return opts, nil
 }

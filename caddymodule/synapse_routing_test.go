@@ -1,0 +1,274 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/soap-affinity/caddy-soap-affinity/synapse"
+)
+
+// synapseConfig adapts Synapse XML as the synapse adapter does, with the
+// servers on the test ports, into a config for the test Caddy.
+func synapseConfig(t *testing.T, xml string, sendTo ...string) string {
+	t.Helper()
+	out, _, err := synapse.Adapt([]synapse.File{{Name: "test.xml", Data: []byte(xml)}},
+		synapse.Options{HTTPPort: httpPort, HTTPSPort: httpPort + 1, SendTo: sendTo})
+	if err != nil {
+		t.Fatalf("adapting: %v\n%s", err, xml)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["admin"] = map[string]any{"listen": fmt.Sprintf("localhost:%d", adminPort)}
+	app := cfg["apps"].(map[string]any)["http"].(map[string]any)
+	app["grace_period"], app["http_port"], app["https_port"] = 1, httpPort, httpPort+1
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// uriBackends start n backends that answer with the request URI they got.
+func uriBackends(t *testing.T, n int) []*backend {
+	bs := make([]*backend, n)
+	for i := range bs {
+		bs[i] = newBackendWith(t, fmt.Sprintf("b%d", i+1), func(_ *backend, w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.URL.RequestURI())
+		})
+	}
+	return bs
+}
+
+// sendVia sends req to the test Caddy with the Host given (the request
+// target in absolute form, as a client using Caddy as its HTTP proxy sends
+// it, when absolute is set).
+func sendVia(t *testing.T, req request, host string, absolute bool) reply {
+	t.Helper()
+	target := proxyURL + req.path
+	tr := &http.Transport{DisableKeepAlives: true}
+	if absolute {
+		target = "http://" + host + req.path
+		proxy, _ := url.Parse(proxyURL)
+		tr.Proxy = http.ProxyURL(proxy)
+	}
+	r, err := http.NewRequest(http.MethodPost, target, strings.NewReader(string(req.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Host = host
+	for k, v := range req.header {
+		r.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, backend: resp.Header.Get("X-Backend"), body: string(body), header: resp.Header}
+}
+
+// Synapse samples 1 and 2's content-based routing, as a proxy: a filter on
+// a transport header, then a switch on the getQuote's symbol (an XPath over
+// the body, its prefix declared on an ancestor). The backends get the bytes
+// sent, in either SOAP version.
+func TestSynapseContentBasedRouting(t *testing.T) {
+	bs := startBackends(t, 4)
+	initCaddyWith(t, synapseConfig(t, fmt.Sprintf(`<proxy xmlns="http://ws.apache.org/ns/synapse" xmlns:m0="http://services.samples" name="StockQuoteProxy">
+    <target>
+        <inSequence>
+            <filter source="get-property('transport', 'X-Priority')" regex="high|urgent">
+                <send><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send>
+            </filter>
+            <switch source="//m0:getQuote/m0:request/m0:symbol">
+                <case regex="IBM"><send><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send></case>
+                <case regex="MS.*"><send><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send></case>
+                <default><send><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send></default>
+            </switch>
+        </inSequence>
+    </target>
+</proxy>`, bs[3].addr, bs[0].addr, bs[1].addr, bs[2].addr)), "json")
+	for _, version := range []string{"1.1", "1.2"} {
+		t.Run("soap"+version, func(t *testing.T) {
+			sendTo(t, bs, getQuoteRequest(version, "IBM"), "b1")
+			sendTo(t, bs, getQuoteRequest(version, "MSFT"), "b2")
+			sendTo(t, bs, getQuoteRequest(version, "ORCL"), "b3")
+			// The regex must match the whole symbol, as Java's matches().
+			sendTo(t, bs, getQuoteRequest(version, "IBMX"), "b3")
+			urgent := getQuoteRequest(version, "IBM")
+			urgent.header["X-Priority"] = "urgent"
+			sendTo(t, bs, urgent, "b4")
+			urgent.header["X-Priority"] = "not urgent"
+			sendTo(t, bs, urgent, "b1")
+		})
+	}
+}
+
+// The classic style: main takes what no proxy takes, last. Its filter on To
+// sends /services/StockQuote* to the sample's service (the endpoint's
+// address as it is; the response through the send's receive sequence), drops what asks for it (202, no body), and sends the
+// rest to the request's host only when that is listed; any other host gets
+// a SOAP fault. The proxy's own path still goes to the proxy.
+func TestSynapseClassicMain(t *testing.T) {
+	bs := uriBackends(t, 3)
+	initCaddyWith(t, synapseConfig(t, fmt.Sprintf(`<definitions xmlns="http://ws.apache.org/ns/synapse">
+    <sequence name="main">
+        <in>
+            <filter source="get-property('To')" regex=".*/StockQuote.*">
+                <then>
+                    <send receive="quoteResponse"><endpoint><address uri="http://%s/services/SimpleStockQuoteService"/></endpoint></send>
+                    <drop/>
+                </then>
+            </filter>
+            <filter source="$trp:X-Drop" regex="yes"><drop/></filter>
+            <send/>
+        </in>
+        <out><send/></out>
+    </sequence>
+    <sequence name="quoteResponse">
+        <property name="X-Quote" scope="transport" value="yes"/>
+        <send/>
+    </sequence>
+    <proxy name="Direct" transports="http">
+        <target><endpoint><address uri="http://%s/direct"/></endpoint></target>
+    </proxy>
+</definitions>`, bs[0].addr, bs[1].addr), bs[2].addr), "json")
+	soap := getQuoteRequest("1.1", "IBM")
+
+	soap.path = "/services/StockQuote?wsdl"
+	if rep := send(t, soap); rep.backend != "b1" || rep.body != "/services/SimpleStockQuoteService" || rep.header.Get("X-Quote") != "yes" {
+		t.Errorf("To /services/StockQuote: %d from %q, body %q, X-Quote %q; want b1 with the endpoint's path, through quoteResponse", rep.status, rep.backend, rep.body, rep.header.Get("X-Quote"))
+	}
+	soap.path = "/services/Direct/x"
+	if rep := send(t, soap); rep.backend != "b2" || rep.body != "/direct/x" {
+		t.Errorf("the proxy: %d from %q, body %q; want b2", rep.status, rep.backend, rep.body)
+	}
+	soap.path = "/services/Other"
+	if rep := sendVia(t, soap, bs[2].addr, true); rep.backend != "b3" || rep.body != "/services/Other" {
+		t.Errorf("HTTP proxy request to the listed %s: %d from %q, body %q; want b3", bs[2].addr, rep.status, rep.backend, rep.body)
+	}
+	if rep := sendVia(t, soap, bs[2].addr, false); rep.backend != "b3" {
+		t.Errorf("Host %s: %d from %q; want b3", bs[2].addr, rep.status, rep.backend)
+	}
+	for _, host := range []string{bs[0].addr, "evil.example:80"} {
+		rep := sendVia(t, soap, host, true)
+		if rep.status != http.StatusForbidden || rep.backend != "" || !strings.Contains(rep.body, "<faultstring>the request's host is not one the synapse adapter was given to send to (send-to)</faultstring>") {
+			t.Errorf("unlisted host %s: %d from %q, body %q; want the 403 fault", host, rep.status, rep.backend, rep.body)
+		}
+	}
+	drop := soap
+	drop.header = map[string]string{"Content-Type": "text/xml", "X-Drop": "yes"}
+	if rep := send(t, drop); rep.status != http.StatusAccepted || rep.body != "" || rep.backend != "" {
+		t.Errorf("drop: %d from %q, body %q; want 202 with no body", rep.status, rep.backend, rep.body)
+	}
+}
+
+// MI's own main answers what no proxy or API takes with 404 and no body
+// (HTTP_SC and NO_ENTITY_BODY before respond).
+func TestSynapseMIDefaultMain(t *testing.T) {
+	xml, err := os.ReadFile("../synapse/testdata/adapt/mi-default-main.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
+	rep := send(t, request{path: "/anything", header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")})
+	if rep.status != http.StatusNotFound || rep.body != "" {
+		t.Errorf("%d, body %q; want 404 with no body", rep.status, rep.body)
+	}
+}
+
+// The axis2 properties: REST_URL_POSTFIX replaces what follows the
+// endpoint's path, query included; with DISABLE_CHUNKING a request with a
+// Content-Length keeps it; HTTP_SC sets the response's status;
+// messageType lets requests of that type through and refuses the others
+// with a fault; onError answers a failed call with its own fault and
+// HTTP_SC.
+func TestSynapseAxis2Properties(t *testing.T) {
+	bs := uriBackends(t, 1)
+	dead := deadAddr(t)
+	initCaddyWith(t, synapseConfig(t, fmt.Sprintf(`<definitions xmlns="http://ws.apache.org/ns/synapse">
+    <sequence name="sendFailed">
+        <makefault version="soap11"><reason value="backend down"/></makefault>
+        <property name="HTTP_SC" scope="axis2" value="503"/>
+        <send/>
+    </sequence>
+    <api name="Orders" context="/orders">
+        <resource methods="POST" uri-template="/new">
+            <inSequence>
+                <property name="REST_URL_POSTFIX" scope="axis2" value="/v2/create?source=caddy"/>
+                <property name="DISABLE_CHUNKING" scope="axis2" value="true"/>
+                <call><endpoint><address uri="http://%[1]s/backend"/></endpoint></call>
+                <property name="HTTP_SC" scope="axis2" value="201"/>
+                <respond/>
+            </inSequence>
+        </resource>
+    </api>
+    <proxy name="Typed" transports="http">
+        <target>
+            <inSequence>
+                <property name="messageType" scope="axis2" value="text/xml"/>
+                <send><endpoint><address uri="http://%[1]s/typed"/></endpoint></send>
+            </inSequence>
+        </target>
+    </proxy>
+    <proxy name="Guarded" transports="http">
+        <target>
+            <inSequence onError="sendFailed">
+                <send><endpoint><address uri="http://%[2]s/svc"/></endpoint></send>
+            </inSequence>
+        </target>
+    </proxy>
+</definitions>`, bs[0].addr, dead)), "json")
+
+	req := request{path: "/orders/new?x=1", header: map[string]string{"Content-Type": "application/xml"}, body: []byte("<order/>"), chunked: true}
+	rep := send(t, req)
+	if rep.status != http.StatusCreated || rep.body != "/backend/v2/create?source=caddy" || rep.backend != "b1" {
+		t.Errorf("postfix: %d from %q, body %q; want 201 from b1 and the postfix's URI", rep.status, rep.backend, rep.body)
+	}
+	// DISABLE_CHUNKING: a request with a Content-Length keeps it.
+	req.chunked = false
+	send(t, req)
+	if rec := lastReceived(t, bs, reply{status: 200, backend: "b1"}); rec.ContentLength != int64(len(req.body)) || len(rec.TransferEncoding) > 0 {
+		t.Errorf("DISABLE_CHUNKING: the backend got Content-Length %d (%v), want %d", rec.ContentLength, rec.TransferEncoding, len(req.body))
+	}
+
+	typed := request{path: "/services/Typed", header: map[string]string{"Content-Type": "text/xml; charset=UTF-8"}, body: []byte("<x/>")}
+	if rep := send(t, typed); rep.status != http.StatusOK || rep.body != "/typed" {
+		t.Errorf("messageType of the request: %d, body %q; want 200 from the backend", rep.status, rep.body)
+	}
+	typed.header["Content-Type"] = "application/json"
+	typed.body = []byte("{}")
+	if rep := send(t, typed); rep.status != http.StatusUnsupportedMediaType || !strings.Contains(rep.body, "messageType text/xml") {
+		t.Errorf("another messageType: %d, body %q; want the 415 fault", rep.status, rep.body)
+	}
+
+	guarded := request{path: "/services/Guarded", header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")}
+	if rep := send(t, guarded); rep.status != http.StatusServiceUnavailable || !strings.Contains(rep.body, "<faultstring>backend down</faultstring>") {
+		t.Errorf("onError: %d, body %q; want sendFailed's fault with 503", rep.status, rep.body)
+	}
+}
+
+// The content-based routing example of docs/synapse.md, adapted by the
+// synapse adapter, routes Synapse sample 1's IBM getQuote to
+// localhost:9001, MSFT's to localhost:9002 and the rest to localhost:9003.
+func TestSynapseDocContentBasedRouting(t *testing.T) {
+	examples := docBlocksOf(t, "../docs/synapse.md", "xml")
+	if len(examples) != 1 {
+		t.Fatalf("docs/synapse.md has %d xml examples, want the 1 it is written with", len(examples))
+	}
+	d := newDocBackends(t)
+	initCaddyWith(t, synapseConfig(t, d.adapt(t, examples[0])), "json")
+	for _, version := range []string{"1.1", "1.2"} {
+		sendTo(t, d.plain, getQuoteRequest(version, "IBM"), d.plain[0].name)
+		sendTo(t, d.plain, getQuoteRequest(version, "MSFT"), d.plain[1].name)
+		sendTo(t, d.plain, getQuoteRequest(version, "ORCL"), d.plain[2].name)
+	}
+}
