@@ -50,8 +50,8 @@ type RedisConfig struct {
 	// Redis: a session ends there from its timeout to its timeout plus
 	// CacheTTL after its last use on any node, and a busy session's key is
 	// written (and every node's cached binding read again) about once per
-	// CacheTTL. Shorter than the timeout. Default: a quarter of the timeout,
-	// at most 1m.
+	// CacheTTL. Shorter than the timeout. Default: half the timeout, at most
+	// 5m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 	// TLS, if set (even empty), connects to Redis over TLS.
 	TLS *redisstore.TLSFiles `json:"tls,omitempty"`

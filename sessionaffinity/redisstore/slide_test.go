@@ -42,8 +42,8 @@ func resetStats(t *testing.T, srv *redistest.Server) {
 // TestCachedHitStaysAHit is issue 23 item 5: with the default options and
 // sliding expiry, sessions in constant use on two nodes are served from each
 // node's cache without a round trip (the slide of a key invalidates every
-// node's cached binding, so it must be rare: once per slack, a quarter of the
-// 2m timeout here, not once a second).
+// node's cached binding, so it must be rare: once per slack, half the 2m
+// timeout here, not once a second).
 func TestCachedHitStaysAHit(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := newNode(t, on(srv), twoMinutes, Config{}), newNode(t, on(srv), twoMinutes, Config{})

@@ -23,10 +23,11 @@ import (
 const (
 	defaultCommandTimeout = time.Second
 	defaultBackoff        = time.Second
-	// The default slack of sliding expiry is a quarter of the session
-	// timeout, at most a minute.
-	defaultSlackShare = 4
-	maxDefaultSlack   = time.Minute
+	// The default slack of sliding expiry is half the session timeout, at
+	// most 5 minutes: a busy session's key is written once per slack, which
+	// then costs every node that cached it a fresh read.
+	defaultSlackShare = 2
+	maxDefaultSlack   = 5 * time.Minute
 )
 
 // adminTimeout bounds a deletion through the admin API, which may scan every
@@ -61,8 +62,8 @@ type Config struct {
 	// per CacheTTL, whichever nodes use it; each write makes every node that
 	// cached the binding read it again once (Redis's tracking invalidates a
 	// key whose timeout changes), and between writes a use is a cache hit. It
-	// must be shorter than the session timeout. Default: a quarter of the
-	// timeout, at most 1m. (Cached bindings need no other time limit: Redis
+	// must be shorter than the session timeout. Default: half the timeout, at
+	// most 5m. (Cached bindings need no other time limit: Redis
 	// tells each node the moment a binding it cached changes.)
 	CacheTTL time.Duration
 	// CountSets, if set, is the prefix of the per-upstream sets of session
@@ -155,6 +156,9 @@ func New(cfg Config) (*Store, error) {
 		s.extendTTL = tc.Timeout + cfg.CacheTTL
 		s.keyTTL = s.extendTTL
 		s.lifetime, s.lifetimeMS = tc.MaxLifetime, msString(tc.MaxLifetime)
+		if s.lifetime > 0 {
+			slotTags() // made now rather than by a request
+		}
 	}
 	if tc.MaxLifetime > 0 {
 		s.keyTTL = min(s.keyTTL, tc.MaxLifetime)
