@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -77,5 +79,57 @@ func TestLifetimeOfARebindOfAnExpiredSession(t *testing.T) {
 	}
 	if ttl := srv.PTTL(a.key("s")); ttl < 50*time.Second {
 		t.Fatalf("redis ttl %s: want a new session's", ttl)
+	}
+}
+
+// TestLifetimeOnACluster: a session's lifetime key shares its binding's slot,
+// whatever braces its id holds, so that the binding scripts run on a Cluster;
+// a node that learns the sessions dates them by their first binding.
+func TestLifetimeOnACluster(t *testing.T) {
+	masters := redistest.StartCluster(t, 3)
+	opts := ClientOptions{Addresses: []string{masters[0].Addr}}
+	table := sessionaffinity.TableConfig{MaxSessions: 1000, Timeout: time.Minute, MaxLifetime: time.Hour}
+	a, b := newNode(t, opts, table, Config{}), newNode(t, opts, table, Config{})
+	ids := []string{"plain", "a}b", "{x}y", "{}", "}{", "{{a}}"}
+	for i := range 100 {
+		ids = append(ids, "cluster-"+strconv.Itoa(i))
+	}
+	born := time.Now()
+	for _, id := range ids {
+		if got := a.Bind(id, "u1"); got != "u1" {
+			t.Fatalf("Bind(%q) = %q", id, got)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, id := range ids {
+		if up, ok := b.Lookup(id); !ok || up != "u1" {
+			t.Fatalf("b.Lookup(%q) = %q, %v", id, up, ok)
+		}
+		// Dated from the lifetime key, not from when b learnt it.
+		if si, _ := b.local.Get(id); si.Created.After(born.Add(150 * time.Millisecond)) {
+			t.Fatalf("b dates %q from %s after the first binding; want the first binding", id, si.Created.Sub(born))
+		}
+	}
+	if n := a.out.errors.Load() + b.out.errors.Load(); n != 0 {
+		t.Fatalf("%d redis errors", n)
+	}
+	// The client computes slots too (and refuses keys of different slots):
+	// slotOf agrees with it on ids of every shape of braces.
+	conn, err := a.client.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		id := make([]byte, rng.IntN(8))
+		for i := range id {
+			id[i] = "{}ab"[rng.IntN(4)]
+		}
+		for _, key := range []string{a.key(string(id)), a.lifetimeKey(string(id))} {
+			cmd := conn.B().Get().Key(key).Build()
+			if want := cmd.Slot(); slotOf(key) != want {
+				t.Fatalf("slotOf(%q) = %d, the client's slot %d", key, slotOf(key), want)
+			}
+		}
 	}
 }
