@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end comparison of session-affinity load balancers on this machine,
 # over loopback: Caddy with simple_client_session (header- and SOAP-keyed),
-# Caddy's own header and round_robin policies, HAProxy with a stick table and
+# the same with its sessions in Redis (store redis, a redis-server of its
+# own), Caddy's own header and round_robin policies, HAProxy with a stick table and
 # nginx with consistent hashing, all in front of the same three backends and
 # driven by wrk with 10,000 distinct session ids. Rounds alternate the
 # contenders; results are medians and ratios, since a shared machine is noisy.
@@ -22,7 +23,10 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+# The warm-up is long enough for wrk to name every session at least twice,
+# so that the rounds measure sessions in use: a new session costs the Redis
+# store three round trips (its lookup, its binding, the first read of it).
+WARMUP=${WARMUP:-6s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 SESSIONS=${SESSIONS:-10000}
@@ -45,6 +49,8 @@ export BENCH_PORT_HEADER=${BENCH_PORT_HEADER:-9143}
 export BENCH_PORT_RR=${BENCH_PORT_RR:-9144}
 export BENCH_PORT_HAPROXY=${BENCH_PORT_HAPROXY:-9145}
 export BENCH_PORT_NGINX=${BENCH_PORT_NGINX:-9146}
+export BENCH_PORT_SCS_REDIS=${BENCH_PORT_SCS_REDIS:-9147}
+export BENCH_REDIS=${BENCH_REDIS:-127.0.0.1:9148}
 export BENCH_BACKEND_1=${BENCH_BACKEND_1:-127.0.0.1:9151}
 export BENCH_BACKEND_2=${BENCH_BACKEND_2:-127.0.0.1:9152}
 export BENCH_BACKEND_3=${BENCH_BACKEND_3:-127.0.0.1:9153}
@@ -58,6 +64,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	log "installing ${need_apt[*]}"
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -94,7 +101,11 @@ start_caddy() {
 }
 
 # --- processes ---------------------------------------------------------------
-log "starting backends, Caddy, HAProxy, nginx"
+log "starting backends, Redis, Caddy, HAProxy, nginx"
+# Loopback only, nothing written to disk.
+redis-server --bind 127.0.0.1 --port "$(port_of "$BENCH_REDIS")" --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$(port_of "$BENCH_REDIS")"
 "$work/backend" -listen "$BENCH_BACKEND_1,$BENCH_BACKEND_2,$BENCH_BACKEND_3" >"$work/backend.log" 2>&1 &
 pids+=($!)
 for b in "$BENCH_BACKEND_1" "$BENCH_BACKEND_2" "$BENCH_BACKEND_3"; do wait_port "$(port_of "$b")"; done
@@ -117,6 +128,7 @@ all_contenders=(
 	"caddy_round_robin $BENCH_PORT_RR header"
 	"caddy_header $BENCH_PORT_HEADER header"
 	"caddy_scs_header $BENCH_PORT_SCS header"
+	"caddy_scs_redis $BENCH_PORT_SCS_REDIS header"
 	"caddy_round_robin_soap $BENCH_PORT_RR soap"
 	"caddy_scs_soap $BENCH_PORT_SCS_SOAP soap"
 	"haproxy_stick $BENCH_PORT_HAPROXY header"

@@ -291,7 +291,7 @@ func TestLeastSessionsPlacement(t *testing.T) {
 	t.Logf("least_sessions: 100 preloaded + 300 new -> %v", counts)
 }
 
-// max_lifetime is parsed, and refused (not ignored) with store redis.
+// max_lifetime is parsed (with store redis: TestRedisMaxLifetime).
 func TestMaxLifetimeConfig(t *testing.T) {
 	bs := startBackends(t, 1)
 	name := uniqueName("lifetime")
@@ -300,7 +300,5 @@ func TestMaxLifetimeConfig(t *testing.T) {
 		t.Errorf("max_lifetime 1h gave the table %s", got)
 	}
 	assertLoadError(t, proxyConfig(bs, "{\n max_lifetime 0s\n }", ""), "caddyfile", "invalid max_lifetime '0s'")
-	assertLoadError(t, proxyConfig(bs, "{\n max_lifetime 1h\n store redis {\n address localhost:1\n }\n }", ""), "caddyfile",
-		"max_lifetime 1h0m0s does not work with store redis yet")
 	assertLoadError(t, proxyConfig(bs, "{\n placement most_sessions\n }", ""), "caddyfile", `unknown placement \"most_sessions\"`)
 }

@@ -53,8 +53,8 @@ func TestRedisStoreFollowsAnotherNodesBinding(t *testing.T) {
 	if stored == "" || stored != backendNamed(t, bs, home).addr {
 		t.Fatalf("fresh session served by %s, redis holds %q", home, stored)
 	}
-	if ttl := srv.PTTL("test:orders:fresh"); ttl < time.Minute || ttl > 2*time.Minute {
-		t.Fatalf("redis ttl %s, want about the default timeout 2m", ttl)
+	if ttl := srv.PTTL("test:orders:fresh"); ttl < 2*time.Minute || ttl > 3*time.Minute {
+		t.Fatalf("redis ttl %s, want about the default timeout 2m plus the slack 1m", ttl)
 	}
 }
 

@@ -27,6 +27,7 @@ var goldenPages = map[string]string{
 	"session_soap.txt":          "docs/session-types.md",
 	"soap_fault.txt":            "docs/soap_fault.md",
 	"redis_store.txt":           "docs/redis.md",
+	"redis_lifetime.txt":        "docs/redis.md",
 	"operating.txt":             "docs/operating.md",
 	"addressing.txt":            "docs/addressing.md",
 }

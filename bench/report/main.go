@@ -31,6 +31,7 @@ var contenders = []contender{
 	{"caddy_round_robin", "Caddy round_robin (reference)"},
 	{"caddy_header", "Caddy lb_policy header"},
 	{"caddy_scs_header", "Caddy simple_client_session, header"},
+	{"caddy_scs_redis", "Caddy simple_client_session, header, store redis"},
 	{"caddy_round_robin_soap", "Caddy round_robin, 1 KB SOAP"},
 	{"caddy_scs_soap", "Caddy simple_client_session, 1 KB SOAP"},
 	{"haproxy_stick", "HAProxy stick-table"},
@@ -44,6 +45,7 @@ var targets = []struct {
 }{
 	{"caddy_scs_header", "caddy_header", 0.97},
 	{"caddy_scs_soap", "caddy_round_robin_soap", 0.97}, // issue 17 (was 0.90)
+	{"caddy_scs_redis", "caddy_scs_header", 0.95},      // issue 23 (was 0.717)
 }
 
 const reference = "caddy_round_robin"

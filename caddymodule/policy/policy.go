@@ -317,11 +317,6 @@ func (p *SimpleClientSession) Validate() error {
 	case p.HashBalanceFactor != 0 && p.Placement != string(sessionaffinity.PlaceHash):
 		return fmt.Errorf("policy %s: hash_balance_factor %g is for placement hash only, not placement %s",
 			p.Name, p.HashBalanceFactor, cmp.Or(p.Placement, string(sessionaffinity.PlaceFallback)))
-	case p.MaxLifetime != 0 && p.Store != nil && p.Store.Redis != nil:
-		// Redis slides a session's key on every use and knows no first
-		// binding: it would keep a session past its lifetime.
-		return fmt.Errorf("policy %s: max_lifetime %s does not work with store redis yet; use expiry fixed (an absolute timeout) there",
-			p.Name, time.Duration(p.MaxLifetime))
 	}
 	return nil
 }

@@ -46,8 +46,12 @@ type RedisConfig struct {
 	// Backoff is how long Redis is left alone after it stops answering,
 	// before one request tries it again. Default: 1s.
 	Backoff caddy.Duration `json:"backoff,omitempty"`
-	// CacheTTL is, with expiry sliding, how far Redis's timeout of a session
-	// in use may lag behind its last use before a node slides it. Default: 1s.
+	// CacheTTL is, with expiry sliding, the slack of a session's timeout in
+	// Redis: a session ends there from its timeout to its timeout plus
+	// CacheTTL after its last use on any node, and a busy session's key is
+	// written (and every node's cached binding read again) about once per
+	// CacheTTL. Shorter than the timeout. Default: half the timeout, at most
+	// 5m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 	// TLS, if set (even empty), connects to Redis over TLS.
 	TLS *redisstore.TLSFiles `json:"tls,omitempty"`

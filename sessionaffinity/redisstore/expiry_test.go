@@ -58,7 +58,7 @@ func TestSlidingExpirySlidesOnEveryNode(t *testing.T) {
 	for range 10 { // 2s, twice the timeout
 		time.Sleep(200 * time.Millisecond)
 		if up, ok := b.Lookup("s"); !ok || up != "u1" {
-			t.Fatalf("b.Lookup = %q, %v while b uses the session", up, ok)
+			t.Fatalf("b.Lookup = %q, %v while b uses the session; redis %q %s", up, ok, srv.Get(a.key("s")), srv.PTTL(a.key("s")))
 		}
 		if ttl := srv.PTTL(a.key("s")); ttl < 600*time.Millisecond {
 			t.Fatalf("redis ttl %s: b's use did not slide it", ttl)

@@ -23,7 +23,11 @@ import (
 const (
 	defaultCommandTimeout = time.Second
 	defaultBackoff        = time.Second
-	defaultCacheTTL       = time.Second
+	// The default slack of sliding expiry is half the session timeout, at
+	// most 5 minutes: a busy session's key is written once per slack, which
+	// then costs every node that cached it a fresh read.
+	defaultSlackShare = 2
+	maxDefaultSlack   = 5 * time.Minute
 )
 
 // adminTimeout bounds a deletion through the admin API, which may scan every
@@ -50,12 +54,17 @@ type Config struct {
 	// request tries it again while the others keep to the local table.
 	// Default: 1s.
 	Backoff time.Duration
-	// CacheTTL is, with sliding expiry, how far Redis's timeout of a session
-	// in use may lag behind its last use before a node slides it: a busy
-	// session's key is written at most about once per CacheTTL, whichever
-	// nodes use it. It must be shorter than the session timeout. Default: 1s.
-	// (Cached bindings need no time limit: Redis tells each node the moment a
-	// binding it cached changes.)
+	// CacheTTL is, with sliding expiry, the slack of a session's timeout in
+	// Redis: a session lives there from its idle timeout to its idle timeout
+	// plus CacheTTL after its last use on any node. A node that uses a
+	// session whose key has less than the timeout left extends it to the
+	// timeout plus CacheTTL, so a busy session's key is written about once
+	// per CacheTTL, whichever nodes use it; each write makes every node that
+	// cached the binding read it again once (Redis's tracking invalidates a
+	// key whose timeout changes), and between writes a use is a cache hit. It
+	// must be shorter than the session timeout. Default: half the timeout, at
+	// most 5m. (Cached bindings need no other time limit: Redis
+	// tells each node the moment a binding it cached changes.)
 	CacheTTL time.Duration
 	// CountSets, if set, is the prefix of the per-upstream sets of session
 	// keys that the binding scripts keep, for exact session counts (Counts);
@@ -78,13 +87,27 @@ type Config struct {
 // is slow, the store serves from its local table and never fails a request;
 // bindings made meanwhile are shared when Redis answers again.
 type Store struct {
-	client     *Client
-	prefix     string
-	local      *sessionaffinity.Table
-	timeout    time.Duration
-	timeoutMS  string // the session timeout in milliseconds, for the scripts
-	sliding    bool
-	slideAfter time.Duration // slide a key whose timeout lags more than this
+	client    *Client
+	prefix    string
+	local     *sessionaffinity.Table
+	timeout   time.Duration
+	timeoutMS string // the session timeout in milliseconds, for the scripts
+	sliding   bool
+	// keyTTL is what a new binding's key lives: the timeout, plus the slack
+	// with sliding expiry, at most the lifetime.
+	keyTTL   time.Duration
+	keyTTLMS string
+	// extendTTL is what a use gives a sliding key: the timeout plus the slack.
+	extendTTL time.Duration
+	// maxKeyTTL is the most a key lives: the client-side cache is asked to
+	// keep a binding that long, so that it keeps it as long as Redis does
+	// (it keeps it no longer) and tells what is left of the key.
+	maxKeyTTL time.Duration
+	// lifetime is the sessions' max_lifetime (0: none), kept in a key of its
+	// own beside each binding (lifetimeKey) with sliding expiry; with fixed
+	// expiry, keyTTL holds it.
+	lifetime   time.Duration
+	lifetimeMS string
 	cmdTimeout time.Duration
 	countSets  string
 	onError    func(error)
@@ -102,10 +125,10 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Backoff == 0 {
 		cfg.Backoff = defaultBackoff
 	}
-	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = defaultCacheTTL
-	}
 	tc := cfg.Local.Config()
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = min(tc.Timeout/defaultSlackShare, maxDefaultSlack)
+	}
 	switch {
 	case cfg.CommandTimeout < 0:
 		return nil, fmt.Errorf("redis command timeout must be positive, got %s", cfg.CommandTimeout)
@@ -113,7 +136,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("redis backoff must be positive, got %s", cfg.Backoff)
 	case tc.Timeout < time.Millisecond:
 		return nil, fmt.Errorf("a session timeout kept in redis must be at least 1ms, got %s", tc.Timeout)
-	case cfg.CacheTTL < 0 || cfg.CacheTTL >= tc.Timeout:
+	case cfg.CacheTTL <= 0 || cfg.CacheTTL >= tc.Timeout:
 		return nil, fmt.Errorf("redis cache ttl must be positive and shorter than the session timeout %s, got %s", tc.Timeout, cfg.CacheTTL)
 	}
 	s := &Store{
@@ -121,14 +144,27 @@ func New(cfg Config) (*Store, error) {
 		prefix:     cfg.KeyPrefix,
 		local:      cfg.Local,
 		timeout:    tc.Timeout,
-		timeoutMS:  strconv.FormatInt(tc.Timeout.Milliseconds(), 10),
+		timeoutMS:  msString(tc.Timeout),
 		sliding:    tc.Expiry != sessionaffinity.ExpiryFixed,
-		slideAfter: cfg.CacheTTL,
+		keyTTL:     tc.Timeout,
 		cmdTimeout: cfg.CommandTimeout,
 		countSets:  cfg.CountSets,
 		onError:    cfg.OnError,
 		health:     health{backoff: cfg.Backoff, onDown: cfg.OnDown, onUp: cfg.OnUp},
 	}
+	if s.sliding {
+		s.extendTTL = tc.Timeout + cfg.CacheTTL
+		s.keyTTL = s.extendTTL
+		s.lifetime, s.lifetimeMS = tc.MaxLifetime, msString(tc.MaxLifetime)
+		if s.lifetime > 0 {
+			slotTags() // made now rather than by a request
+		}
+	}
+	if tc.MaxLifetime > 0 {
+		s.keyTTL = min(s.keyTTL, tc.MaxLifetime)
+	}
+	s.keyTTLMS = msString(s.keyTTL)
+	s.maxKeyTTL = max(s.keyTTL, s.extendTTL)
 	// A client that could not connect yet makes the store start in an outage
 	// (reported once), to be probed after the backoff.
 	start := monotonic()
@@ -141,10 +177,26 @@ func New(cfg Config) (*Store, error) {
 // key returns the Redis key of session id.
 func (s *Store) key(id string) string { return s.prefix + id }
 
+// lifetimeKey returns the Redis key that keeps the lifetime of session id:
+// its key with a hash tag in front that puts it in the same Cluster slot (a
+// script may touch both), and that no SCAN of the store's keys matches.
+func (s *Store) lifetimeKey(id string) string {
+	key := s.key(id)
+	return "{" + slotTags()[slotOf(key)] + "}" + key
+}
+
+// keys are the keys of session id that the binding scripts touch.
+func (s *Store) keys(id string) []string {
+	if s.lifetime > 0 {
+		return []string{s.key(id), s.lifetimeKey(id)}
+	}
+	return []string{s.key(id)}
+}
+
 // Lookup returns the upstream bound to id: from this node's cache of Redis
 // (no round trip), else from Redis, else, while Redis is unreachable, from
-// the local table. With sliding expiry, a use slides the session's timeout in
-// Redis when it lags by more than CacheTTL.
+// the local table. With sliding expiry, a use extends the session's timeout
+// in Redis when less than the idle timeout is left (see CacheTTL).
 func (s *Store) Lookup(id string) (string, bool) {
 	conn, start, ok := s.redis()
 	if !ok {
@@ -154,7 +206,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 	defer ctx.stop()
 	key := s.key(id)
 	sent := time.Now()
-	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.timeout)
+	resp := conn.DoCache(ctx, conn.B().Get().Key(key).Cache(), s.maxKeyTTL)
 	up, err := resp.ToString()
 	switch {
 	case rueidis.IsRedisNil(err):
@@ -164,7 +216,11 @@ func (s *Store) Lookup(id string) (string, bool) {
 		// of its timeout; if another node shared it first, follow that node.
 		if si, ok := s.local.Get(id); ok {
 			if left := time.Until(si.Expires); left >= time.Millisecond {
-				if bound, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left)); err == nil {
+				life := s.lifetimeMS
+				if s.lifetime > 0 {
+					life = msString(time.Until(si.Created.Add(s.lifetime)))
+				}
+				if bound, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left), life); err == nil {
 					return bound, true
 				}
 				return s.local.Lookup(id)
@@ -183,25 +239,63 @@ func (s *Store) Lookup(id string) (string, bool) {
 	// The cache's expiry is Redis's, counted from when the answer was read:
 	// take off the time the answer took, so that the local copy never
 	// outlives the key (it would be written back).
-	expires := sent.Add(s.timeout)
+	expires := sent.Add(s.keyTTL)
 	if at := resp.CachePXAT(); at > 0 {
 		expires = time.UnixMilli(at).Add(-time.Since(sent))
 	}
 	if cur, ok := s.local.Lookup(id); !ok || cur != up {
-		s.local.Adopt(id, up, expires.Add(-s.timeout))
+		s.local.Adopt(id, up, s.created(ctx, conn, start, id, expires))
 	}
-	if s.sliding && time.Until(expires) < s.timeout-s.slideAfter {
-		if err := conn.Do(ctx, conn.B().Pexpire().Key(key).Milliseconds(s.timeout.Milliseconds()).Build()).Error(); err != nil {
-			s.failed(start, err)
-		}
+	if s.sliding && time.Until(expires) < s.timeout {
+		s.extend(ctx, conn, start, id, expires)
 	}
 	return up, true
+}
+
+// created tells when the session id, bound in Redis until expires, was
+// first bound, for this node's copy: counted back from its lifetime key's
+// remaining time with max_lifetime (which costs a round trip, once per
+// session and node), else from expires as a new binding's. It errs early,
+// never late, so that the copy never outlives the session in Redis.
+func (s *Store) created(ctx context.Context, conn rueidis.Client, start int64, id string, expires time.Time) time.Time {
+	if s.lifetime == 0 {
+		return expires.Add(-s.keyTTL)
+	}
+	sent := time.Now()
+	left, err := conn.Do(ctx, conn.B().Pttl().Key(s.lifetimeKey(id)).Build()).AsInt64()
+	if err != nil {
+		s.failed(start, err)
+	} else if left >= 0 {
+		return sent.Add(time.Duration(left)*time.Millisecond - s.lifetime)
+	}
+	// No lifetime key (a binding made before max_lifetime was set, or Redis
+	// failed): the session ends with its key.
+	return expires.Add(-s.lifetime)
+}
+
+// extend gives the key of session id, which Redis expires at expires, the
+// idle timeout plus the slack, but no more than its lifetime has left.
+func (s *Store) extend(ctx context.Context, conn rueidis.Client, start int64, id string, expires time.Time) {
+	ttl := s.extendTTL
+	if s.lifetime > 0 {
+		si, ok := s.local.Get(id)
+		if !ok {
+			return // no copy to tell the lifetime: the next use extends it
+		}
+		ttl = min(ttl, time.Until(si.Created.Add(s.lifetime)))
+	}
+	if ttl <= time.Until(expires) {
+		return // at its lifetime already
+	}
+	if err := conn.Do(ctx, conn.B().Pexpire().Key(s.key(id)).Milliseconds(ttl.Milliseconds()).Build()).Error(); err != nil {
+		s.failed(start, err)
+	}
 }
 
 // Bind binds id to upstream unless Redis holds a binding already (the first
 // node wins), in one round trip, and returns the session's upstream.
 func (s *Store) Bind(id, upstream string) string {
-	if bound, err := s.exec(bindScript, id, upstream, s.timeoutMS); err == nil {
+	if bound, err := s.exec(bindScript, id, upstream, s.keyTTLMS, s.lifetimeMS); err == nil {
 		return bound
 	}
 	return s.local.Bind(id, upstream)
@@ -215,7 +309,7 @@ func (s *Store) Rebind(id, from, to string) string {
 	if s.sliding {
 		slide = "1"
 	}
-	if bound, err := s.exec(rebindScript, id, from, to, s.timeoutMS, slide); err == nil {
+	if bound, err := s.exec(rebindScript, id, from, to, s.keyTTLMS, slide, s.lifetimeMS); err == nil {
 		return bound
 	}
 	return s.local.Rebind(id, from, to)
@@ -234,20 +328,24 @@ func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, er
 
 var errBackingOff = errors.New("redis is left alone after a failure")
 
-// run runs a script that answers {binding, remaining ms} and copies the
-// binding into the local table, expiring no later than in Redis: counted from
-// sent, the time the script was sent.
+// run runs a script that answers {binding, remaining ms[, lifetime's
+// remaining ms]} and copies the binding into the local table, expiring no
+// later than in Redis: counted from sent, the time the script was sent.
 func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
-	reply, err := script.Exec(ctx, conn, []string{s.key(id)}, append(args, s.setsArg(conn))).ToArray()
+	keys := s.keys(id)
+	reply, err := script.Exec(ctx, conn, keys, append(args, s.setsArg(conn))).ToArray()
 	var bound string
-	var ms int64
-	if err == nil && len(reply) == 2 {
+	var ms, life int64 = 0, -1
+	if err == nil && len(reply) == len(keys)+1 {
 		bound, err = reply[0].ToString()
 		if err == nil {
 			ms, err = reply[1].AsInt64()
 		}
+		if err == nil && len(reply) == 3 {
+			life, err = reply[2].AsInt64()
+		}
 	} else if err == nil {
-		err = fmt.Errorf("redis script answered %d values, want 2", len(reply))
+		err = fmt.Errorf("redis script answered %d values, want %d", len(reply), len(keys)+1)
 	}
 	if err != nil {
 		s.failed(start, err)
@@ -255,9 +353,16 @@ func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent 
 	}
 	s.health.answered(start)
 	if ms < 0 {
-		ms = s.timeout.Milliseconds()
+		ms = s.keyTTL.Milliseconds()
 	}
-	s.local.Adopt(id, bound, sent.Add(time.Duration(ms)*time.Millisecond-s.timeout))
+	created := sent.Add(time.Duration(ms)*time.Millisecond - s.keyTTL)
+	if s.lifetime > 0 {
+		if life < 0 { // no lifetime key: the session ends with its key
+			life = ms
+		}
+		created = sent.Add(time.Duration(life)*time.Millisecond - s.lifetime)
+	}
+	s.local.Adopt(id, bound, created)
 	return bound, nil
 }
 

@@ -119,8 +119,8 @@ func TestFirstBinderWins(t *testing.T) {
 	}
 	// b looked s1 up (and cached "no binding") before a binds it.
 	requireShared(t, srv, a, b, "s1")
-	if ttl := srv.PTTL("test:s1"); ttl < time.Minute || ttl > 2*time.Minute {
-		t.Fatalf("redis ttl %s, want about the session timeout 2m", ttl)
+	if ttl := srv.PTTL("test:s1"); ttl < 2*time.Minute || ttl > 3*time.Minute {
+		t.Fatalf("redis ttl %s, want about the session timeout 2m plus the slack 1m", ttl)
 	}
 	if got, ok := b.local.Get("s1"); !ok || got.Upstream != "u1" {
 		t.Fatalf("second node's local table has %+v, want u1", got)
