@@ -116,9 +116,9 @@ func flowJSON(f *flow, opts Options) []any {
 	switch {
 	case f.echo:
 		handle = append(handle, echoJSON(f))
-	case f.drop:
+	case f.ack != 0:
 		// As Synapse's acknowledgement: no body, none of the flow's headers.
-		handle = append(handle, object{"handler": "static_response", "status_code": http.StatusAccepted})
+		handle = append(handle, object{"handler": "static_response", "status_code": f.ack})
 	case f.sendTo:
 		handle = append(handle, sendToJSON(f, opts))
 	default:

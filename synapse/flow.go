@@ -124,7 +124,7 @@ func withRefusal(ways []*way) []*way {
 
 // answers checks that the way ends with something Caddy sends the client.
 func (b *flowBuilder) answers(at *etree.Element) error {
-	if b.f.call == nil && !b.f.echo && !b.f.drop && !b.f.sendTo {
+	if b.f.call == nil && !b.f.echo && b.f.ack == 0 && !b.f.sendTo {
 		what := "the inSequence"
 		if len(b.when) > 0 {
 			what = "a branch of the inSequence"
@@ -331,7 +331,7 @@ func (b *flowBuilder) drop(m *etree.Element, ph phase) error {
 	case ph == phaseFault:
 		b.c.warnf(m, "the client still gets the fault or Caddy's error status")
 	case ph == phaseIn && !b.called:
-		b.f.drop = true
+		b.f.ack = http.StatusAccepted
 	}
 	b.responded = true
 	return nil
