@@ -369,7 +369,7 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 		return b.c.errorf(m, "receive is an attribute of send, not of call")
 	}
 	if ep == nil {
-		return b.sendToRequestHost(m)
+		return b.sendToRequestHost(m, "without an endpoint Synapse")
 	}
 	return b.callEndpoint(ep)
 }
@@ -390,6 +390,13 @@ func (b *flowBuilder) where(ph phase) string {
 }
 
 func (b *flowBuilder) callEndpoint(ep *etree.Element) error {
+	d, err := b.c.defaultEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		return b.sendToRequestHost(d, "a default endpoint")
+	}
 	cl, err := b.c.call(ep, b.name)
 	if err != nil {
 		return err

@@ -130,7 +130,7 @@ var hints = []hint{
 	// Endpoint kinds.
 	{"wsdl", "", "give an address endpoint with the service's URL (the soap:address of the WSDL's port)"},
 	{"http", "", "give an address endpoint with the URL, when it has no variables"},
-	{"default", "", "give an address endpoint: Caddy needs the upstream's address, not the message's To"},
+	{"default", "", "give an address endpoint with the service's URL, or list the hosts the message's To may name (send-to)"},
 	{"recipientlist", "", "sending one message to several endpoints is orchestration: keep it in MI"},
 	{"dynamicLoadbalance", "", hintFlatten},
 	{"", "endpoint not supported", "use an address, loadbalance or failover endpoint, or a key naming one"},
