@@ -122,7 +122,7 @@ var hints = []hint{
 	{"enableSec", "", "terminate TLS in Caddy (transports=\"https\"); WS-Security on the message stays in the service or in MI"},
 	{"enableRM", "", "WS-ReliableMessaging stays in the service or in MI: Caddy carries the messages as they come"},
 	{"enableAddressing", "", "use enableAddressing on the address endpoint, which the adapter maps, or remove it"},
-	{"retryConfig", "", "Caddy retries the next upstream of a group on its own (lb_retries): remove retryConfig"},
+	{"retryConfig", "", "Caddy cannot tell Synapse's error codes apart: it tries the next upstream of a group when connecting fails (lb_retries), whatever the codes; remove retryConfig to accept that, or keep the failover in MI"},
 	{"parameter", "", "endpoint parameters are not read: set the endpoint's behaviour with timeout, suspendOnFailure and markForSuspension"},
 	{"session", "loadbalance endpoint only", "put the session on a loadbalance endpoint, as the WSO2 session-affinity sample does"},
 	{"session", "session type", "use simpleClientSession, http or soap, the session types Caddy's simple_client_session policy reads"},
