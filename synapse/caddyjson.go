@@ -118,7 +118,11 @@ func flowJSON(f *flow, opts Options) []any {
 		handle = append(handle, echoJSON(f))
 	case f.ack != 0:
 		// As Synapse's acknowledgement: no body, none of the flow's headers.
-		handle = append(handle, object{"handler": "static_response", "status_code": f.ack})
+		answer := object{"handler": "static_response", "status_code": f.ack}
+		if f.allow != "" {
+			answer["headers"] = object{"Allow": []any{f.allow}}
+		}
+		handle = append(handle, answer)
 	case f.sendTo:
 		handle = append(handle, sendToJSON(f, opts))
 	default:

@@ -65,6 +65,7 @@ type flow struct {
 	messageType    string  // messageType: the requests must already be of it
 
 	ack          int      // answered at once with this status, no body and none of the flow's headers (Synapse's acknowledgement)
+	allow        string   // with ack: the Allow header of an answer to OPTIONS
 	sendTo       bool     // <send/> without an endpoint: to the request's host, if listed
 	refusal      *refusal // answered with a fault at once
 	errorHandler string   // the onError sequence of the sequence that calls, if any

@@ -147,13 +147,19 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // acknowledgement with no body and none of the request's headers. A
 // sequence named _resource_mismatch_handler_ or
 // _method_not_allowed_handler_ would answer instead: see
-// checkNoMismatchHandlers.
+// checkNoMismatchHandlers. An OPTIONS request is taken by every resource
+// whose path matches (Resource.canProcess); one that does not list OPTIONS
+// answers it itself, 200 with its methods in Allow (Resource.sendOptions).
 func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
 	var routes []*route
 	everyPath := false
 	for _, r := range resources {
 		if len(r.methods) > 0 {
 			everyPath = everyPath || r.pathRegexp == "" && slices.Equal(r.paths, []string{ctx, ctx + "/*"})
+			if !slices.Contains(r.methods, http.MethodOptions) {
+				routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions},
+					ways: []*way{{flow: &flow{ack: http.StatusOK, allow: strings.Join(r.methods, ", ")}}}})
+			}
 			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp,
 				ways: []*way{{flow: &flow{ack: http.StatusMethodNotAllowed}}}})
 		}
