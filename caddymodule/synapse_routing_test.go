@@ -185,6 +185,42 @@ func TestSynapseMIDefaultMain(t *testing.T) {
 	}
 }
 
+// Requests under an API's context that no resource takes get what
+// Synapse's API.process answers, not main: 405 where a resource's path
+// matches but not its method, else 404, neither with a body nor a backend;
+// OPTIONS there gets 200 and the resource's methods in Allow. What is
+// outside the context still reaches main.
+func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
+	xml, err := os.ReadFile("../synapse/testdata/adapt/api-no-resource.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := uriBackends(t, 2)
+	xml = []byte(strings.NewReplacer("localhost:9000", bs[0].addr, "localhost:9001", bs[1].addr).Replace(string(xml)))
+	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		backend      string
+		allow        string
+	}{
+		{http.MethodOptions, "/stock/orders/7", http.StatusOK, "", "POST, PUT"},
+		{http.MethodGet, "/stock/quote/IBM", http.StatusOK, "b1", ""},
+		{http.MethodPost, "/stock/quote/IBM", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodGet, "/stock/orders/7", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodPut, "/stock/orders/7", http.StatusOK, "b1", ""},
+		{http.MethodDelete, "/stock/status", http.StatusOK, "b1", ""},
+		{http.MethodGet, "/stock/unknown", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stockholm", http.StatusOK, "b2", ""},
+	} {
+		rep := send(t, request{method: c.method, path: c.path})
+		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
+		}
+	}
+}
+
 // The axis2 properties: REST_URL_POSTFIX replaces what follows the
 // endpoint's path, query included; with DISABLE_CHUNKING a request with a
 // Content-Length keeps it; HTTP_SC sets the response's status;

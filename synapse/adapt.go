@@ -184,6 +184,16 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 			services = append(services, s)
 		}
 	}
+	// Proxy services are Axis2's services, dispatched before any API;
+	// Synapse tries APIs longest context first
+	// (SynapseConfiguration.reconstructAPITable), which matters now that
+	// an API answers everything under its context.
+	slices.SortStableFunc(services, func(a, b *service) int {
+		if a.api != b.api {
+			return cond(a.api, 1, -1)
+		}
+		return cmp.Compare(len(b.context), len(a.context))
+	})
 	main, err := c.mainOrWarning()
 	if err != nil {
 		return nil, err

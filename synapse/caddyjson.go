@@ -116,9 +116,13 @@ func flowJSON(f *flow, opts Options) []any {
 	switch {
 	case f.echo:
 		handle = append(handle, echoJSON(f))
-	case f.drop:
+	case f.ack != 0:
 		// As Synapse's acknowledgement: no body, none of the flow's headers.
-		handle = append(handle, object{"handler": "static_response", "status_code": http.StatusAccepted})
+		answer := object{"handler": "static_response", "status_code": f.ack}
+		if f.allow != "" {
+			answer["headers"] = object{"Allow": []any{f.allow}}
+		}
+		handle = append(handle, answer)
 	case f.sendTo:
 		handle = append(handle, sendToJSON(f, opts))
 	default:

@@ -79,14 +79,14 @@ func TestReadDeploymentRefuses(t *testing.T) {
 	dir := writeDeployment(t, map[string]string{
 		"proxy-services/P.xml": deployedProxy,
 		"sequences/F.xml":      deployedFault,
-		"endpoints/E.xml":      "<endpoint name=\"E\">\n  <default/>\n</endpoint>\n",
+		"endpoints/E.xml":      "<endpoint name=\"E\">\n  <recipientlist/>\n</endpoint>\n",
 	})
 	files, err := ReadDeployment(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = Adapt(files, Options{})
-	want := filepath.Join(dir, "endpoints", "E.xml") + ": line 2, column 3: <default>: endpoint not supported"
+	want := filepath.Join(dir, "endpoints", "E.xml") + ": line 2, column 3: <recipientlist>: endpoint not supported"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error = %v, want it to start with %q", err, want)
 	}

@@ -124,7 +124,7 @@ func withRefusal(ways []*way) []*way {
 
 // answers checks that the way ends with something Caddy sends the client.
 func (b *flowBuilder) answers(at *etree.Element) error {
-	if b.f.call == nil && !b.f.echo && !b.f.drop && !b.f.sendTo {
+	if b.f.call == nil && !b.f.echo && b.f.ack == 0 && !b.f.sendTo {
 		what := "the inSequence"
 		if len(b.when) > 0 {
 			what = "a branch of the inSequence"
@@ -331,7 +331,7 @@ func (b *flowBuilder) drop(m *etree.Element, ph phase) error {
 	case ph == phaseFault:
 		b.c.warnf(m, "the client still gets the fault or Caddy's error status")
 	case ph == phaseIn && !b.called:
-		b.f.drop = true
+		b.f.ack = http.StatusAccepted
 	}
 	b.responded = true
 	return nil
@@ -369,7 +369,7 @@ func (b *flowBuilder) send(m *etree.Element, ph phase) error {
 		return b.c.errorf(m, "receive is an attribute of send, not of call")
 	}
 	if ep == nil {
-		return b.sendToRequestHost(m)
+		return b.sendToRequestHost(m, "without an endpoint Synapse")
 	}
 	return b.callEndpoint(ep)
 }
@@ -390,6 +390,13 @@ func (b *flowBuilder) where(ph phase) string {
 }
 
 func (b *flowBuilder) callEndpoint(ep *etree.Element) error {
+	d, err := b.c.defaultEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		return b.sendToRequestHost(d, "a default endpoint")
+	}
 	cl, err := b.c.call(ep, b.name)
 	if err != nil {
 		return err

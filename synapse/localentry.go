@@ -36,6 +36,13 @@ func (c *compiler) named(at *etree.Element, kind, key string) (*etree.Element, e
 		}
 		return v, nil
 	}
+	// Synapse adds its default main and fault to the local registry when
+	// the configuration has none, so the registry is not asked for them.
+	if kind == "sequence" {
+		if d := c.defaultSequence(at, key); d != nil {
+			return d, nil
+		}
+	}
 	v, err := c.fromRegistry(at, kind, key)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,8 @@ import (
 // service is a proxy service or an API.
 type service struct {
 	name        string
+	api         bool
+	context     string // an API's, with its version
 	http, https bool
 	routes      []*route
 }
@@ -62,7 +64,8 @@ type flow struct {
 	postfix        *string // REST_URL_POSTFIX: what follows the endpoint's path instead of the request's
 	messageType    string  // messageType: the requests must already be of it
 
-	drop         bool     // dropped before any call: Synapse acknowledges with 202
+	ack          int      // answered at once with this status, no body and none of the flow's headers (Synapse's acknowledgement)
+	allow        string   // with ack: the Allow header of an answer to OPTIONS
 	sendTo       bool     // <send/> without an endpoint: to the request's host, if listed
 	refusal      *refusal // answered with a fault at once
 	errorHandler string   // the onError sequence of the sequence that calls, if any

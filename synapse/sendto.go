@@ -22,9 +22,11 @@ const sendToRefusal = "the request's host is not one the synapse adapter was giv
 // sendToHint says how to list the hosts.
 const sendToHint = "list the hosts it may reach with the adapter's send-to option (caddy synapse --send-to host:port,...; SYNAPSE_SEND_TO for caddy adapt and caddy run), or give an endpoint"
 
-func (b *flowBuilder) sendToRequestHost(m *etree.Element) error {
+// sendToRequestHost maps m, a send without an endpoint or a default
+// endpoint (what says what it is), as a send to the request's host.
+func (b *flowBuilder) sendToRequestHost(m *etree.Element, what string) error {
 	if len(b.c.opts.SendTo) == 0 {
-		return b.c.errorf(m, "without an endpoint Synapse sends to the message's To address: %s", sendToHint)
+		return b.c.errorf(m, "%s sends to the message's To address: %s", what, sendToHint)
 	}
 	if b.f.postfix != nil {
 		return b.c.errorf(m, "REST_URL_POSTFIX with a send without an endpoint is not supported")
@@ -32,6 +34,33 @@ func (b *flowBuilder) sendToRequestHost(m *etree.Element) error {
 	b.f.sendTo, b.called = true, true
 	b.f.errorHandler = b.onError()
 	return nil
+}
+
+// defaultEndpoint is the <default> of the endpoint ep is or names; nil for
+// another kind. Synapse's DefaultEndpoint.send sends the message to its To
+// address, as a send without an endpoint does: it is mapped the same way,
+// without the settings a default endpoint may have (timeout, suspension,
+// format), which are refused.
+func (c *compiler) defaultEndpoint(ep *etree.Element) (*etree.Element, error) {
+	resolved, err := c.resolve(ep)
+	if err != nil {
+		return nil, err
+	}
+	d := resolved.SelectElement("default")
+	if d == nil {
+		return nil, nil
+	}
+	for _, ch := range d.ChildElements() {
+		if ch.Tag != "description" {
+			return nil, c.errorf(ch, "not supported in a default endpoint (mapped as a send to the message's To address, without settings)")
+		}
+	}
+	for _, a := range d.Attr {
+		if a.Space != "xmlns" && a.Key != "xmlns" {
+			return nil, c.errorf(d, "%s=%q is not supported on a default endpoint (mapped as a send to the message's To address, without settings)", a.Key, a.Value)
+		}
+	}
+	return d, nil
 }
 
 // ParseSendTo reads a list of host:port, separated by commas or spaces, as
