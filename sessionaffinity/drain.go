@@ -99,14 +99,15 @@ func (d *MemoryDrains) Snapshot() map[string]time.Time { return maps.Clone(d.loa
 func (d *MemoryDrains) Set(upstream string, on bool, deadline time.Time) (changed bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	cur, draining := d.load().deadlines[upstream]
-	next := d.load().copy()
-	switch {
-	case !on && !draining, on && draining && (deadline.IsZero() || deadline.Equal(cur)):
+	set := d.load()
+	cur, draining := set.deadlines[upstream]
+	if !on && !draining || on && draining && (deadline.IsZero() || deadline.Equal(cur)) {
 		return false, nil
-	case on:
+	}
+	next := set.copy()
+	if on {
 		next[upstream] = deadline
-	default:
+	} else {
 		delete(next, upstream)
 	}
 	d.store(next)

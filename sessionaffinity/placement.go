@@ -139,7 +139,7 @@ func (r *Router) hashPlace(id string, a Attempt, draining bool, avoid string) in
 		return -1
 	}
 	limit := math.MaxInt
-	if shared, ok := r.counts.(SharedCounter); !ok || shared.CountsShared() {
+	if r.shared == nil || r.shared.CountsShared() {
 		limit = int(math.Ceil(r.balance * float64(total+1) / float64(n)))
 	}
 	seed := xxhash.Sum64String(id)

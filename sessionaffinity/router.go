@@ -145,6 +145,7 @@ type Router struct {
 	placement Placement
 	drains    DrainReader
 	counts    SessionCounter
+	shared    SharedCounter // counts, if their being shared can lapse; nil else
 	balance   float64       // PlaceHash's bounded-load factor
 	turn      atomic.Uint32 // rotates least_sessions' ties
 }
@@ -177,8 +178,10 @@ func NewRouter(store Store, cfg RouterConfig) (*Router, error) {
 	if cfg.HashBalanceFactor == 0 {
 		cfg.HashBalanceFactor = DefaultHashBalanceFactor
 	}
-	return &Router{store: store, strict: cfg.Strict, placement: cfg.Placement, drains: cfg.Drains, counts: cfg.Counts,
-		balance: cfg.HashBalanceFactor}, nil
+	r := &Router{store: store, strict: cfg.Strict, placement: cfg.Placement, drains: cfg.Drains, counts: cfg.Counts,
+		balance: cfg.HashBalanceFactor}
+	r.shared, _ = cfg.Counts.(SharedCounter)
+	return r, nil
 }
 
 // checkPlacement checks the placement and what it needs.

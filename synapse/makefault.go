@@ -79,13 +79,8 @@ func (b *flowBuilder) checkCodeNamespace(code *etree.Element, value string, v so
 	default: // auto: the envelope's, whichever the request's is
 		want = []string{soap.Namespace11, soap.Namespace12}
 	}
-	for e := code; e != nil; e = e.Parent() {
-		if a := e.SelectAttr("xmlns:" + prefix); a != nil {
-			if !slices.Contains(want, a.Value) {
-				b.c.warnf(code, "prefix %q is bound to %q: the fault binds it to %s", prefix, a.Value, quoteJoin(want, " or "))
-			}
-			return
-		}
+	if uri, ok := namespacesInScope(code)[prefix]; ok && !slices.Contains(want, uri) {
+		b.c.warnf(code, "prefix %q is bound to %q: the fault binds it to %s", prefix, uri, quoteJoin(want, " or "))
 	}
 }
 

@@ -52,7 +52,7 @@ type Counts struct {
 	done   chan struct{}
 }
 
-var _ sessionaffinity.SessionCounter = (*Counts)(nil)
+var _ sessionaffinity.SharedCounter = (*Counts)(nil)
 
 // exactCounts is one read of the sets, with this node's own counts at that
 // moment, against which its later changes are told.
@@ -106,6 +106,10 @@ func (c *Counts) Close() {
 	}
 	<-c.done
 }
+
+// CountsShared reports whether Redis answers, so that the counts are the
+// cluster's (as last published) rather than this node's alone.
+func (c *Counts) CountsShared() bool { return c.store.health.answering() }
 
 // SessionsOn returns the live sessions bound to upstream: as last read from
 // Redis's sets, plus this node's changes since; or, where the sets are not
