@@ -175,6 +175,10 @@ func positiveInt(v string) (int, error) {
 // policies do for their fallback.
 func loadFallbackPolicy(d *caddyfile.Dispenser) ([]byte, error) {
 	name := d.Val()
+	if name == "" {
+		// Caddy would look up the module "...selection_policies." and name no value.
+		return nil, d.Err("fallback needs the name of a selection policy, got ''")
+	}
 	modID := "http.reverse_proxy.selection_policies." + name
 	unm, err := caddyfile.UnmarshalModule(d, modID)
 	if err != nil {
