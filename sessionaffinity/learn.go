@@ -14,7 +14,7 @@ type LearnOutcome uint8
 
 const (
 	// Learned: the session is bound to the upstream that answered (it was
-	// new, or bound there already).
+	// new, bound there already, or moved there by a concurrent change).
 	Learned LearnOutcome = iota
 	// Relearned: the session moved from another upstream to the one that
 	// answered, which issued it anew (after a failover, or a login).
@@ -50,8 +50,11 @@ func (r *Router) learn(id, upstream string) LearnOutcome {
 	if bound == upstream {
 		return Learned
 	}
-	if r.store.Rebind(id, bound, upstream) == upstream {
+	switch now, moved := r.store.Rebind(id, bound, upstream); {
+	case moved:
 		return Relearned
+	case now == upstream:
+		return Learned // a concurrent change moved it there first
 	}
 	return LostRelearn
 }

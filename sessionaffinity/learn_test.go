@@ -32,6 +32,7 @@ func TestRouterLearn(t *testing.T) {
 		{name: "bound there already", bound: "b", want: Learned, wantBound: "b"},
 		{name: "issued anew by another upstream", bound: "a", want: Relearned, wantBound: "b"},
 		{name: "a concurrent change wins", bound: "a", raced: "c", want: LostRelearn, wantBound: "c"},
+		{name: "a concurrent change moves it there first", bound: "a", raced: "b", want: Learned, wantBound: "b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,8 +71,9 @@ const (
 	// Rebound: the session moved (for Reason) from its upstream to the one the
 	// placement chose.
 	Rebound
-	// JoinedRebind: a concurrent request of the session moved it first; the
-	// attempt follows it there.
+	// JoinedRebind: a concurrent request of the session moved it first (maybe
+	// to the upstream this attempt's placement chose too); the attempt
+	// follows it there. The move is that request's rebind, not this one's.
 	JoinedRebind
 	// LostRebind: a concurrent request moved the session first, to an upstream
 	// this attempt cannot use; the attempt goes where the placement chose and
@@ -276,8 +277,8 @@ func (r *Router) rebind(id string, a Attempt, d Decision) Decision {
 		return d
 	}
 	key := a.Pool.Key(placed)
-	now := r.store.Rebind(id, d.From, key)
-	if now == key {
+	now, moved := r.store.Rebind(id, d.From, key)
+	if moved {
 		d.Upstream, d.Outcome = placed, Rebound
 		return d
 	}

@@ -104,6 +104,11 @@ func TestRouter(t *testing.T) {
 		// ... unless a concurrent request of the session moved it first.
 		{name: "failover_joins_first_rebinder", pool: "a b c", down: "b", bound: "b", raced: "c", place: "a",
 			want: "c", wantOutcome: JoinedRebind, wantReason: UpstreamDown, wantBound: "c"},
+		// The concurrent request moved it where this attempt's placement
+		// puts it too (placement hash on two nodes): the attempt follows
+		// that move; it is not a second rebind.
+		{name: "failover_joins_first_rebinder_same_placement", pool: "a b c", down: "b", bound: "b", raced: "a", place: "a",
+			want: "a", wantOutcome: JoinedRebind, wantReason: UpstreamDown, wantBound: "a"},
 		{name: "failover_first_rebinder_on_failed", pool: "a b c", down: "b", bound: "b", raced: "c", failed: "c", place: "a",
 			want: "a", wantOutcome: LostRebind, wantReason: UpstreamDown, wantBound: "c"},
 		{name: "failover_first_rebinder_down", pool: "a b c", down: "b c", bound: "b", raced: "c", place: "a",

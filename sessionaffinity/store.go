@@ -10,8 +10,11 @@ type Store interface {
 	Bind(id, upstream string) (bound string)
 	// Rebind moves id from `from` to `to` only while it is still bound to
 	// `from` (compare-and-set), binds it to `to` if it is not bound at all, and
-	// returns the upstream the session is bound to afterwards.
-	Rebind(id, from, to string) (bound string)
+	// returns the upstream the session is bound to afterwards and whether this
+	// call moved it there. moved is false when the call found the session
+	// moved already, even to `to`: a concurrent rebind (on another node, with
+	// a shared store) made that move, and this one only follows it.
+	Rebind(id, from, to string) (bound string, moved bool)
 
 	// Forget deletes one session wherever the store keeps it, so that its next
 	// request is placed anew; it reports whether the session was there. An

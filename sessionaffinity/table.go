@@ -273,27 +273,28 @@ func (t *Table) Bind(id, upstream string) (bound string) {
 // Rebind moves id from upstream `from` to `to`, but only while it is still
 // bound to `from`, so that concurrent failovers agree on one new upstream. A
 // session that no longer exists is bound to `to`. It returns the upstream the
-// session is bound to afterwards.
-func (t *Table) Rebind(id, from, to string) (bound string) {
+// session is bound to afterwards, and whether this call moved it there (false:
+// a concurrent rebind moved it first).
+func (t *Table) Rebind(id, from, to string) (bound string, moved bool) {
 	u, ok := t.upstreams.intern(to)
 	if !ok {
-		return to
+		return to, true // too many upstream keys to store another, as Bind
 	}
 	s, h, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()
 	if ref == 0 {
 		s.insert(t, h, id, u, now)
-		return to
+		return to, true
 	}
 	e := s.at(ref)
 	if cur := t.upstreams.name(e.upstream()); cur != from {
-		return cur
+		return cur, false
 	}
 	t.upstreams.add(e.upstream(), -1)
 	t.upstreams.add(u, 1)
 	e.setUpstream(u)
 	e.lastUsed = now
-	return to
+	return to, true
 }
 
 // Adopt makes id bound to upstream, whatever it was bound to, as a copy of a

@@ -168,8 +168,8 @@ func BenchmarkTableRebind(b *testing.B) {
 	cur, next := "a", "b"
 	b.ReportAllocs()
 	for b.Loop() {
-		if got := tab.Rebind("s", cur, next); got != next {
-			b.Fatalf("Rebind = %q", got)
+		if got, moved := tab.Rebind("s", cur, next); got != next || !moved {
+			b.Fatalf("Rebind = %q, %v", got, moved)
 		}
 		cur, next = next, cur
 	}

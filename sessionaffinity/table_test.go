@@ -172,18 +172,20 @@ func TestTableRebind(t *testing.T) {
 			steps := []struct {
 				id, from, to string
 				want         string
+				moved        bool
 			}{
-				{"s", "", "a", "a"},  // vanished (never bound): binds
-				{"s", "a", "b", "b"}, // compare-and-set succeeds
-				{"s", "a", "c", "b"}, // stale: nothing happens, the current one is returned
-				{"s", "c", "a", "b"}, // unknown from: nothing happens
-				{"s", "b", "b", "b"}, // to itself
-				{"s", "b", "c", "c"},
-				{"t", "x", "y", "y"}, // vanished session with a from: binds to
+				{"s", "", "a", "a", true},   // vanished (never bound): binds
+				{"s", "a", "b", "b", true},  // compare-and-set succeeds
+				{"s", "a", "c", "b", false}, // stale: nothing happens, the current one is returned
+				{"s", "c", "a", "b", false}, // unknown from: nothing happens
+				{"s", "a", "b", "b", false}, // stale, to where it is: a follow, not a move
+				{"s", "b", "b", "b", true},  // to itself
+				{"s", "b", "c", "c", true},
+				{"t", "x", "y", "y", true}, // vanished session with a from: binds to
 			}
 			for i, s := range steps {
-				if got := tab.Rebind(s.id, s.from, s.to); got != s.want {
-					t.Fatalf("step %d: Rebind(%q, %q, %q) = %q, want %q", i, s.id, s.from, s.to, got, s.want)
+				if got, moved := tab.Rebind(s.id, s.from, s.to); got != s.want || moved != s.moved {
+					t.Fatalf("step %d: Rebind(%q, %q, %q) = %q, %v; want %q, %v", i, s.id, s.from, s.to, got, moved, s.want, s.moved)
 				}
 				if got, _ := tab.Lookup(s.id); got != s.want {
 					t.Fatalf("step %d: Lookup(%q) after Rebind = %q, want %q", i, s.id, got, s.want)
@@ -192,8 +194,8 @@ func TestTableRebind(t *testing.T) {
 
 			// A session that is deleted in between is bound again.
 			_, _ = tab.Forget("s")
-			if got := tab.Rebind("s", "c", "d"); got != "d" {
-				t.Errorf("Rebind of a deleted session = %q, want d", got)
+			if got, moved := tab.Rebind("s", "c", "d"); got != "d" || !moved {
+				t.Errorf("Rebind of a deleted session = %q, %v; want d, moved", got, moved)
 			}
 		})
 	}
@@ -232,11 +234,20 @@ func TestTableRebindConcurrent(t *testing.T) {
 		id := "s" + strconv.Itoa(round)
 		tab.Bind(id, "old")
 		results := make([]string, goroutines)
+		var moves atomic.Int32
 		var wg sync.WaitGroup
 		for g := range goroutines {
-			wg.Go(func() { results[g] = tab.Rebind(id, "old", "new-"+strconv.Itoa(g)) })
+			wg.Go(func() {
+				var moved bool
+				if results[g], moved = tab.Rebind(id, "old", "new-"+strconv.Itoa(g)); moved {
+					moves.Add(1)
+				}
+			})
 		}
 		wg.Wait()
+		if n := moves.Load(); n != 1 {
+			t.Fatalf("round %d: %d concurrent failovers say they moved the session, want 1", round, n)
+		}
 		for g := 1; g < goroutines; g++ {
 			if results[g] != results[0] {
 				t.Fatalf("round %d: concurrent failovers disagree: %q and %q", round, results[0], results[g])

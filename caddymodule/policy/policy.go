@@ -439,13 +439,19 @@ func (p *SimpleClientSession) noteRoute(pool reverseproxy.UpstreamPool, d sessio
 		if ce := p.logger.Check(zap.DebugLevel, "session bound"); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id, zap.String("upstream", to))...)
 		}
-	case sessionaffinity.Rebound, sessionaffinity.LostRebind:
+	case sessionaffinity.Rebound, sessionaffinity.LostRebind, sessionaffinity.JoinedRebind:
 		to := pool[d.Upstream].String()
-		if d.Outcome == sessionaffinity.Rebound {
+		msg := "session rebound"
+		switch d.Outcome {
+		case sessionaffinity.Rebound:
 			p.metrics.rebinds[d.Reason].Inc()
 			p.metrics.bound(to, pool)
+		case sessionaffinity.JoinedRebind:
+			// Another request (maybe on another node) made the move and
+			// counted it; this one only follows it.
+			msg = "session followed a concurrent rebind"
 		}
-		if ce := p.logger.Check(zap.DebugLevel, "session rebound"); ce != nil {
+		if ce := p.logger.Check(zap.DebugLevel, msg); ce != nil {
 			ce.Write(sessionFields(p.LogSessionIDs, id,
 				zap.String("from", d.From), zap.String("to", to), zap.Stringer("reason", d.Reason))...)
 		}

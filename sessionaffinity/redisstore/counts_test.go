@@ -92,8 +92,8 @@ func TestExactCounts(t *testing.T) {
 		t.Fatalf("node 2's table holds %d sessions, want 30", n)
 	}
 
-	if got := s2.Rebind("s-0", "a:80", "b:80"); got != "b:80" {
-		t.Fatalf("Rebind = %q", got)
+	if got, moved := s2.Rebind("s-0", "a:80", "b:80"); got != "b:80" || !moved {
+		t.Fatalf("Rebind = %q, %v", got, moved)
 	}
 	want["a:80"], want["b:80"] = 9, 11
 	check("after a rebind on node 2")

@@ -38,8 +38,8 @@ func TestLifetimeEndsOnEveryNode(t *testing.T) {
 		}
 		n := []node{b, a}[i%2]
 		if i == 2 {
-			if got := n.Rebind("s", "u1", "u2"); got != "u2" {
-				t.Fatalf("Rebind = %q", got)
+			if got, moved := n.Rebind("s", "u1", "u2"); got != "u2" || !moved {
+				t.Fatalf("Rebind = %q, %v", got, moved)
 			}
 			want = "u2"
 		}
@@ -79,8 +79,8 @@ func TestLifetimeOfARebindOfAnExpiredSession(t *testing.T) {
 	srv := redistest.Start(t)
 	table := sessionaffinity.TableConfig{MaxSessions: 100, Timeout: time.Minute, MaxLifetime: time.Minute}
 	a := newNode(t, on(srv), table, Config{})
-	if got := a.Rebind("s", "u1", "u2"); got != "u2" {
-		t.Fatalf("Rebind = %q", got)
+	if got, moved := a.Rebind("s", "u1", "u2"); got != "u2" || !moved {
+		t.Fatalf("Rebind = %q, %v", got, moved)
 	}
 	if ttl := srv.PTTL(a.key("s")); ttl < 50*time.Second {
 		t.Fatalf("redis ttl %s: want a new session's", ttl)

@@ -220,7 +220,7 @@ func (s *Store) Lookup(id string) (string, bool) {
 				if s.lifetime > 0 {
 					life = msString(time.Until(si.Created.Add(s.lifetime)))
 				}
-				if bound, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left), life); err == nil {
+				if bound, _, err := s.run(ctx, conn, start, sent, bindScript, id, si.Upstream, msString(left), life); err == nil {
 					return bound, true
 				}
 				return s.local.Lookup(id)
@@ -295,7 +295,7 @@ func (s *Store) extend(ctx context.Context, conn rueidis.Client, start int64, id
 // Bind binds id to upstream unless Redis holds a binding already (the first
 // node wins), in one round trip, and returns the session's upstream.
 func (s *Store) Bind(id, upstream string) string {
-	if bound, err := s.exec(bindScript, id, upstream, s.keyTTLMS, s.lifetimeMS); err == nil {
+	if bound, _, err := s.exec(bindScript, id, upstream, s.keyTTLMS, s.lifetimeMS); err == nil {
 		return bound
 	}
 	return s.local.Bind(id, upstream)
@@ -303,23 +303,24 @@ func (s *Store) Bind(id, upstream string) string {
 
 // Rebind moves id from `from` to `to` in Redis with a compare-and-set, so that
 // nodes failing over at once agree on one upstream, and returns the session's
-// upstream.
-func (s *Store) Rebind(id, from, to string) string {
+// upstream and whether this call moved it: a node that found the session
+// moved by another, whose move Redis had not yet told it of, only follows.
+func (s *Store) Rebind(id, from, to string) (bound string, moved bool) {
 	slide := "0"
 	if s.sliding {
 		slide = "1"
 	}
-	if bound, err := s.exec(rebindScript, id, from, to, s.keyTTLMS, slide, s.lifetimeMS); err == nil {
-		return bound
+	if bound, moved, err := s.exec(rebindScript, id, from, to, s.keyTTLMS, slide, s.lifetimeMS); err == nil {
+		return bound, moved
 	}
 	return s.local.Rebind(id, from, to)
 }
 
 // exec runs a binding script for id, unless Redis is being left alone.
-func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, error) {
+func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (bound string, made bool, err error) {
 	conn, start, ok := s.redis()
 	if !ok {
-		return "", errBackingOff
+		return "", false, errBackingOff
 	}
 	ctx := newDeadline(s.cmdTimeout)
 	defer ctx.stop()
@@ -328,28 +329,31 @@ func (s *Store) exec(script *rueidis.Lua, id string, args ...string) (string, er
 
 var errBackingOff = errors.New("redis is left alone after a failure")
 
-// run runs a script that answers {binding, remaining ms[, lifetime's
-// remaining ms]} and copies the binding into the local table, expiring no
-// later than in Redis: counted from sent, the time the script was sent.
-func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (string, error) {
+// run runs a script that answers {binding, 1 if this call made it else 0,
+// remaining ms[, lifetime's remaining ms]}, copies the binding into the local
+// table, expiring no later than in Redis (counted from sent, the time the
+// script was sent), and returns the binding and whether the call made it.
+func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (bound string, made bool, err error) {
 	keys := s.keys(id)
 	reply, err := script.Exec(ctx, conn, keys, append(args, s.setsArg(conn))).ToArray()
-	var bound string
-	var ms, life int64 = 0, -1
-	if err == nil && len(reply) == len(keys)+1 {
+	var flag, ms, life int64 = 0, 0, -1
+	if want := len(keys) + 2; err == nil && len(reply) == want {
 		bound, err = reply[0].ToString()
 		if err == nil {
-			ms, err = reply[1].AsInt64()
+			flag, err = reply[1].AsInt64()
 		}
-		if err == nil && len(reply) == 3 {
-			life, err = reply[2].AsInt64()
+		if err == nil {
+			ms, err = reply[2].AsInt64()
+		}
+		if err == nil && len(reply) == 4 {
+			life, err = reply[3].AsInt64()
 		}
 	} else if err == nil {
-		err = fmt.Errorf("redis script answered %d values, want %d", len(reply), len(keys)+1)
+		err = fmt.Errorf("redis script answered %d values, want %d", len(reply), want)
 	}
 	if err != nil {
 		s.failed(start, err)
-		return "", err
+		return "", false, err
 	}
 	s.health.answered(start)
 	if ms < 0 {
@@ -363,7 +367,7 @@ func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent 
 		created = sent.Add(time.Duration(life)*time.Millisecond - s.lifetime)
 	}
 	s.local.Adopt(id, bound, created)
-	return bound, nil
+	return bound, flag == 1, nil
 }
 
 // redis returns the client to ask, and when the asking starts; false while

@@ -185,11 +185,16 @@ func TestRebindCompareAndSet(t *testing.T) {
 	b.Lookup("s")
 
 	// Both nodes see u1 fail; b fails over first, a must follow b.
-	if got := b.Rebind("s", "u1", "u2"); got != "u2" {
-		t.Fatalf("b.Rebind = %q, want u2", got)
+	if got, moved := b.Rebind("s", "u1", "u2"); got != "u2" || !moved {
+		t.Fatalf("b.Rebind = %q, %v; want u2, moved", got, moved)
 	}
-	if got := a.Rebind("s", "u1", "u3"); got != "u2" {
-		t.Fatalf("a.Rebind from the old upstream = %q, want b's u2", got)
+	if got, moved := a.Rebind("s", "u1", "u3"); got != "u2" || moved {
+		t.Fatalf("a.Rebind from the old upstream = %q, %v; want b's u2, not moved", got, moved)
+	}
+	// a chose u2 too (placement hash): it finds b's move and follows it,
+	// which is no move of its own.
+	if got, moved := a.Rebind("s", "u1", "u2"); got != "u2" || moved {
+		t.Fatalf("a.Rebind to where b moved it = %q, %v; want u2, not moved", got, moved)
 	}
 	if got := srv.Get("test:s"); got != "u2" {
 		t.Fatalf("redis holds %q, want u2", got)
@@ -198,8 +203,8 @@ func TestRebindCompareAndSet(t *testing.T) {
 		t.Fatalf("a.Lookup = %q, %v; want u2", up, ok)
 	}
 	// A session Redis does not hold is bound by a rebind.
-	if got := a.Rebind("gone", "u1", "u3"); got != "u3" || srv.Get("test:gone") != "u3" {
-		t.Fatalf("Rebind of an unknown session = %q, redis %q; want u3", got, srv.Get("test:gone"))
+	if got, moved := a.Rebind("gone", "u1", "u3"); got != "u3" || !moved || srv.Get("test:gone") != "u3" {
+		t.Fatalf("Rebind of an unknown session = %q, %v, redis %q; want u3, moved", got, moved, srv.Get("test:gone"))
 	}
 }
 
@@ -220,8 +225,8 @@ func TestFailoverSeenAtOnce(t *testing.T) {
 				t.Fatalf("b sees %q, want u1", up)
 			}
 		}
-		if got := a.Rebind(id, "u1", "u2"); got != "u2" {
-			t.Fatalf("a.Rebind = %q", got)
+		if got, moved := a.Rebind(id, "u1", "u2"); got != "u2" || !moved {
+			t.Fatalf("a.Rebind = %q, %v", got, moved)
 		}
 		start := time.Now()
 		redistest.Eventually(t, 100*time.Millisecond, "b to see a's failover", func() bool {
