@@ -46,7 +46,7 @@ type Answer struct {
 // learn binds id to upstream, which has just handed it out, moving it there
 // from any other upstream: the upstream that issues a session holds it.
 func (r *Router) learn(id, upstream string) LearnOutcome {
-	bound := r.store.Bind(id, upstream)
+	bound, _ := r.store.Bind(id, upstream)
 	if bound == upstream {
 		return Learned
 	}

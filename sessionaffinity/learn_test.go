@@ -15,10 +15,10 @@ type bindRacer struct {
 	raced string
 }
 
-func (s bindRacer) Bind(id, upstream string) string {
-	bound := s.Table.Bind(id, upstream)
+func (s bindRacer) Bind(id, upstream string) (string, bool) {
+	bound, made := s.Table.Bind(id, upstream)
 	s.Table.Rebind(id, bound, s.raced)
-	return bound
+	return bound, made
 }
 
 func TestRouterLearn(t *testing.T) {

@@ -61,8 +61,9 @@ const (
 	Followed
 	// Bound: a new session, bound to the upstream the placement chose.
 	Bound
-	// JoinedBind: a concurrent request of the new session bound it first; the
-	// attempt follows it there.
+	// JoinedBind: a concurrent request of the new session bound it first
+	// (maybe to the upstream this attempt's placement chose too); the attempt
+	// follows it there. The binding is that request's, not this one's.
 	JoinedBind
 	// LostBind: a concurrent request bound the new session first, to an
 	// upstream this attempt cannot use; the attempt goes where the placement
@@ -254,8 +255,8 @@ func (r *Router) bind(id string, a Attempt) Decision {
 		return Decision{Upstream: -1, Outcome: Unplaced}
 	}
 	key := a.Pool.Key(placed)
-	winner := r.store.Bind(id, key)
-	if winner == key {
+	winner, made := r.store.Bind(id, key)
+	if made {
 		return Decision{Upstream: placed, Outcome: Bound}
 	}
 	if i := a.Pool.index(winner); a.Pool.usable(i, a.Failed) {

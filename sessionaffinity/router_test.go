@@ -75,6 +75,11 @@ func TestRouter(t *testing.T) {
 		// ... unless a concurrent request of the session bound it first.
 		{name: "bind_joins_first_binder", pool: "a b c", raced: "c", place: "a",
 			want: "c", wantOutcome: JoinedBind, wantBound: "c"},
+		// The concurrent request bound it where this attempt's placement puts
+		// it too (placement hash on two nodes): the attempt follows that
+		// binding; it is not a second one.
+		{name: "bind_joins_first_binder_same_placement", pool: "a b c", raced: "a", place: "a",
+			want: "a", wantOutcome: JoinedBind, wantBound: "a"},
 		{name: "bind_first_binder_on_failed", pool: "a b c", raced: "c", failed: "c", place: "a",
 			want: "a", wantOutcome: LostBind, wantBound: "c"},
 		{name: "bind_first_binder_down", pool: "a b c", down: "c", raced: "c", place: "a",

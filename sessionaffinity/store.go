@@ -6,8 +6,11 @@ type Store interface {
 	// Lookup returns the upstream bound to id and records the use.
 	Lookup(id string) (upstream string, found bool)
 	// Bind binds id to upstream unless it is bound already, and returns the
-	// upstream the session is bound to afterwards (the first binder wins).
-	Bind(id, upstream string) (bound string)
+	// upstream the session is bound to afterwards (the first binder wins) and
+	// whether this call made the binding. made is false when the call found
+	// the session bound already, even to upstream: a concurrent first request
+	// (on another node, with a shared store) bound it, and this one follows.
+	Bind(id, upstream string) (bound string, made bool)
 	// Rebind moves id from `from` to `to` only while it is still bound to
 	// `from` (compare-and-set), binds it to `to` if it is not bound at all, and
 	// returns the upstream the session is bound to afterwards and whether this

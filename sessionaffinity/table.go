@@ -256,18 +256,18 @@ func (t *Table) Lookup(id string) (upstream string, found bool) {
 // upstream the session is bound to afterwards (the first binder wins). The
 // table keeps id as it is, without a copy: pass a string of its own, not a
 // slice of a larger one.
-func (t *Table) Bind(id, upstream string) (bound string) {
+func (t *Table) Bind(id, upstream string) (bound string, made bool) {
 	u, ok := t.upstreams.intern(upstream)
 	if !ok {
-		return upstream // too many upstream keys to store another: unbound
+		return upstream, true // too many upstream keys to store another: unbound
 	}
 	s, h, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()
 	if ref != 0 {
-		return t.upstreams.name(s.at(ref).upstream())
+		return t.upstreams.name(s.at(ref).upstream()), false
 	}
 	s.insert(t, h, id, u, now)
-	return upstream
+	return upstream, true
 }
 
 // Rebind moves id from upstream `from` to `to`, but only while it is still

@@ -114,7 +114,7 @@ func TestTableBindLookup(t *testing.T) {
 						t.Fatalf("step %d: Lookup(%q) = (%q, %v), want (%q, %v)", i, s.id, got, found, s.want, s.wantFound)
 					}
 				case "bind":
-					if got := tab.Bind(s.id, s.upstream); got != s.want {
+					if got, _ := tab.Bind(s.id, s.upstream); got != s.want {
 						t.Fatalf("step %d: Bind(%q, %q) = %q, want %q", i, s.id, s.upstream, got, s.want)
 					}
 				case "delete":
@@ -134,6 +134,7 @@ func TestTableBindConcurrentFirstWins(t *testing.T) {
 	tab := newTestTable(t, TableConfig{MaxSessions: 10000, Timeout: time.Minute})
 	const goroutines, ids = 50, 200
 	results := make([][]string, goroutines)
+	var made [ids]atomic.Int32
 	var start sync.WaitGroup
 	start.Add(1)
 	var wg sync.WaitGroup
@@ -142,7 +143,10 @@ func TestTableBindConcurrentFirstWins(t *testing.T) {
 			start.Wait()
 			res := make([]string, ids)
 			for i := range ids {
-				res[i] = tab.Bind("id-"+strconv.Itoa(i), "upstream-"+strconv.Itoa(g))
+				var m bool
+				if res[i], m = tab.Bind("id-"+strconv.Itoa(i), "upstream-"+strconv.Itoa(g)); m {
+					made[i].Add(1)
+				}
 			}
 			results[g] = res
 		})
@@ -153,6 +157,9 @@ func TestTableBindConcurrentFirstWins(t *testing.T) {
 		want := results[0][i]
 		if !strings.HasPrefix(want, "upstream-") {
 			t.Fatalf("id-%d bound to %q", i, want)
+		}
+		if n := made[i].Load(); n != 1 {
+			t.Fatalf("id-%d: %d of %d goroutines made the binding, want 1", i, n, goroutines)
 		}
 		for g := 1; g < goroutines; g++ {
 			if results[g][i] != want {
@@ -343,7 +350,7 @@ func TestTableForgetAll(t *testing.T) {
 			t.Fatalf("id-%d still bound after ForgetAll", i)
 		}
 	}
-	if got := tab.Bind("id-0", "v"); got != "v" {
+	if got, _ := tab.Bind("id-0", "v"); got != "v" {
 		t.Errorf("Bind after ForgetAll = %q, want v", got)
 	}
 }

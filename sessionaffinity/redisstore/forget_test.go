@@ -30,7 +30,7 @@ func TestForget(t *testing.T) {
 		if _, ok := b.local.Get(id); ok {
 			t.Fatalf("%s is still in b's local table", id)
 		}
-		if got := b.Bind(id, "new"); got != "new" {
+		if got, _ := b.Bind(id, "new"); got != "new" {
 			t.Fatalf("%s after its deletion: b.Bind = %q, want it placed anew", id, got)
 		}
 		if up, ok := a.Lookup(id); !ok || up != "new" {

@@ -21,7 +21,7 @@ func TestOutage(t *testing.T) {
 		if up, ok := a.Lookup("known"); !ok || up != "u1" {
 			t.Fatalf("during the outage Lookup = %q, %v; want the local u1", up, ok)
 		}
-		if got := a.Bind("new-"+strconv.Itoa(i), "u2"); got != "u2" {
+		if got, _ := a.Bind("new-"+strconv.Itoa(i), "u2"); got != "u2" {
 			t.Fatalf("during the outage Bind = %q", got)
 		}
 		if d := time.Since(start); d > time.Second {

@@ -293,10 +293,11 @@ func (s *Store) extend(ctx context.Context, conn rueidis.Client, start int64, id
 }
 
 // Bind binds id to upstream unless Redis holds a binding already (the first
-// node wins), in one round trip, and returns the session's upstream.
-func (s *Store) Bind(id, upstream string) string {
-	if bound, _, err := s.exec(bindScript, id, upstream, s.keyTTLMS, s.lifetimeMS); err == nil {
-		return bound
+// node wins), in one round trip, and returns the session's upstream and
+// whether this call made the binding.
+func (s *Store) Bind(id, upstream string) (bound string, made bool) {
+	if bound, made, err := s.exec(bindScript, id, upstream, s.keyTTLMS, s.lifetimeMS); err == nil {
+		return bound, made
 	}
 	return s.local.Bind(id, upstream)
 }

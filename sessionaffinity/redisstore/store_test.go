@@ -64,11 +64,16 @@ var twoMinutes = sessionaffinity.TableConfig{MaxSessions: 100_000, Timeout: 2 * 
 // whatever b bids.
 func requireShared(t *testing.T, srv *redistest.Server, a, b node, id string) {
 	t.Helper()
-	if got := a.Bind(id, "u1"); got != "u1" {
-		t.Fatalf("first Bind = %q, want u1", got)
+	if got, made := a.Bind(id, "u1"); got != "u1" || !made {
+		t.Fatalf("first Bind = %q, %v; want u1, made", got, made)
 	}
-	if got := b.Bind(id, "u2"); got != "u1" {
-		t.Fatalf("second node's Bind = %q, want the first node's u1", got)
+	if got, made := b.Bind(id, "u2"); got != "u1" || made {
+		t.Fatalf("second node's Bind = %q, %v; want the first node's u1, not made", got, made)
+	}
+	// A second node that bids what the first bound follows it too: the
+	// binding is the first node's (placement hash makes both bid alike).
+	if got, made := b.Bind(id, "u1"); got != "u1" || made {
+		t.Fatalf("second node's Bind of the same upstream = %q, %v; want u1, not made", got, made)
 	}
 	if up, ok := b.Lookup(id); !ok || up != "u1" {
 		t.Fatalf("second node's Lookup = %q, %v; want u1", up, ok)
@@ -148,7 +153,7 @@ func TestBurstAgrees(t *testing.T) {
 				got[i] = up
 				return
 			}
-			got[i] = n.Bind(id, "u"+strconv.Itoa(i%3))
+			got[i], _ = n.Bind(id, "u"+strconv.Itoa(i%3))
 		})
 	}
 	close(release)

@@ -30,7 +30,7 @@ func TestTLS(t *testing.T) {
 	if untrusting.out.downs.Load() != 1 {
 		t.Fatalf("a client that does not trust the server's CA: %d outages reported, want 1", untrusting.out.downs.Load())
 	}
-	if got := untrusting.Bind("t", "u2"); got != "u2" {
+	if got, _ := untrusting.Bind("t", "u2"); got != "u2" {
 		t.Fatalf("untrusting node's Bind = %q, want its local u2", got)
 	}
 }
@@ -48,7 +48,7 @@ func TestSentinelFailover(t *testing.T) {
 	ids := make([]string, 100)
 	for i := range ids {
 		ids[i] = "sentinel-" + strconv.Itoa(i)
-		home[ids[i]] = nodes[i%2].Bind(ids[i], "u"+strconv.Itoa(i%3))
+		home[ids[i]], _ = nodes[i%2].Bind(ids[i], "u"+strconv.Itoa(i%3))
 		if up, ok := nodes[(i+1)%2].Lookup(ids[i]); !ok || up != home[ids[i]] {
 			t.Fatalf("%s: other node sees %q, %v", ids[i], up, ok)
 		}
@@ -83,7 +83,7 @@ func TestSentinelFailover(t *testing.T) {
 	// The clients follow: a new session bound on one node reaches the new
 	// master and the other node.
 	redistest.Eventually(t, 20*time.Second, "a new session to be shared through the new master", func() bool {
-		up := nodes[0].Bind("after-failover", "u2")
+		up, _ := nodes[0].Bind("after-failover", "u2")
 		got, ok := nodes[1].Lookup("after-failover")
 		return ok && got == up && s.Replica.Get("test:after-failover") == up
 	})
@@ -108,7 +108,7 @@ func TestCluster(t *testing.T) {
 	home := map[string]string{}
 	for i := range 300 {
 		id := "cluster-" + strconv.Itoa(i)
-		home[id] = a.Bind(id, "u"+strconv.Itoa(i%3))
+		home[id], _ = a.Bind(id, "u"+strconv.Itoa(i%3))
 	}
 	for i, m := range masters {
 		if n, err := m.Do("DBSIZE"); err != nil || n == "0" {
