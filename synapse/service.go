@@ -32,6 +32,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	transports := strings.FieldsFunc(list, func(r rune) bool {
 		return r == ',' || unicode.IsSpace(r)
 	})
+	var outside []string
 	for _, t := range transports {
 		switch t {
 		case "http":
@@ -39,11 +40,20 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		case "https":
 			s.https = true
 		default:
-			return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", t)
+			outside = append(outside, t)
 		}
 	}
-	if !s.http && !s.https {
+	switch {
+	case len(transports) == 0:
 		return nil, c.errorf(p, "no transport")
+	case !s.http && !s.https:
+		return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", outside[0])
+	}
+	// Synapse exposes the proxy on each transport of the list
+	// (ProxyService.buildAxisService): the HTTP and HTTPS part is served
+	// here, the others stay where they are.
+	for _, t := range outside {
+		c.warnf(p, "transport %q is not mapped: %s", t, hintOutside)
 	}
 	var target *etree.Element
 	for _, ch := range p.ChildElements() {
