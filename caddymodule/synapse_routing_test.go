@@ -186,10 +186,11 @@ func TestSynapseMIDefaultMain(t *testing.T) {
 }
 
 // Requests under an API's context that no resource takes get what
-// Synapse's API.process answers, not main: 405 where a resource's path
-// matches but not its method, else 404, neither with a body nor a backend;
-// OPTIONS there gets 200 and the resource's methods in Allow. What is
-// outside the context still reaches main.
+// Synapse's API.process answers, not main: 404, neither with a body nor a
+// backend, even where a resource's path matches but not its method, since
+// a resource without methods takes every method; OPTIONS there gets 200
+// and the resource's methods in Allow. What is outside the context still
+// reaches main.
 func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
 	xml, err := os.ReadFile("../synapse/testdata/adapt/api-no-resource.xml")
 	if err != nil {
@@ -206,8 +207,9 @@ func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
 	}{
 		{http.MethodOptions, "/stock/orders/7", http.StatusOK, "", "POST, PUT"},
 		{http.MethodGet, "/stock/quote/IBM", http.StatusOK, "b1", ""},
-		{http.MethodPost, "/stock/quote/IBM", http.StatusMethodNotAllowed, "", ""},
-		{http.MethodGet, "/stock/orders/7", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodPost, "/stock/quote/IBM", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock/orders/7", http.StatusNotFound, "", ""},
+		{http.MethodOptions, "/stock/status", http.StatusOK, "", "GET, POST, PUT, DELETE"},
 		{http.MethodPut, "/stock/orders/7", http.StatusOK, "b1", ""},
 		{http.MethodDelete, "/stock/status", http.StatusOK, "b1", ""},
 		{http.MethodGet, "/stock/unknown", http.StatusNotFound, "", ""},
@@ -217,6 +219,47 @@ func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
 		rep := send(t, request{method: c.method, path: c.path})
 		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
 			t.Errorf("%s %s: %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
+		}
+	}
+}
+
+// An API's answers by method, as Synapse's API.process and Resource give
+// them: OPTIONS answered by a resource that does not list it, sent on by
+// one that does unless Max-Forwards is 0; 405 for a method no resource
+// takes, on a resource's path; 404 for one that another resource takes.
+func TestSynapseAPIMethods(t *testing.T) {
+	xml, err := os.ReadFile("../synapse/testdata/adapt/api-methods-dispatch.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := uriBackends(t, 2)
+	xml = []byte(strings.NewReplacer("localhost:9001", bs[0].addr, "localhost:9002", bs[1].addr).Replace(string(xml)))
+	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
+	for _, c := range []struct {
+		method, path, maxForwards string
+		status                    int
+		backend                   string
+		allow                     string
+	}{
+		{http.MethodOptions, "/shop/items", "", http.StatusOK, "", "DELETE, POST, PUT, GET"},
+		{http.MethodGet, "/shop/items", "", http.StatusOK, "b1", ""},
+		{http.MethodHead, "/shop/items", "", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodPatch, "/shop/items", "", http.StatusNotFound, "", ""},
+		{http.MethodOptions, "/shop/status", "", http.StatusOK, "b1", ""},
+		{http.MethodOptions, "/shop/status", "0", http.StatusOK, "", "GET"},
+		{http.MethodOptions, "/shop/status", "3", http.StatusOK, "b1", ""},
+		{http.MethodPatch, "/shop/carts/1", "", http.StatusOK, "b2", ""},
+		{http.MethodHead, "/shop/carts/1", "", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodOptions, "/shop/nothing", "", http.StatusNotFound, "", ""},
+		{http.MethodHead, "/shop/nothing", "", http.StatusNotFound, "", ""},
+	} {
+		req := request{method: c.method, path: c.path}
+		if c.maxForwards != "" {
+			req.header = map[string]string{"Max-Forwards": c.maxForwards}
+		}
+		rep := send(t, req)
+		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s (Max-Forwards %q): %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, c.maxForwards, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package synapse
 
 import (
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,8 +79,6 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	return s, nil
 }
 
-var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
-
 // api maps an API: each resource is a route under the API's context, on
 // both transports, as MI serves APIs.
 func (c *compiler) api(a *etree.Element) (*service, error) {
@@ -99,6 +96,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		}
 	}
 	s := &service{name: name, api: true, context: ctx, http: true, https: true}
+	var resources []*route
 	for _, r := range a.ChildElements() {
 		switch r.Tag {
 		case "resource":
@@ -108,11 +106,8 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 			return nil, c.errorf(r, "not supported in an API (supported: resource, description)")
 		}
 		rt := &route{}
-		for _, m := range strings.Fields(r.SelectAttrValue("methods", "")) {
-			if !slices.Contains(methods, m) {
-				return nil, c.errorf(r, "method %q is not supported (supported: %s)", m, strings.Join(methods, " "))
-			}
-			rt.methods = append(rt.methods, m)
+		if rt.methods, err = c.resourceMethods(r); err != nil {
+			return nil, err
 		}
 		c.serving, c.methods, c.vars = "api", rt.methods, nil
 		if err := c.resourcePath(r, ctx, rt); err != nil {
@@ -121,64 +116,17 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		if rt.ways, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}
-		s.routes = append(s.routes, rt)
+		resources = append(resources, rt)
+		s.routes = append(s.routes, optionsRoute(rt), rt)
 	}
-	if len(s.routes) == 0 {
+	if len(resources) == 0 {
 		return nil, c.errorf(a, "an API needs a resource")
 	}
 	if err := c.checkNoMismatchHandlers(); err != nil {
 		return nil, err
 	}
-	s.routes = append(s.routes, unmatchedResourceRoutes(s.routes, ctx)...)
+	s.routes = append(s.routes, unmatchedResourceRoutes(resources, ctx)...)
 	return s, nil
-}
-
-// mismatchHandlers are the sequences Synapse's API.process runs, if the
-// configuration names one so (RESTConstants), instead of answering 404 or
-// 405 itself.
-var mismatchHandlers = []string{"_resource_mismatch_handler_", "_method_not_allowed_handler_"}
-
-// checkNoMismatchHandlers refuses the handlers of requests that no resource
-// takes: the adapter answers those requests as Synapse does without them.
-func (c *compiler) checkNoMismatchHandlers() error {
-	for _, name := range mismatchHandlers {
-		if seq := c.sequences[name]; seq != nil {
-			return c.errorf(seq, "sequence %q, which Synapse runs for the requests under an API's context that no resource takes, is not supported", name)
-		}
-	}
-	return nil
-}
-
-// unmatchedResourceRoutes answer the requests under an API's context that
-// none of its resources takes, as Synapse's API.process does (the API
-// takes every request under its context, so main never sees them): 405
-// where a resource's path matches but not its methods
-// (handleMethodNotAllowed), else 404 (handleResourceNotFound), each an
-// acknowledgement with no body and none of the request's headers. A
-// sequence named _resource_mismatch_handler_ or
-// _method_not_allowed_handler_ would answer instead: see
-// checkNoMismatchHandlers. An OPTIONS request is taken by every resource
-// whose path matches (Resource.canProcess); one that does not list OPTIONS
-// answers it itself, 200 with its methods in Allow (Resource.sendOptions).
-func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
-	var routes []*route
-	everyPath := false
-	for _, r := range resources {
-		if len(r.methods) > 0 {
-			everyPath = everyPath || r.pathRegexp == "" && slices.Equal(r.paths, []string{ctx, ctx + "/*"})
-			if !slices.Contains(r.methods, http.MethodOptions) {
-				routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions},
-					ways: []*way{{flow: &flow{ack: http.StatusOK, allow: strings.Join(r.methods, ", ")}}}})
-			}
-			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp,
-				ways: []*way{{flow: &flow{ack: http.StatusMethodNotAllowed}}}})
-		}
-	}
-	if everyPath {
-		return routes // a resource takes every path: the others are 405s
-	}
-	return append(routes, &route{paths: []string{ctx, ctx + "/*"},
-		ways: []*way{{flow: &flow{ack: http.StatusNotFound}}}})
 }
 
 // apiContext is the API's context with its version, if any.
