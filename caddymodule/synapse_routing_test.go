@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,10 +18,16 @@ import (
 // servers on the test ports, into a config for the test Caddy.
 func synapseConfig(t *testing.T, xml string, sendTo ...string) string {
 	t.Helper()
-	out, _, err := synapse.Adapt([]synapse.File{{Name: "test.xml", Data: []byte(xml)}},
-		synapse.Options{HTTPPort: httpPort, HTTPSPort: httpPort + 1, SendTo: sendTo})
+	return synapseConfigOf(t, []synapse.File{{Name: "test.xml", Data: []byte(xml)}}, synapse.Options{SendTo: sendTo})
+}
+
+// synapseConfigOf is synapseConfig of files adapted with opts.
+func synapseConfigOf(t *testing.T, files []synapse.File, opts synapse.Options) string {
+	t.Helper()
+	opts.HTTPPort, opts.HTTPSPort = httpPort, httpPort+1
+	out, _, err := synapse.Adapt(files, opts)
 	if err != nil {
-		t.Fatalf("adapting: %v\n%s", err, xml)
+		t.Fatalf("adapting: %v\n%v", err, files)
 	}
 	var cfg map[string]any
 	if err := json.Unmarshal(out, &cfg); err != nil {
@@ -182,6 +189,42 @@ func TestSynapseMIDefaultMain(t *testing.T) {
 	rep := send(t, request{path: "/anything", header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")})
 	if rep.status != http.StatusNotFound || rep.body != "" {
 		t.Errorf("%d, body %q; want 404 with no body", rep.status, rep.body)
+	}
+}
+
+// A deployment folder without a main sequence, as `caddy synapse --dir`
+// reads it, gets Synapse's default main: what no proxy or API takes is
+// logged and dropped, which MI acknowledges with 202 and no body.
+func TestSynapseDeploymentDefaultMain(t *testing.T) {
+	bs := uriBackends(t, 1)
+	dir := t.TempDir()
+	api := filepath.Join(dir, "api", "Quote.xml")
+	if err := os.MkdirAll(filepath.Dir(api), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(api, []byte(fmt.Sprintf(`<api xmlns="http://ws.apache.org/ns/synapse" name="Quote" context="/quote">
+    <resource methods="GET"><inSequence><call><endpoint><address uri="http://%s/q"/></endpoint></call><respond/></inSequence></resource>
+</api>`, bs[0].addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := synapse.ReadDeployment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initCaddyWith(t, synapseConfigOf(t, files, synapse.Options{Deployment: true}), "json")
+	if rep := send(t, request{method: http.MethodGet, path: "/quote/IBM"}); rep.status != http.StatusOK || rep.backend != "b1" || rep.body != "/q/IBM" {
+		t.Errorf("the API: %d from %q, body %q; want b1", rep.status, rep.backend, rep.body)
+	}
+	for _, path := range []string{"/services/Unknown", "/anything"} {
+		rep := send(t, request{path: path, header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")})
+		if rep.status != http.StatusAccepted || rep.body != "" || rep.backend != "" {
+			t.Errorf("%s: %d from %q, body %q; want 202 with no body", path, rep.status, rep.backend, rep.body)
+		}
+	}
+	// The same files adapted as one file: no main, so Caddy's empty 200.
+	initCaddyWith(t, synapseConfigOf(t, files, synapse.Options{}), "json")
+	if rep := send(t, request{path: "/anything", header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")}); rep.status != http.StatusOK || rep.body != "" || rep.backend != "" {
+		t.Errorf("without Deployment: %d from %q, body %q; want Caddy's empty 200", rep.status, rep.backend, rep.body)
 	}
 }
 
