@@ -228,6 +228,42 @@ func TestSynapseDeploymentDefaultMain(t *testing.T) {
 	}
 }
 
+// apiAnswer is what a request to an API must get: the status, from the
+// backend named (none: the adapted routes answer, with no body) and the
+// Allow header.
+type apiAnswer struct {
+	method, path, maxForwards string
+	status                    int
+	backend                   string
+	allow                     string
+}
+
+// checkAPIAnswers serves the golden input name, its addresses at ports
+// (in order) moved to backends b1, b2, ..., and checks the answers.
+func checkAPIAnswers(t *testing.T, name string, ports []string, answers []apiAnswer) {
+	t.Helper()
+	xml, err := os.ReadFile("../synapse/testdata/adapt/" + name + ".xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := uriBackends(t, len(ports))
+	var moves []string
+	for i, port := range ports {
+		moves = append(moves, "localhost:"+port, bs[i].addr)
+	}
+	initCaddyWith(t, synapseConfig(t, strings.NewReplacer(moves...).Replace(string(xml))), "json")
+	for _, c := range answers {
+		req := request{method: c.method, path: c.path}
+		if c.maxForwards != "" {
+			req.header = map[string]string{"Max-Forwards": c.maxForwards}
+		}
+		rep := send(t, req)
+		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
+			t.Errorf("%s: %s %s (Max-Forwards %q): %d from %q, body %q, Allow %q; want %d from %q, Allow %q", name, c.method, c.path, c.maxForwards, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
+		}
+	}
+}
+
 // Requests under an API's context that no resource takes get what
 // Synapse's API.process answers, not main: 404, neither with a body nor a
 // backend, even where a resource's path matches but not its method, since
@@ -235,35 +271,18 @@ func TestSynapseDeploymentDefaultMain(t *testing.T) {
 // and the resource's methods in Allow. What is outside the context still
 // reaches main.
 func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
-	xml, err := os.ReadFile("../synapse/testdata/adapt/api-no-resource.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs := uriBackends(t, 2)
-	xml = []byte(strings.NewReplacer("localhost:9000", bs[0].addr, "localhost:9001", bs[1].addr).Replace(string(xml)))
-	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
-	for _, c := range []struct {
-		method, path string
-		status       int
-		backend      string
-		allow        string
-	}{
-		{http.MethodOptions, "/stock/orders/7", http.StatusOK, "", "POST, PUT"},
-		{http.MethodGet, "/stock/quote/IBM", http.StatusOK, "b1", ""},
-		{http.MethodPost, "/stock/quote/IBM", http.StatusNotFound, "", ""},
-		{http.MethodGet, "/stock/orders/7", http.StatusNotFound, "", ""},
-		{http.MethodOptions, "/stock/status", http.StatusOK, "", "GET, POST, PUT, DELETE"},
-		{http.MethodPut, "/stock/orders/7", http.StatusOK, "b1", ""},
-		{http.MethodDelete, "/stock/status", http.StatusOK, "b1", ""},
-		{http.MethodGet, "/stock/unknown", http.StatusNotFound, "", ""},
-		{http.MethodGet, "/stock", http.StatusNotFound, "", ""},
-		{http.MethodGet, "/stockholm", http.StatusOK, "b2", ""},
-	} {
-		rep := send(t, request{method: c.method, path: c.path})
-		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
-			t.Errorf("%s %s: %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
-		}
-	}
+	checkAPIAnswers(t, "api-no-resource", []string{"9000", "9001"}, []apiAnswer{
+		{http.MethodOptions, "/stock/orders/7", "", http.StatusOK, "", "POST, PUT"},
+		{http.MethodGet, "/stock/quote/IBM", "", http.StatusOK, "b1", ""},
+		{http.MethodPost, "/stock/quote/IBM", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock/orders/7", "", http.StatusNotFound, "", ""},
+		{http.MethodOptions, "/stock/status", "", http.StatusOK, "", "GET, POST, PUT, DELETE"},
+		{http.MethodPut, "/stock/orders/7", "", http.StatusOK, "b1", ""},
+		{http.MethodDelete, "/stock/status", "", http.StatusOK, "b1", ""},
+		{http.MethodGet, "/stock/unknown", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stockholm", "", http.StatusOK, "b2", ""},
+	})
 }
 
 // An API's answers by method, as Synapse's API.process and Resource give
@@ -271,19 +290,7 @@ func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
 // one that does unless Max-Forwards is 0; 405 for a method no resource
 // takes, on a resource's path; 404 for one that another resource takes.
 func TestSynapseAPIMethods(t *testing.T) {
-	xml, err := os.ReadFile("../synapse/testdata/adapt/api-methods-dispatch.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs := uriBackends(t, 2)
-	xml = []byte(strings.NewReplacer("localhost:9001", bs[0].addr, "localhost:9002", bs[1].addr).Replace(string(xml)))
-	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
-	for _, c := range []struct {
-		method, path, maxForwards string
-		status                    int
-		backend                   string
-		allow                     string
-	}{
+	checkAPIAnswers(t, "api-methods-dispatch", []string{"9001", "9002"}, []apiAnswer{
 		{http.MethodOptions, "/shop/items", "", http.StatusOK, "", "DELETE, POST, PUT, GET"},
 		{http.MethodGet, "/shop/items", "", http.StatusOK, "b1", ""},
 		{http.MethodHead, "/shop/items", "", http.StatusMethodNotAllowed, "", ""},
@@ -295,16 +302,7 @@ func TestSynapseAPIMethods(t *testing.T) {
 		{http.MethodHead, "/shop/carts/1", "", http.StatusMethodNotAllowed, "", ""},
 		{http.MethodOptions, "/shop/nothing", "", http.StatusNotFound, "", ""},
 		{http.MethodHead, "/shop/nothing", "", http.StatusNotFound, "", ""},
-	} {
-		req := request{method: c.method, path: c.path}
-		if c.maxForwards != "" {
-			req.header = map[string]string{"Max-Forwards": c.maxForwards}
-		}
-		rep := send(t, req)
-		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
-			t.Errorf("%s %s (Max-Forwards %q): %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, c.maxForwards, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
-		}
-	}
+	})
 }
 
 // The axis2 properties: REST_URL_POSTFIX replaces what follows the
