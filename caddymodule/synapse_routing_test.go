@@ -238,9 +238,9 @@ type apiAnswer struct {
 	allow                     string
 }
 
-// checkAPIAnswers serves the golden input name, its addresses at ports
-// (in order) moved to backends b1, b2, ..., and checks the answers.
-func checkAPIAnswers(t *testing.T, name string, ports []string, answers []apiAnswer) {
+// serveGolden serves the golden input name, its addresses at ports (in
+// order) moved to backends b1, b2, ... that answer with the request URI.
+func serveGolden(t *testing.T, name string, ports ...string) {
 	t.Helper()
 	xml, err := os.ReadFile("../synapse/testdata/adapt/" + name + ".xml")
 	if err != nil {
@@ -252,6 +252,13 @@ func checkAPIAnswers(t *testing.T, name string, ports []string, answers []apiAns
 		moves = append(moves, "localhost:"+port, bs[i].addr)
 	}
 	initCaddyWith(t, synapseConfig(t, strings.NewReplacer(moves...).Replace(string(xml))), "json")
+}
+
+// checkAPIAnswers serves the golden input name (see serveGolden) and checks
+// the answers.
+func checkAPIAnswers(t *testing.T, name string, ports []string, answers []apiAnswer) {
+	t.Helper()
+	serveGolden(t, name, ports...)
 	for _, c := range answers {
 		req := request{method: c.method, path: c.path}
 		if c.maxForwards != "" {
@@ -303,6 +310,26 @@ func TestSynapseAPIMethods(t *testing.T) {
 		{http.MethodOptions, "/shop/nothing", "", http.StatusNotFound, "", ""},
 		{http.MethodHead, "/shop/nothing", "", http.StatusNotFound, "", ""},
 	})
+}
+
+// A request goes to the resource Synapse's dispatchers find first, whatever
+// the order the resources are written in: an exact url-mapping, the
+// longest /path/*, a *.ext, a uri-template, then a resource with neither.
+func TestSynapseAPIDispatchOrder(t *testing.T) {
+	serveGolden(t, "api-dispatch-order", "9001")
+	for path, want := range map[string]string{
+		"/files/a/b/c":   "/exact/a/b/c",
+		"/files/a/b/c/":  "/exact/a/b/c/",
+		"/files/a/b/x":   "/ab/a/b/x",
+		"/files/a/x":     "/a/a/x",
+		"/files/a/y.xml": "/a/a/y.xml",
+		"/files/x/y.xml": "/extension/x/y.xml",
+		"/files/other":   "/default/other",
+	} {
+		if rep := send(t, request{method: http.MethodGet, path: path}); rep.status != http.StatusOK || rep.body != want {
+			t.Errorf("GET %s: %d, the backend got %q; want %q", path, rep.status, rep.body, want)
+		}
+	}
 }
 
 // The axis2 properties: REST_URL_POSTFIX replaces what follows the

@@ -96,7 +96,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		}
 	}
 	s := &service{name: name, api: true, context: ctx, http: true, https: true}
-	var resources []*route
+	var resources []resourceRoute
 	for _, r := range a.ChildElements() {
 		switch r.Tag {
 		case "resource":
@@ -110,14 +110,14 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 			return nil, err
 		}
 		c.serving, c.methods, c.vars = "api", rt.methods, nil
-		if err := c.resourcePath(r, ctx, rt); err != nil {
+		d, err := c.resourcePath(r, ctx, rt)
+		if err != nil {
 			return nil, err
 		}
 		if rt.ways, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}
-		resources = append(resources, rt)
-		s.routes = append(s.routes, optionsRoute(rt), rt)
+		resources = append(resources, resourceRoute{rt, d})
 	}
 	if len(resources) == 0 {
 		return nil, c.errorf(a, "an API needs a resource")
@@ -125,7 +125,11 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 	if err := c.checkNoMismatchHandlers(); err != nil {
 		return nil, err
 	}
-	s.routes = append(s.routes, unmatchedResourceRoutes(resources, ctx)...)
+	ordered := inDispatchOrder(resources)
+	for _, rt := range ordered {
+		s.routes = append(s.routes, optionsRoute(rt), rt)
+	}
+	s.routes = append(s.routes, unmatchedResourceRoutes(ordered, ctx)...)
 	return s, nil
 }
 
@@ -172,23 +176,23 @@ var (
 
 // resourcePath maps a resource's uri-template or url-mapping to a path
 // matcher under the API's context.
-func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
+func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) (dispatch, error) {
 	tmpl, hasTmpl := r.SelectAttrValue("uri-template", ""), r.SelectAttr("uri-template") != nil
 	mapping, hasMapping := r.SelectAttrValue("url-mapping", ""), r.SelectAttr("url-mapping") != nil
 	switch {
 	case hasTmpl && hasMapping:
-		return c.errorf(r, "both uri-template and url-mapping")
+		return dispatch{}, c.errorf(r, "both uri-template and url-mapping")
 	case hasTmpl:
 		path, _, _ := strings.Cut(tmpl, "?") // the query part binds variables only
 		if !strings.HasPrefix(path, "/") || strings.Contains(path, "*") {
-			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+			return dispatch{}, c.errorf(r, "uri-template %q is not a path template", tmpl)
 		}
 		if !templateVar.MatchString(path) {
 			rt.paths = []string{ctx + path}
-			return nil
+			return dispatch{kind: dispatchTemplate}, nil
 		}
 		if strings.ContainsAny(templateVar.ReplaceAllString(path, ""), "{}") {
-			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+			return dispatch{}, c.errorf(r, "uri-template %q is not a path template", tmpl)
 		}
 		var re strings.Builder
 		re.WriteString("^" + regexp.QuoteMeta(ctx))
@@ -207,24 +211,36 @@ func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
 		}
 		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")
 		rt.pathRegexp = re.String()
+		return dispatch{kind: dispatchTemplate}, nil
 	case hasMapping:
 		if err := checkNoPlaceholder(c, r, mapping); err != nil {
-			return err
+			return dispatch{}, err
 		}
+		// As URLMappingHelper reads a mapping: /path/* (or /*) by its
+		// segments, *.ext by the sub-path's ending, anything else as the
+		// sub-path exactly (one trailing slash of the mapping dropped,
+		// every one of the request's).
 		switch {
-		case mapping == "/*" || mapping == "/":
+		case mapping == "/*":
 			rt.paths = []string{ctx, ctx + "/*"}
+			return dispatch{kind: dispatchPrefix, prefix: 1}, nil // as long as one segment's
 		case strings.HasPrefix(mapping, "*."):
-			rt.paths = []string{ctx + "/" + mapping}
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx) + "/.*" + regexp.QuoteMeta(mapping[1:]) + "$"
+			return dispatch{kind: dispatchExtension}, nil
 		case strings.HasSuffix(mapping, "/*") && !strings.Contains(strings.TrimSuffix(mapping, "/*"), "*"):
 			rt.paths = []string{strings.TrimSuffix(ctx+mapping, "/*"), ctx + mapping}
+			return dispatch{kind: dispatchPrefix, prefix: strings.Count(mapping, "/") - 1}, nil
+		case mapping == "/":
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx) + "/*$"
+			return dispatch{kind: dispatchExact}, nil
 		case strings.HasPrefix(mapping, "/") && !strings.Contains(mapping, "*"):
-			rt.paths = []string{ctx + mapping}
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx+strings.TrimSuffix(mapping, "/")) + "/*$"
+			return dispatch{kind: dispatchExact}, nil
 		default:
-			return c.errorf(r, "url-mapping %q is not supported (supported: /path, /path/*, *.ext)", mapping)
+			return dispatch{}, c.errorf(r, "url-mapping %q is not supported (supported: /path, /path/*, *.ext)", mapping)
 		}
 	default:
 		rt.paths = []string{ctx, ctx + "/*"}
+		return dispatch{kind: dispatchDefault}, nil
 	}
-	return nil
 }
