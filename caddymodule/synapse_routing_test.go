@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,10 +18,16 @@ import (
 // servers on the test ports, into a config for the test Caddy.
 func synapseConfig(t *testing.T, xml string, sendTo ...string) string {
 	t.Helper()
-	out, _, err := synapse.Adapt([]synapse.File{{Name: "test.xml", Data: []byte(xml)}},
-		synapse.Options{HTTPPort: httpPort, HTTPSPort: httpPort + 1, SendTo: sendTo})
+	return synapseConfigOf(t, []synapse.File{{Name: "test.xml", Data: []byte(xml)}}, synapse.Options{SendTo: sendTo})
+}
+
+// synapseConfigOf is synapseConfig of files adapted with opts.
+func synapseConfigOf(t *testing.T, files []synapse.File, opts synapse.Options) string {
+	t.Helper()
+	opts.HTTPPort, opts.HTTPSPort = httpPort, httpPort+1
+	out, _, err := synapse.Adapt(files, opts)
 	if err != nil {
-		t.Fatalf("adapting: %v\n%s", err, xml)
+		t.Fatalf("adapting: %v\n%v", err, files)
 	}
 	var cfg map[string]any
 	if err := json.Unmarshal(out, &cfg); err != nil {
@@ -185,38 +192,142 @@ func TestSynapseMIDefaultMain(t *testing.T) {
 	}
 }
 
-// Requests under an API's context that no resource takes get what
-// Synapse's API.process answers, not main: 405 where a resource's path
-// matches but not its method, else 404, neither with a body nor a backend;
-// OPTIONS there gets 200 and the resource's methods in Allow. What is
-// outside the context still reaches main.
-func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
-	xml, err := os.ReadFile("../synapse/testdata/adapt/api-no-resource.xml")
+// A deployment folder without a main sequence, as `caddy synapse --dir`
+// reads it, gets Synapse's default main: what no proxy or API takes is
+// logged and dropped, which MI acknowledges with 202 and no body.
+func TestSynapseDeploymentDefaultMain(t *testing.T) {
+	bs := uriBackends(t, 1)
+	dir := t.TempDir()
+	api := filepath.Join(dir, "api", "Quote.xml")
+	if err := os.MkdirAll(filepath.Dir(api), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(api, []byte(fmt.Sprintf(`<api xmlns="http://ws.apache.org/ns/synapse" name="Quote" context="/quote">
+    <resource methods="GET"><inSequence><call><endpoint><address uri="http://%s/q"/></endpoint></call><respond/></inSequence></resource>
+</api>`, bs[0].addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := synapse.ReadDeployment(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := uriBackends(t, 2)
-	xml = []byte(strings.NewReplacer("localhost:9000", bs[0].addr, "localhost:9001", bs[1].addr).Replace(string(xml)))
-	initCaddyWith(t, synapseConfig(t, string(xml)), "json")
-	for _, c := range []struct {
-		method, path string
-		status       int
-		backend      string
-		allow        string
-	}{
-		{http.MethodOptions, "/stock/orders/7", http.StatusOK, "", "POST, PUT"},
-		{http.MethodGet, "/stock/quote/IBM", http.StatusOK, "b1", ""},
-		{http.MethodPost, "/stock/quote/IBM", http.StatusMethodNotAllowed, "", ""},
-		{http.MethodGet, "/stock/orders/7", http.StatusMethodNotAllowed, "", ""},
-		{http.MethodPut, "/stock/orders/7", http.StatusOK, "b1", ""},
-		{http.MethodDelete, "/stock/status", http.StatusOK, "b1", ""},
-		{http.MethodGet, "/stock/unknown", http.StatusNotFound, "", ""},
-		{http.MethodGet, "/stock", http.StatusNotFound, "", ""},
-		{http.MethodGet, "/stockholm", http.StatusOK, "b2", ""},
-	} {
-		rep := send(t, request{method: c.method, path: c.path})
+	initCaddyWith(t, synapseConfigOf(t, files, synapse.Options{Deployment: true}), "json")
+	if rep := send(t, request{method: http.MethodGet, path: "/quote/IBM"}); rep.status != http.StatusOK || rep.backend != "b1" || rep.body != "/q/IBM" {
+		t.Errorf("the API: %d from %q, body %q; want b1", rep.status, rep.backend, rep.body)
+	}
+	for _, path := range []string{"/services/Unknown", "/anything"} {
+		rep := send(t, request{path: path, header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")})
+		if rep.status != http.StatusAccepted || rep.body != "" || rep.backend != "" {
+			t.Errorf("%s: %d from %q, body %q; want 202 with no body", path, rep.status, rep.backend, rep.body)
+		}
+	}
+	// The same files adapted as one file: no main, so Caddy's empty 200.
+	initCaddyWith(t, synapseConfigOf(t, files, synapse.Options{}), "json")
+	if rep := send(t, request{path: "/anything", header: map[string]string{"Content-Type": "text/xml"}, body: []byte("<x/>")}); rep.status != http.StatusOK || rep.body != "" || rep.backend != "" {
+		t.Errorf("without Deployment: %d from %q, body %q; want Caddy's empty 200", rep.status, rep.backend, rep.body)
+	}
+}
+
+// apiAnswer is what a request to an API must get: the status, from the
+// backend named (none: the adapted routes answer, with no body) and the
+// Allow header.
+type apiAnswer struct {
+	method, path, maxForwards string
+	status                    int
+	backend                   string
+	allow                     string
+}
+
+// serveGolden serves the golden input name, its addresses at ports (in
+// order) moved to backends b1, b2, ... that answer with the request URI.
+func serveGolden(t *testing.T, name string, ports ...string) {
+	t.Helper()
+	xml, err := os.ReadFile("../synapse/testdata/adapt/" + name + ".xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := uriBackends(t, len(ports))
+	var moves []string
+	for i, port := range ports {
+		moves = append(moves, "localhost:"+port, bs[i].addr)
+	}
+	initCaddyWith(t, synapseConfig(t, strings.NewReplacer(moves...).Replace(string(xml))), "json")
+}
+
+// checkAPIAnswers serves the golden input name (see serveGolden) and checks
+// the answers.
+func checkAPIAnswers(t *testing.T, name string, ports []string, answers []apiAnswer) {
+	t.Helper()
+	serveGolden(t, name, ports...)
+	for _, c := range answers {
+		req := request{method: c.method, path: c.path}
+		if c.maxForwards != "" {
+			req.header = map[string]string{"Max-Forwards": c.maxForwards}
+		}
+		rep := send(t, req)
 		if rep.status != c.status || rep.backend != c.backend || c.backend == "" && rep.body != "" || rep.header.Get("Allow") != c.allow {
-			t.Errorf("%s %s: %d from %q, body %q, Allow %q; want %d from %q, Allow %q", c.method, c.path, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
+			t.Errorf("%s: %s %s (Max-Forwards %q): %d from %q, body %q, Allow %q; want %d from %q, Allow %q", name, c.method, c.path, c.maxForwards, rep.status, rep.backend, rep.body, rep.header.Get("Allow"), c.status, c.backend, c.allow)
+		}
+	}
+}
+
+// Requests under an API's context that no resource takes get what
+// Synapse's API.process answers, not main: 404, neither with a body nor a
+// backend, even where a resource's path matches but not its method, since
+// a resource without methods takes every method; OPTIONS there gets 200
+// and the resource's methods in Allow. What is outside the context still
+// reaches main.
+func TestSynapseAPIWithoutMatchingResource(t *testing.T) {
+	checkAPIAnswers(t, "api-no-resource", []string{"9000", "9001"}, []apiAnswer{
+		{http.MethodOptions, "/stock/orders/7", "", http.StatusOK, "", "POST, PUT"},
+		{http.MethodGet, "/stock/quote/IBM", "", http.StatusOK, "b1", ""},
+		{http.MethodPost, "/stock/quote/IBM", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock/orders/7", "", http.StatusNotFound, "", ""},
+		{http.MethodOptions, "/stock/status", "", http.StatusOK, "", "GET, POST, PUT, DELETE"},
+		{http.MethodPut, "/stock/orders/7", "", http.StatusOK, "b1", ""},
+		{http.MethodDelete, "/stock/status", "", http.StatusOK, "b1", ""},
+		{http.MethodGet, "/stock/unknown", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stock", "", http.StatusNotFound, "", ""},
+		{http.MethodGet, "/stockholm", "", http.StatusOK, "b2", ""},
+	})
+}
+
+// An API's answers by method, as Synapse's API.process and Resource give
+// them: OPTIONS answered by a resource that does not list it, sent on by
+// one that does unless Max-Forwards is 0; 405 for a method no resource
+// takes, on a resource's path; 404 for one that another resource takes.
+func TestSynapseAPIMethods(t *testing.T) {
+	checkAPIAnswers(t, "api-methods-dispatch", []string{"9001", "9002"}, []apiAnswer{
+		{http.MethodOptions, "/shop/items", "", http.StatusOK, "", "DELETE, POST, PUT, GET"},
+		{http.MethodGet, "/shop/items", "", http.StatusOK, "b1", ""},
+		{http.MethodHead, "/shop/items", "", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodPatch, "/shop/items", "", http.StatusNotFound, "", ""},
+		{http.MethodOptions, "/shop/status", "", http.StatusOK, "b1", ""},
+		{http.MethodOptions, "/shop/status", "0", http.StatusOK, "", "GET"},
+		{http.MethodOptions, "/shop/status", "3", http.StatusOK, "b1", ""},
+		{http.MethodPatch, "/shop/carts/1", "", http.StatusOK, "b2", ""},
+		{http.MethodHead, "/shop/carts/1", "", http.StatusMethodNotAllowed, "", ""},
+		{http.MethodOptions, "/shop/nothing", "", http.StatusNotFound, "", ""},
+		{http.MethodHead, "/shop/nothing", "", http.StatusNotFound, "", ""},
+	})
+}
+
+// A request goes to the resource Synapse's dispatchers find first, whatever
+// the order the resources are written in: an exact url-mapping, the
+// longest /path/*, a *.ext, a uri-template, then a resource with neither.
+func TestSynapseAPIDispatchOrder(t *testing.T) {
+	serveGolden(t, "api-dispatch-order", "9001")
+	for path, want := range map[string]string{
+		"/files/a/b/c":   "/exact/a/b/c",
+		"/files/a/b/c/":  "/exact/a/b/c/",
+		"/files/a/b/x":   "/ab/a/b/x",
+		"/files/a/x":     "/a/a/x",
+		"/files/a/y.xml": "/a/a/y.xml",
+		"/files/x/y.xml": "/extension/x/y.xml",
+		"/files/other":   "/default/other",
+	} {
+		if rep := send(t, request{method: http.MethodGet, path: path}); rep.status != http.StatusOK || rep.body != want {
+			t.Errorf("GET %s: %d, the backend got %q; want %q", path, rep.status, rep.body, want)
 		}
 	}
 }

@@ -167,21 +167,26 @@ func TestSynapseWeightedExample(t *testing.T) {
 }
 
 // TestSynapseDeploymentCommand combines the sample's deployment folder with
-// `caddy synapse`: the same JSON as the sample's <definitions>, and with
+// `caddy synapse`: the same JSON as the sample's <definitions>, but for
+// Synapse's default main, which the folder, having no main, gets; and with
 // --definitions a document that adapts to it too.
 func TestSynapseDeploymentCommand(t *testing.T) {
 	requireInDoc(t, "docs/synapse.md", synapseDeployment)
 	fromDir := decodeJSON(t, bash(t, caddyBin+" synapse --dir examples/synapse/deployment 2>/dev/null"))
 	fromFile := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
-	if !reflect.DeepEqual(fromDir, fromFile) {
-		t.Fatalf("caddy synapse --dir gives\n%v\nbut the sample's definitions adapt to\n%v", fromDir, fromFile)
+	if got := withoutDefaultMain(t, fromDir); !reflect.DeepEqual(got, fromFile) {
+		t.Fatalf("caddy synapse --dir gives, without the default main,\n%v\nbut the sample's definitions adapt to\n%v", got, fromFile)
+	}
+	warnings := bash(t, caddyBin+" synapse --dir examples/synapse/deployment 2>&1 >/dev/null")
+	if !strings.Contains(warnings, `[WARNING] <sequence>: no sequence named "main" in the deployment: Synapse's default one`) {
+		t.Fatalf("caddy synapse --dir warns\n%s\nwithout naming the default main", warnings)
 	}
 	defs := filepath.Join(t.TempDir(), "synapse.xml")
 	if err := os.WriteFile(defs, []byte(bash(t, caddyBin+" synapse --dir examples/synapse/deployment --definitions 2>/dev/null")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if fromDefs := decodeJSON(t, bash(t, caddyBin+" adapt --config "+defs+" --adapter synapse 2>/dev/null")); !reflect.DeepEqual(fromDefs, fromFile) {
-		t.Fatalf("the combined <definitions> adapt to\n%v\nwant\n%v", fromDefs, fromFile)
+	if fromDefs := decodeJSON(t, bash(t, caddyBin+" adapt --config "+defs+" --adapter synapse 2>/dev/null")); !reflect.DeepEqual(fromDefs, fromDir) {
+		t.Fatalf("the combined <definitions> adapt to\n%v\nwant\n%v", fromDefs, fromDir)
 	}
 	if out := bash(t, caddyBin+" synapse --dir examples/synapse/deployment --http-port 18290"); !strings.Contains(out, `":18290"`) {
 		t.Fatalf("--http-port 18290 not applied:\n%s", out)
@@ -196,9 +201,11 @@ func TestSynapseReferencesCommand(t *testing.T) {
 	requireInDoc(t, "docs/synapse.md", synapseReferences)
 	requireInDoc(t, "docs/synapse.md", synapseRegistryEnv)
 	want := decodeJSON(t, bash(t, caddyBin+" adapt --config examples/synapse/LoadBalanceProxy.xml --adapter synapse 2>/dev/null"))
-	if got := decodeJSON(t, bash(t, strings.Replace(synapseReferences, "go run ./cmd/caddy", caddyBin, 1)+" 2>/dev/null")); !reflect.DeepEqual(got, want) {
-		t.Fatalf("caddy synapse --registry gives\n%v\nbut the sample's definitions adapt to\n%v", got, want)
+	fromDir := decodeJSON(t, bash(t, strings.Replace(synapseReferences, "go run ./cmd/caddy", caddyBin, 1)+" 2>/dev/null"))
+	if got := withoutDefaultMain(t, fromDir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("caddy synapse --registry gives, without the default main,\n%v\nbut the sample's definitions adapt to\n%v", got, want)
 	}
+	want = fromDir
 	defs := filepath.Join(t.TempDir(), "synapse.xml")
 	if err := os.WriteFile(defs, []byte(bash(t, caddyBin+" synapse --dir examples/synapse/references --definitions 2>/dev/null")), 0o644); err != nil {
 		t.Fatal(err)
@@ -218,6 +225,29 @@ func TestSynapsePortsAsTheReadmeShowsIt(t *testing.T) {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 	requireInDoc(t, "docs/synapse.md", want)
+}
+
+// withoutDefaultMain is cfg, adapted from a deployment folder without a
+// main sequence, without the last route of each server: that of Synapse's
+// default main, a 202 to any request, which it must be. cfg is left as it
+// is.
+func withoutDefaultMain(t *testing.T, cfg any) any {
+	t.Helper()
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = decodeJSON(t, string(data))
+	defaultMain := decodeJSON(t, `{"handle":[{"handler":"static_response","status_code":202}],"terminal":true}`)
+	servers := cfg.(map[string]any)["apps"].(map[string]any)["http"].(map[string]any)["servers"].(map[string]any)
+	for name, s := range servers {
+		routes := s.(map[string]any)["routes"].([]any)
+		if len(routes) == 0 || !reflect.DeepEqual(routes[len(routes)-1], defaultMain) {
+			t.Fatalf("server %s does not end with the default main's route:\n%v", name, routes)
+		}
+		s.(map[string]any)["routes"] = routes[:len(routes)-1]
+	}
+	return cfg
 }
 
 func decodeJSON(t *testing.T, s string) any {

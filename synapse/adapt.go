@@ -29,6 +29,11 @@ type Options struct {
 	// SendTo lists the host:port that a <send/> without an endpoint may
 	// reach (see ParseSendTo); without them such a send is refused.
 	SendTo []string
+	// Deployment says the files are a whole deployment (caddy synapse
+	// --dir): where none defines a main sequence, Synapse's default one
+	// takes what no proxy or API takes (see defaultMain). A file adapted
+	// alone does not say whether its deployment has a main elsewhere.
+	Deployment bool
 }
 
 // Adapt maps the Synapse artifacts of files to Caddy JSON. Named sequences
@@ -166,6 +171,9 @@ func (c *compiler) compile(artifacts []*etree.Element) ([]*service, error) {
 		default:
 			return nil, c.errorf(a, "artifact not supported (supported: proxy, api, sequence, endpoint, template, localEntry, registry)")
 		}
+	}
+	if c.opts.Deployment && c.sequences["main"] == nil && c.entries["main"] == nil {
+		c.sequences["main"] = c.defaultMain()
 	}
 	c.used = map[string]bool{}
 	var services []*service

@@ -81,6 +81,16 @@ func routeJSON(r *route, opts Options) object {
 	if len(r.methods) > 0 {
 		match["method"] = strings2any(r.methods)
 	}
+	if len(r.notMethods) > 0 {
+		match["not"] = []any{object{"method": strings2any(r.notMethods)}}
+	}
+	if len(r.header) > 0 {
+		header := object{}
+		for name, values := range r.header {
+			header[name] = strings2any(values)
+		}
+		match["header"] = header
+	}
 	rt := object{"handle": waysJSON(r.ways, opts), "terminal": true}
 	if len(match) > 0 {
 		rt["match"] = []any{match}
@@ -119,8 +129,8 @@ func flowJSON(f *flow, opts Options) []any {
 	case f.ack != 0:
 		// As Synapse's acknowledgement: no body, none of the flow's headers.
 		answer := object{"handler": "static_response", "status_code": f.ack}
-		if f.allow != "" {
-			answer["headers"] = object{"Allow": []any{f.allow}}
+		if f.allow != nil {
+			answer["headers"] = object{"Allow": []any{*f.allow}}
 		}
 		handle = append(handle, answer)
 	case f.sendTo:

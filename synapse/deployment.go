@@ -81,26 +81,42 @@ func isDir(name string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// Definitions combines the artifacts of files into one <definitions>
-// document, Synapse's synapse.xml. The local files they name (a local
-// entry's src, a wsdl endpoint's uri) are made absolute, since they are
-// read relative to the file that names them.
+// Definitions combines the artifacts of files, a whole deployment, into
+// one <definitions> document, Synapse's synapse.xml. The local files they
+// name (a local entry's src, a wsdl endpoint's uri) are made absolute,
+// since they are read relative to the file that names them. Where no file
+// defines a main sequence, Synapse's default one is added, as it is to the
+// deployment (see defaultMain), so that the document adapts as the folder
+// does.
 func Definitions(files []File) ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	defs := doc.CreateElement("definitions")
 	defs.CreateAttr("xmlns", Namespace)
+	hasMain := false
 	for _, f := range files {
 		d, err := parse(f)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range d.artifacts() {
+			hasMain = hasMain || definesMain(a)
 			cp := a.Copy()
 			anchorFiles(cp, filepath.Dir(f.Name))
 			defs.AddChild(cp)
 		}
 	}
+	if !hasMain {
+		defs.AddChild(defaultSequenceElement("main"))
+	}
 	doc.Indent(4)
 	return doc.WriteToBytes()
+}
+
+// definesMain says whether a is the main sequence, or a local entry that
+// Synapse would take for it (SynapseConfiguration.getMainSequence reads the
+// local registry).
+func definesMain(a *etree.Element) bool {
+	return a.Tag == "sequence" && a.SelectAttrValue("name", "") == "main" ||
+		a.Tag == "localEntry" && a.SelectAttrValue("key", "") == "main"
 }

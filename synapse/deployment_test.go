@@ -53,9 +53,9 @@ func TestReadDeploymentCombinesTheFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, warnings, err := Adapt(files, Options{HTTPPort: 8080})
-	if err != nil || len(warnings) != 0 {
-		t.Fatalf("Adapt: %v, warnings %v", err, warnings)
+	out, warnings, err := Adapt(files, Options{HTTPPort: 8080, Deployment: true})
+	if err != nil || len(warnings) != 2 {
+		t.Fatalf("Adapt: %v, warnings %v; want those of Synapse's default main only (its sequence and log)", err, warnings)
 	}
 	for _, want := range []string{`"listen":[":8080"]`, `"dial":"localhost:9001"`, `"handler":"soap_fault","reason":"down","version":"soap12"`} {
 		if !strings.Contains(string(out), want) {
@@ -70,6 +70,53 @@ func TestReadDeploymentCombinesTheFolders(t *testing.T) {
 	fromDefs, _, err := Adapt([]File{{Name: "synapse.xml", Data: defs}}, Options{HTTPPort: 8080})
 	if err != nil || string(fromDefs) != string(out) {
 		t.Fatalf("the combined <definitions> adapt to %s (%v), want %s\n%s", fromDefs, err, out, defs)
+	}
+}
+
+// TestDeploymentWithoutMain: Synapse gives a configuration without a main
+// sequence its default one, a log and a drop, which acknowledges what no
+// proxy or API takes with 202 and no body. A whole deployment gets it, in
+// the JSON and in the combined <definitions>; one with its own main, and a
+// file adapted alone, do not.
+func TestDeploymentWithoutMain(t *testing.T) {
+	files, err := ReadDeployment(writeDeployment(t, map[string]string{
+		"proxy-services/P.xml": deployedProxy, "endpoints/E.xml": deployedEndpoint, "sequences/F.xml": deployedFault,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catchAll := `{"handle":[{"handler":"static_response","status_code":202}],"terminal":true}]`
+	out, warnings, err := Adapt(files, Options{Deployment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(out), catchAll); got != 2 {
+		t.Errorf("%d servers end with the 202 catch-all, want both:\n%s", got, out)
+	}
+	if len(warnings) == 0 || warnings[0].File != "" || !strings.Contains(warnings[0].Message, `no sequence named "main" in the deployment: Synapse's default one`) {
+		t.Errorf("warnings %v: want the default main's first", warnings)
+	}
+	defs, err := Definitions(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(defs), `<sequence name="main">`) {
+		t.Errorf("the combined <definitions> have no default main:\n%s", defs)
+	}
+	if fromDefs, _, err := Adapt([]File{{Name: "synapse.xml", Data: defs}}, Options{}); err != nil || string(fromDefs) != string(out) {
+		t.Errorf("the combined <definitions> adapt to %s (%v), want %s", fromDefs, err, out)
+	}
+	if alone, _, err := Adapt(files, Options{}); err != nil || strings.Contains(string(alone), catchAll) {
+		t.Errorf("without Deployment: %s (%v), want no catch-all", alone, err)
+	}
+
+	withMain := append(files, File{Name: "sequences/main.xml", Data: []byte(`<sequence xmlns="http://ws.apache.org/ns/synapse" name="main"><in><respond/></in></sequence>`)})
+	out, warnings, err = Adapt(withMain, Options{Deployment: true})
+	if err != nil || strings.Contains(string(out), catchAll) || len(warnings) != 0 {
+		t.Errorf("a deployment with its main: %s, warnings %v (%v); want its own main only", out, warnings, err)
+	}
+	if defs, err := Definitions(withMain); err != nil || strings.Count(string(defs), `name="main"`) != 1 {
+		t.Errorf("the combined <definitions> of a deployment with its main: %s (%v)", defs, err)
 	}
 }
 
@@ -163,12 +210,12 @@ func TestReadDeploymentLocalEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, warnings, err := Adapt(files, Options{})
+	out, warnings, err := Adapt(files, Options{Deployment: true})
 	if err != nil || !strings.Contains(string(out), `"dial":"localhost:9001"`) {
 		t.Fatalf("Adapt: %v\n%s", err, out)
 	}
-	if len(warnings) != 1 || warnings[0].File != filepath.Join(dir, "registry.xml") || warnings[0].Element != "registry" {
-		t.Errorf("warnings = %+v, want one about registry.xml", warnings)
+	if len(warnings) != 3 || warnings[2].File != filepath.Join(dir, "registry.xml") || warnings[2].Element != "registry" {
+		t.Errorf("warnings = %+v, want those of the default main, then one about registry.xml", warnings)
 	}
 	defs, err := Definitions(files)
 	if err != nil {

@@ -47,6 +47,7 @@ var hints = []hint{
 	{"", "expression=", "give a literal value: an expression evaluated on each message stays in MI, or in a handler in front of Caddy"},
 	{"", "dynamic sequence key", "name the sequence literally; choosing it per message is a route: " + hintRoute},
 	{"", "key-expression", "name the endpoint with key; choosing it per message is a route: " + hintRoute},
+	{"resource", "the resource then takes every request", "match it in Caddy instead: a route with a header (Content-Type, User-Agent) or protocol matcher in front of the adapted API's, answering 400 where Synapse would"},
 	{"sequence", "that no resource takes", "answer those requests in a Caddy route after the adapted API's (the adapter answers them 404 or 405 with no body, as Synapse does without the sequence)"},
 	{"", "no sequence named", hintMissing},
 	{"", "no endpoint named", hintMissing},

@@ -21,10 +21,12 @@ type service struct {
 
 // route is what a request must match and what is done with it.
 type route struct {
-	paths      []string // Caddy path matcher (exact or with *)
-	pathRegexp string   // instead of paths, for uri-templates with variables
-	methods    []string // empty: any
-	ways       []*way   // tried in order; the first whose conditions hold is taken
+	paths      []string            // Caddy path matcher (exact or with *)
+	pathRegexp string              // instead of paths, for uri-templates with variables
+	methods    []string            // empty: any
+	notMethods []string            // none of these methods
+	header     map[string][]string // Caddy header matcher
+	ways       []*way              // tried in order; the first whose conditions hold is taken
 }
 
 // way is one way through a flow: the conditions of the filter and switch
@@ -65,7 +67,7 @@ type flow struct {
 	messageType    string  // messageType: the requests must already be of it
 
 	ack          int      // answered at once with this status, no body and none of the flow's headers (Synapse's acknowledgement)
-	allow        string   // with ack: the Allow header of an answer to OPTIONS
+	allow        *string  // with ack: the Allow header of an answer to OPTIONS
 	sendTo       bool     // <send/> without an endpoint: to the request's host, if listed
 	refusal      *refusal // answered with a fault at once
 	errorHandler string   // the onError sequence of the sequence that calls, if any

@@ -1,7 +1,6 @@
 package synapse
 
 import (
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,6 +31,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	transports := strings.FieldsFunc(list, func(r rune) bool {
 		return r == ',' || unicode.IsSpace(r)
 	})
+	var outside []string
 	for _, t := range transports {
 		switch t {
 		case "http":
@@ -39,11 +39,20 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 		case "https":
 			s.https = true
 		default:
-			return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", t)
+			outside = append(outside, t)
 		}
 	}
-	if !s.http && !s.https {
+	switch {
+	case len(transports) == 0:
 		return nil, c.errorf(p, "no transport")
+	case !s.http && !s.https:
+		return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", outside[0])
+	}
+	// Synapse exposes the proxy on each transport of the list
+	// (ProxyService.buildAxisService): the HTTP and HTTPS part is served
+	// here, the others stay where they are.
+	for _, t := range outside {
+		c.warnf(p, "transport %q is not mapped: %s", t, hintOutside)
 	}
 	var target *etree.Element
 	for _, ch := range p.ChildElements() {
@@ -70,8 +79,6 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	return s, nil
 }
 
-var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
-
 // api maps an API: each resource is a route under the API's context, on
 // both transports, as MI serves APIs.
 func (c *compiler) api(a *etree.Element) (*service, error) {
@@ -89,6 +96,7 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		}
 	}
 	s := &service{name: name, api: true, context: ctx, http: true, https: true}
+	var resources []resourceRoute
 	for _, r := range a.ChildElements() {
 		switch r.Tag {
 		case "resource":
@@ -98,77 +106,31 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 			return nil, c.errorf(r, "not supported in an API (supported: resource, description)")
 		}
 		rt := &route{}
-		for _, m := range strings.Fields(r.SelectAttrValue("methods", "")) {
-			if !slices.Contains(methods, m) {
-				return nil, c.errorf(r, "method %q is not supported (supported: %s)", m, strings.Join(methods, " "))
-			}
-			rt.methods = append(rt.methods, m)
+		if rt.methods, err = c.resourceMethods(r); err != nil {
+			return nil, err
 		}
 		c.serving, c.methods, c.vars = "api", rt.methods, nil
-		if err := c.resourcePath(r, ctx, rt); err != nil {
+		d, err := c.resourcePath(r, ctx, rt)
+		if err != nil {
 			return nil, err
 		}
 		if rt.ways, err = c.target(r, ctx, name); err != nil {
 			return nil, err
 		}
-		s.routes = append(s.routes, rt)
+		resources = append(resources, resourceRoute{rt, d})
 	}
-	if len(s.routes) == 0 {
+	if len(resources) == 0 {
 		return nil, c.errorf(a, "an API needs a resource")
 	}
 	if err := c.checkNoMismatchHandlers(); err != nil {
 		return nil, err
 	}
-	s.routes = append(s.routes, unmatchedResourceRoutes(s.routes, ctx)...)
+	ordered := inDispatchOrder(resources)
+	for _, rt := range ordered {
+		s.routes = append(s.routes, optionsRoute(rt), rt)
+	}
+	s.routes = append(s.routes, unmatchedResourceRoutes(ordered, ctx)...)
 	return s, nil
-}
-
-// mismatchHandlers are the sequences Synapse's API.process runs, if the
-// configuration names one so (RESTConstants), instead of answering 404 or
-// 405 itself.
-var mismatchHandlers = []string{"_resource_mismatch_handler_", "_method_not_allowed_handler_"}
-
-// checkNoMismatchHandlers refuses the handlers of requests that no resource
-// takes: the adapter answers those requests as Synapse does without them.
-func (c *compiler) checkNoMismatchHandlers() error {
-	for _, name := range mismatchHandlers {
-		if seq := c.sequences[name]; seq != nil {
-			return c.errorf(seq, "sequence %q, which Synapse runs for the requests under an API's context that no resource takes, is not supported", name)
-		}
-	}
-	return nil
-}
-
-// unmatchedResourceRoutes answer the requests under an API's context that
-// none of its resources takes, as Synapse's API.process does (the API
-// takes every request under its context, so main never sees them): 405
-// where a resource's path matches but not its methods
-// (handleMethodNotAllowed), else 404 (handleResourceNotFound), each an
-// acknowledgement with no body and none of the request's headers. A
-// sequence named _resource_mismatch_handler_ or
-// _method_not_allowed_handler_ would answer instead: see
-// checkNoMismatchHandlers. An OPTIONS request is taken by every resource
-// whose path matches (Resource.canProcess); one that does not list OPTIONS
-// answers it itself, 200 with its methods in Allow (Resource.sendOptions).
-func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
-	var routes []*route
-	everyPath := false
-	for _, r := range resources {
-		if len(r.methods) > 0 {
-			everyPath = everyPath || r.pathRegexp == "" && slices.Equal(r.paths, []string{ctx, ctx + "/*"})
-			if !slices.Contains(r.methods, http.MethodOptions) {
-				routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions},
-					ways: []*way{{flow: &flow{ack: http.StatusOK, allow: strings.Join(r.methods, ", ")}}}})
-			}
-			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp,
-				ways: []*way{{flow: &flow{ack: http.StatusMethodNotAllowed}}}})
-		}
-	}
-	if everyPath {
-		return routes // a resource takes every path: the others are 405s
-	}
-	return append(routes, &route{paths: []string{ctx, ctx + "/*"},
-		ways: []*way{{flow: &flow{ack: http.StatusNotFound}}}})
 }
 
 // apiContext is the API's context with its version, if any.
@@ -214,23 +176,23 @@ var (
 
 // resourcePath maps a resource's uri-template or url-mapping to a path
 // matcher under the API's context.
-func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
+func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) (dispatch, error) {
 	tmpl, hasTmpl := r.SelectAttrValue("uri-template", ""), r.SelectAttr("uri-template") != nil
 	mapping, hasMapping := r.SelectAttrValue("url-mapping", ""), r.SelectAttr("url-mapping") != nil
 	switch {
 	case hasTmpl && hasMapping:
-		return c.errorf(r, "both uri-template and url-mapping")
+		return dispatch{}, c.errorf(r, "both uri-template and url-mapping")
 	case hasTmpl:
 		path, _, _ := strings.Cut(tmpl, "?") // the query part binds variables only
 		if !strings.HasPrefix(path, "/") || strings.Contains(path, "*") {
-			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+			return dispatch{}, c.errorf(r, "uri-template %q is not a path template", tmpl)
 		}
 		if !templateVar.MatchString(path) {
 			rt.paths = []string{ctx + path}
-			return nil
+			return dispatch{kind: dispatchTemplate}, nil
 		}
 		if strings.ContainsAny(templateVar.ReplaceAllString(path, ""), "{}") {
-			return c.errorf(r, "uri-template %q is not a path template", tmpl)
+			return dispatch{}, c.errorf(r, "uri-template %q is not a path template", tmpl)
 		}
 		var re strings.Builder
 		re.WriteString("^" + regexp.QuoteMeta(ctx))
@@ -249,24 +211,36 @@ func (c *compiler) resourcePath(r *etree.Element, ctx string, rt *route) error {
 		}
 		re.WriteString(regexp.QuoteMeta(path[prev:]) + "$")
 		rt.pathRegexp = re.String()
+		return dispatch{kind: dispatchTemplate}, nil
 	case hasMapping:
 		if err := checkNoPlaceholder(c, r, mapping); err != nil {
-			return err
+			return dispatch{}, err
 		}
+		// As URLMappingHelper reads a mapping: /path/* (or /*) by its
+		// segments, *.ext by the sub-path's ending, anything else as the
+		// sub-path exactly (one trailing slash of the mapping dropped,
+		// every one of the request's).
 		switch {
-		case mapping == "/*" || mapping == "/":
+		case mapping == "/*":
 			rt.paths = []string{ctx, ctx + "/*"}
+			return dispatch{kind: dispatchPrefix, prefix: 1}, nil // as long as one segment's
 		case strings.HasPrefix(mapping, "*."):
-			rt.paths = []string{ctx + "/" + mapping}
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx) + "/.*" + regexp.QuoteMeta(mapping[1:]) + "$"
+			return dispatch{kind: dispatchExtension}, nil
 		case strings.HasSuffix(mapping, "/*") && !strings.Contains(strings.TrimSuffix(mapping, "/*"), "*"):
 			rt.paths = []string{strings.TrimSuffix(ctx+mapping, "/*"), ctx + mapping}
+			return dispatch{kind: dispatchPrefix, prefix: strings.Count(mapping, "/") - 1}, nil
+		case mapping == "/":
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx) + "/*$"
+			return dispatch{kind: dispatchExact}, nil
 		case strings.HasPrefix(mapping, "/") && !strings.Contains(mapping, "*"):
-			rt.paths = []string{ctx + mapping}
+			rt.pathRegexp = "^" + regexp.QuoteMeta(ctx+strings.TrimSuffix(mapping, "/")) + "/*$"
+			return dispatch{kind: dispatchExact}, nil
 		default:
-			return c.errorf(r, "url-mapping %q is not supported (supported: /path, /path/*, *.ext)", mapping)
+			return dispatch{}, c.errorf(r, "url-mapping %q is not supported (supported: /path, /path/*, *.ext)", mapping)
 		}
 	default:
 		rt.paths = []string{ctx, ctx + "/*"}
+		return dispatch{kind: dispatchDefault}, nil
 	}
-	return nil
 }

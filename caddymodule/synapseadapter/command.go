@@ -26,6 +26,8 @@ api, sequences, endpoints, templates and local-entries)
 and prints the Caddy JSON that the synapse config adapter makes of them, or,
 with --definitions, one <definitions> document that
 "caddy run --config FILE --adapter synapse" reads. Warnings go to stderr.
+A folder that defines no main sequence gets Synapse's default one, a log
+and a drop: what no proxy or API takes is answered 202 with no body.
 
 The servers listen on MI's ports, 8290 (HTTP) and 8253 (HTTPS), unless
 --http-port and --https-port (or SYNAPSE_HTTP_PORT and SYNAPSE_HTTPS_PORT)
@@ -84,11 +86,16 @@ func cmdSynapse(fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
+	opts.Deployment = true // the folder is the whole deployment: it has a main or gets Synapse's
 	out, warnings, err := synapse.Adapt(files, opts)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	for _, w := range warnings {
+		if w.File == "" { // what Synapse adds to the deployment, in no file
+			fmt.Fprintf(os.Stderr, "[WARNING] <%s>: %s\n", w.Element, w.Message)
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "[WARNING] %s:%d:%d: <%s>: %s\n", w.File, w.Line, w.Col, w.Element, w.Message)
 	}
 	var pretty bytes.Buffer

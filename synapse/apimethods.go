@@ -1,0 +1,148 @@
+package synapse
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// How Synapse's API.process answers a request by its method, which the
+// routes of an API answer the same way.
+
+// methods are those a resource may list (RESTConstants.METHODS).
+var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
+
+// allSupportedMethods is the Allow of a resource that lists no methods
+// (RESTConstants.REST_ALL_SUPPORTED_METHODS).
+const allSupportedMethods = "GET, POST, PUT, DELETE"
+
+// resourceMethods are the methods of a resource, in the order a Java
+// HashSet holds them, as Resource does: its Allow lists them so. The
+// filters Resource.canProcess applies besides (protocol, content-type,
+// user-agent) are refused: a request failing them on a resource's path gets
+// 400, and those resources are not mapped.
+func (c *compiler) resourceMethods(r *etree.Element) ([]string, error) {
+	for _, attr := range []string{"protocol", "content-type", "user-agent"} {
+		if v := r.SelectAttrValue(attr, ""); v != "" {
+			return nil, c.errorf(r, "%s=%q is not supported: remove it, the resource then takes every request on its path and methods", attr, v)
+		}
+	}
+	var list []string
+	for _, m := range strings.Fields(r.SelectAttrValue("methods", "")) {
+		if !slices.Contains(methods, m) {
+			return nil, c.errorf(r, "method %q is not supported (supported: %s)", m, strings.Join(methods, " "))
+		}
+		if !slices.Contains(list, m) {
+			list = append(list, m)
+		}
+	}
+	return javaHashSetOrder(list), nil
+}
+
+// javaHashSetOrder is the order a java.util.HashSet<String> created with
+// capacity 4 (Resource's methods) iterates the distinct strings added in
+// this order: by bucket, String.hashCode spread as HashMap.hash does, over
+// the table the set has grown to (doubled past three quarters full); in a
+// bucket, in the order added.
+func javaHashSetOrder(added []string) []string {
+	table := 4
+	for len(added) > table*3/4 {
+		table *= 2
+	}
+	bucket := func(s string) int32 {
+		var h int32
+		for _, u := range utf16Units(s) {
+			h = 31*h + int32(u)
+		}
+		return (h ^ int32(uint32(h)>>16)) & int32(table-1)
+	}
+	ordered := slices.Clone(added)
+	slices.SortStableFunc(ordered, func(a, b string) int { return int(bucket(a) - bucket(b)) })
+	return ordered
+}
+
+// utf16Units are the UTF-16 code units of s, which Java's String.hashCode
+// sums (the method names are ASCII, where they are the bytes).
+func utf16Units(s string) []uint16 {
+	units := make([]uint16, 0, len(s))
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			units = append(units, uint16(0xD800+(r>>10)), uint16(0xDC00+(r&0x3FF)))
+			continue
+		}
+		units = append(units, uint16(r))
+	}
+	return units
+}
+
+// optionsRoute answers an OPTIONS request on the resource's path before the
+// resource's own route: Resource.canProcess takes OPTIONS whatever the
+// methods, and Resource.sendOptions answers it, 200 with the methods but
+// OPTIONS in Allow, unless the resource lists OPTIONS; then the resource
+// mediates it, and answers only one whose Max-Forwards is 0.
+func optionsRoute(r *route) *route {
+	allow := strings.Join(slices.DeleteFunc(slices.Clone(r.methods), func(m string) bool { return m == http.MethodOptions }), ", ")
+	if len(r.methods) == 0 {
+		allow = allSupportedMethods
+	}
+	options := &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions},
+		ways: []*way{{flow: &flow{ack: http.StatusOK, allow: &allow}}}}
+	if slices.Contains(r.methods, http.MethodOptions) {
+		options.header = map[string][]string{"Max-Forwards": {"0"}}
+	}
+	return options
+}
+
+// mismatchHandlers are the sequences Synapse's API.process runs, if the
+// configuration names one so (RESTConstants), instead of answering 404 or
+// 405 itself.
+var mismatchHandlers = []string{"_resource_mismatch_handler_", "_method_not_allowed_handler_"}
+
+// checkNoMismatchHandlers refuses the handlers of requests that no resource
+// takes: the adapter answers those requests as Synapse does without them.
+func (c *compiler) checkNoMismatchHandlers() error {
+	for _, name := range mismatchHandlers {
+		if seq := c.sequences[name]; seq != nil {
+			return c.errorf(seq, "sequence %q, which Synapse runs for the requests under an API's context that no resource takes, is not supported", name)
+		}
+	}
+	return nil
+}
+
+// unmatchedResourceRoutes answer the requests under an API's context that
+// none of its resources takes, as Synapse's API.process does (the API
+// takes every request under its context, so main never sees them), each an
+// acknowledgement with no body and none of the request's headers. Only
+// when no resource takes the request's method
+// (ApiUtils.getAcceptableResources is empty) does a resource's path give
+// 405 (handleMethodNotAllowed); otherwise, and on any other path, it is 404
+// (handleResourceNotFound). So a resource without methods, which takes
+// them all, leaves no 405. A sequence named _resource_mismatch_handler_ or
+// _method_not_allowed_handler_ would answer instead: see
+// checkNoMismatchHandlers.
+func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
+	taken := []string{http.MethodOptions} // Resource.canProcess takes it always
+	for _, r := range resources {
+		if len(r.methods) == 0 {
+			taken = nil
+			break
+		}
+		for _, m := range r.methods {
+			if !slices.Contains(taken, m) {
+				taken = append(taken, m)
+			}
+		}
+	}
+	var routes []*route
+	if taken != nil {
+		for _, r := range resources {
+			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, notMethods: taken,
+				ways: []*way{{flow: &flow{ack: http.StatusMethodNotAllowed}}}})
+		}
+	}
+	return append(routes, &route{paths: []string{ctx, ctx + "/*"},
+		ways: []*way{{flow: &flow{ack: http.StatusNotFound}}}})
+}
