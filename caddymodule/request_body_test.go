@@ -144,3 +144,27 @@ func TestEnvelopeDeclaredInAnASCIIAliasOfUTF8IsRead(t *testing.T) {
 		})
 	}
 }
+
+// .NET's and Java's writers may start a UTF-8 message with a byte order
+// mark: the id after it is read, with ws_addressing too, whose rewrite keeps
+// the mark where it was.
+func TestEnvelopeAfterAUTF8ByteOrderMarkIsRead(t *testing.T) {
+	for _, transport := range []string{"", "transport ws_addressing"} {
+		t.Run("transport {"+transport+"}", func(t *testing.T) {
+			bs := startBackends(t, 3)
+			initCaddy(t, proxyConfig(bs, "", transport))
+			req := soapRequest("1.1", "bom-1")
+			req.body = append([]byte("\uFEFF"), req.body...)
+			home := servedBy(t, req, 3)
+			if !allSame(home) {
+				t.Fatalf("served by %v", home)
+			}
+			if got := servedBy(t, withSession("bom-1"), 1)[0]; got != home[0] {
+				t.Fatalf("the envelope's session on %s, the header's on %s", home[0], got)
+			}
+			if rec := lastReceived(t, bs, send(t, req)); !bytes.HasPrefix(rec.Body, []byte("\uFEFF<?xml")) {
+				t.Errorf("the upstream got %.100q, not the message after its byte order mark", rec.Body)
+			}
+		})
+	}
+}
