@@ -87,3 +87,50 @@ func TestSOAPFaultReasonFromHostileHeader(t *testing.T) {
 		})
 	}
 }
+
+// A session header that cannot name a session (over max_id_length, at
+// Caddy's header limit, not UTF-8, or such a first line of 300, near the limit) is no
+// session: the fallback's round robin places each request and nothing is
+// stored.
+func TestHostileSessionHeaderIsNoSession(t *testing.T) {
+	bs := startBackends(t, 2)
+	initCaddy(t, proxyConfig(bs, "{\n\t\t\tname hostile_header\n\t\t}", ""))
+	repeated := []string{strings.Repeat("r", 257)}
+	for i := range 299 {
+		repeated = append(repeated, fmt.Sprintf("line-%d", i))
+	}
+	for name, lines := range map[string][]string{
+		"257_bytes":                {strings.Repeat("i", 257)},
+		"12KiB":                    {strings.Repeat("i", 12<<10)},
+		"not_utf8":                 {"id-\xff\xfe"},
+		"300_lines_first_too_long": repeated,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var served []string
+			for range 2 {
+				r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range lines {
+					r.Header.Add("simpleClientSession", l)
+				}
+				resp, err := testClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+				served = append(served, resp.Header.Get("X-Backend"))
+			}
+			if served[0] == served[1] {
+				t.Errorf("both requests on %s: want the fallback's round robin", served[0])
+			}
+		})
+	}
+	if n := sessionTable(t, "hostile_header").Len(); n != 0 {
+		t.Errorf("%d sessions stored, want none", n)
+	}
+}
