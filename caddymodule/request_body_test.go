@@ -168,3 +168,35 @@ func TestEnvelopeAfterAUTF8ByteOrderMarkIsRead(t *testing.T) {
 		})
 	}
 }
+
+// The parts before the root of a compressed MTOM message count against
+// peek_limit as they are inflated, as the envelope does: a 3 KB attachment
+// first, under a 2 KiB limit, leaves the request to the fallback, counted
+// over_limit, and the upstream gets it as sent.
+func TestCompressedMTOMAttachmentCountsAgainstThePeekLimit(t *testing.T) {
+	bs := startBackends(t, 2)
+	initCaddy(t, proxyConfig(bs, `{
+			name mtom_limit
+			peek_limit 2KiB
+		}`, ""))
+	req := mtomRequest("mtom-over")
+	req.body = gzipped(req.body)
+	req.header["Content-Encoding"] = "gzip"
+	if len(req.body) >= 2<<10 {
+		t.Fatalf("the compressed message is %d bytes: want it within the limit", len(req.body))
+	}
+	before := scrape(t)
+	rep := send(t, req)
+	if rep.status != http.StatusOK {
+		t.Fatalf("status %d", rep.status)
+	}
+	checkDelta(t, "mtom_limit", before, scrape(t), map[string]float64{
+		metricsPrefix + `soap_peeks_total{outcome="over_limit",policy="mtom_limit"}`: 1,
+	})
+	if got := lastReceived(t, bs, rep); got.BodySHA != sha(req.body) {
+		t.Errorf("the upstream got %d bytes, not the %d sent", got.BodyLen, len(req.body))
+	}
+	if n := sessionTable(t, "mtom_limit").Len(); n != 0 {
+		t.Errorf("%d sessions stored, want none", n)
+	}
+}

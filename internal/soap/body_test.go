@@ -98,6 +98,39 @@ func TestBodyScannerBoundsADecompressionBomb(t *testing.T) {
 	t.Logf("bomb of %d bytes: read %d, inflated %d", len(bomb), counted.n, len(sc.peek.buf))
 }
 
+// The parts of a compressed MTOM message before its root are inflated to be
+// skipped, never reaching the scan's own count: they count against the limit
+// too, so that an attachment that is a bomb costs no more than one in the
+// envelope (it cost a thousand times the limit, 66 MB inflated for 64 KiB).
+func TestBodyScannerBoundsABombInAnMTOMAttachment(t *testing.T) {
+	const limit = 64 << 10
+	env := envelopeWith(`<t:ID xmlns:t="`+testNS+`">after-bomb</t:ID>`, 10)
+	ct, _ := mtom(env, true)
+	for _, tc := range []struct{ name, header string }{
+		{"gzip", "gzip"}, {"deflate", "deflate"}, {"raw deflate", "deflate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// An attachment of twice the limit in zeros compresses to far
+			// less than the limit.
+			att := "--MIMEBoundary\r\nContent-Type: application/octet-stream\r\nContent-ID: <att@cxf.apache.org>\r\n\r\n" +
+				strings.Repeat("\x00", 2*limit) + "\r\n"
+			_, root := mtom(env, false)
+			body := compress(t, tc.name, []byte(att+root))
+			if len(body) >= limit/4 {
+				t.Fatalf("the compressed message is %d bytes; want it well within the limit", len(body))
+			}
+			sc := newBodyScanner(bytes.NewReader(body), ct, tc.header, limit)
+			id, err := firstBlockText(sc)
+			if !errors.Is(err, ErrOverLimit) || id != "" {
+				t.Fatalf("id %q, err %v; want ErrOverLimit: the root comes after %d bytes inflated", id, err, 2*limit)
+			}
+			if !bytes.HasPrefix(body, sc.Peeked()) {
+				t.Fatal("peeked bytes are not a prefix of the body")
+			}
+		})
+	}
+}
+
 type countingReader struct {
 	r io.Reader
 	n int
