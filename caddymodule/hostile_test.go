@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -11,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf16"
+
+	"github.com/soap-affinity/caddy-soap-affinity/soapfault"
 )
 
 const (
@@ -122,7 +126,19 @@ func hostileCases(entityURL string) []hostileCase {
 		{"invalid_utf8", hostileEnvelope(fmt.Sprintf(hostileID, "bad\xff\xfe\xc3")), ""},
 		{"declared_iso_8859_1", `<?xml version="1.0" encoding="ISO-8859-1"?>` + hostileEnvelope(fmt.Sprintf(hostileID, "caf\xe9")), "text/xml; charset=ISO-8859-1"},
 		{"declared_utf16", `<?xml version="1.0" encoding="UTF-16"?>` + hostileEnvelope(fmt.Sprintf(hostileID, "u16")), "text/xml; charset=UTF-16"},
+		{"utf16le_with_bom", utf16LE(`<?xml version="1.0" encoding="UTF-16"?>` + hostileEnvelope(fmt.Sprintf(hostileID, "u16"))), "text/xml; charset=UTF-16"},
+		{"utf8_bom", "\uFEFF" + hostileEnvelope(fmt.Sprintf(hostileID, "bom")), ""},
+		{"truncated_in_client_id", hostileOpen + fmt.Sprintf(hostileID, "cut")[:60], ""},
 	}
+}
+
+// utf16LE is s in UTF-16, little-endian, after a byte order mark.
+func utf16LE(s string) string {
+	b := []byte{0xFF, 0xFE}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return string(b)
 }
 
 func nsDecls(n int) string {
@@ -143,4 +159,41 @@ func receivedBody(bs []*backend, sha string, length int) bool {
 		}
 	}
 	return false
+}
+
+// soap_fault never reads the request body: whatever the client sent (every
+// hostile body, and one of 10 MB), the fault it answers when no upstream
+// takes the request is the one its Content-Type asks for, whole.
+func TestSOAPFaultAnswersHostileBodies(t *testing.T) {
+	entityURL, entityFetches := entityServer(t)
+	tester := sfServe(t, fmt.Sprintf(`:9080 {
+	soap_fault {
+		version auto
+	}
+	reverse_proxy %s
+}
+`, deadAddr(t)))
+	cases := append(hostileCases(entityURL),
+		hostileCase{"body_10MB", hostileEnvelope(fmt.Sprintf(hostileID, "big")) + strings.Repeat(" ", 10<<20), ""},
+		hostileCase{"soap12_not_utf8", strings.Replace(hostileEnvelope(fmt.Sprintf(hostileID, "\xff")), "http://schemas.xmlsoap.org/soap/envelope/", sfNS12, 1), "application/soap+xml; charset=UTF-8"})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := tc.contentType
+			if ct == "" {
+				ct = "text/xml; charset=UTF-8"
+			}
+			resp, body := sfPost(t, tester, proxyURL+"/", ct, tc.body)
+			want := sfDefault11(soapfault.DefaultReason)
+			if strings.HasPrefix(ct, "application/soap+xml") {
+				want = sfFault{Version: "soap12", Code: "soap12Env:VersionMismatch", CodeNS: sfNS12, Reason: soapfault.DefaultReason, Lang: "en", StatusCode: 500, ContentType: "application/soap+xml; charset=UTF-8"}
+			}
+			if resp.StatusCode != want.StatusCode {
+				t.Fatalf("status %d, want the fault's %d: %.300q", resp.StatusCode, want.StatusCode, body)
+			}
+			sfExpect(t, sfParseFault(t, resp, body), want)
+		})
+	}
+	if n := entityFetches.Load(); n != 0 {
+		t.Errorf("the external entity was fetched %d times", n)
+	}
 }

@@ -326,27 +326,34 @@ func TestTableIsBoundedByMaxSessions(t *testing.T) {
 	}
 }
 
+// postSessionLines sends a request whose session header comes in the lines
+// given, and returns the backend that answered it.
+func postSessionLines(t *testing.T, lines ...string) string {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		r.Header.Add("simpleClientSession", l)
+	}
+	resp, err := testClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	return resp.Header.Get("X-Backend")
+}
+
 // docs/simple_client_session.md's "How a request is routed": a session header sent on two lines
 // is named by its first line; "a, b" on one line is the one id "a, b".
 func TestSessionHeaderLines(t *testing.T) {
 	bs := startBackends(t, 3)
 	initCaddy(t, proxyConfig(bs, "{\n\t\t\tname lines\n\t\t}", ""))
-	post := func(lines ...string) string {
-		t.Helper()
-		r, err := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader("<x/>"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range lines {
-			r.Header.Add("simpleClientSession", l)
-		}
-		resp, err := testClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.Header.Get("X-Backend")
-	}
+	post := func(lines ...string) string { return postSessionLines(t, lines...) }
 	a, b := post("a"), post("b")
 	if a == b {
 		t.Fatalf("sessions a and b both on %s; want round robin to part them", a)

@@ -144,3 +144,59 @@ func TestEnvelopeDeclaredInAnASCIIAliasOfUTF8IsRead(t *testing.T) {
 		})
 	}
 }
+
+// .NET's and Java's writers may start a UTF-8 message with a byte order
+// mark: the id after it is read, with ws_addressing too, whose rewrite keeps
+// the mark where it was.
+func TestEnvelopeAfterAUTF8ByteOrderMarkIsRead(t *testing.T) {
+	for _, transport := range []string{"", "transport ws_addressing"} {
+		t.Run("transport {"+transport+"}", func(t *testing.T) {
+			bs := startBackends(t, 3)
+			initCaddy(t, proxyConfig(bs, "", transport))
+			req := soapRequest("1.1", "bom-1")
+			req.body = append([]byte("\uFEFF"), req.body...)
+			home := servedBy(t, req, 3)
+			if !allSame(home) {
+				t.Fatalf("served by %v", home)
+			}
+			if got := servedBy(t, withSession("bom-1"), 1)[0]; got != home[0] {
+				t.Fatalf("the envelope's session on %s, the header's on %s", home[0], got)
+			}
+			if rec := lastReceived(t, bs, send(t, req)); !bytes.HasPrefix(rec.Body, []byte("\uFEFF<?xml")) {
+				t.Errorf("the upstream got %.100q, not the message after its byte order mark", rec.Body)
+			}
+		})
+	}
+}
+
+// The parts before the root of a compressed MTOM message count against
+// peek_limit as they are inflated, as the envelope does: a 3 KB attachment
+// first, under a 2 KiB limit, leaves the request to the fallback, counted
+// over_limit, and the upstream gets it as sent.
+func TestCompressedMTOMAttachmentCountsAgainstThePeekLimit(t *testing.T) {
+	bs := startBackends(t, 2)
+	initCaddy(t, proxyConfig(bs, `{
+			name mtom_limit
+			peek_limit 2KiB
+		}`, ""))
+	req := mtomRequest("mtom-over")
+	req.body = gzipped(req.body)
+	req.header["Content-Encoding"] = "gzip"
+	if len(req.body) >= 2<<10 {
+		t.Fatalf("the compressed message is %d bytes: want it within the limit", len(req.body))
+	}
+	before := scrape(t)
+	rep := send(t, req)
+	if rep.status != http.StatusOK {
+		t.Fatalf("status %d", rep.status)
+	}
+	checkDelta(t, "mtom_limit", before, scrape(t), map[string]float64{
+		metricsPrefix + `soap_peeks_total{outcome="over_limit",policy="mtom_limit"}`: 1,
+	})
+	if got := lastReceived(t, bs, rep); got.BodySHA != sha(req.body) {
+		t.Errorf("the upstream got %d bytes, not the %d sent", got.BodyLen, len(req.body))
+	}
+	if n := sessionTable(t, "mtom_limit").Len(); n != 0 {
+		t.Errorf("%d sessions stored, want none", n)
+	}
+}

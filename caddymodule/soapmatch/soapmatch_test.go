@@ -180,12 +180,18 @@ func BenchmarkMatch(b *testing.B) {
 	withBody := func(n int) string {
 		return strings.Replace(getQuote(ns11, "IBM"), "</m0:request>", "</m0:request><d>"+pad(n)+"</d>", 1)
 	}
+	// The costliest shape per byte: a node for every four bytes, each a
+	// few hundred bytes in the tree.
+	withElements := func(n int) string {
+		return strings.Replace(getQuote(ns11, "IBM"), "</m0:request>", "</m0:request><d>"+strings.Repeat("<e/>", n/4)+"</d>", 1)
+	}
 	cases := []struct {
 		name string
 		body string
 	}{
 		{"1KB", withBody(1<<10 - len(getQuote(ns11, "IBM")) - 10)},
 		{"1MB", withBody(1 << 20)},
+		{"1MB_empty_elements", withElements(1 << 20)},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {

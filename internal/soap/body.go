@@ -119,6 +119,11 @@ func openEnvelope(raw *peekReader, contentType, encoding string) (io.Reader, err
 	default:
 		return nil, fmt.Errorf("%w %q", errEncoding, encoding)
 	}
+	if r != raw {
+		// The scan counts the bytes it reads, but not those of the parts
+		// before an MTOM root, which are inflated to be skipped.
+		r = &inflatedLimit{r: r, left: raw.limit}
+	}
 	if isMTOM(contentType) {
 		return rootPart(r, contentType)
 	}
@@ -138,6 +143,21 @@ func inflater(raw *peekReader) io.Reader {
 		return errReader{errors.New("deflate: bad zlib header")}
 	}
 	return flate.NewReader(rest)
+}
+
+// inflatedLimit fails with ErrOverLimit once left bytes have been inflated.
+type inflatedLimit struct {
+	r    io.Reader
+	left int
+}
+
+func (l *inflatedLimit) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, ErrOverLimit
+	}
+	n, err := l.r.Read(p[:min(len(p), l.left)])
+	l.left -= n
+	return n, err
 }
 
 // rootPart returns the root part of an MTOM message: the part whose

@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,39 @@ func TestBodyScannerBoundsADecompressionBomb(t *testing.T) {
 		t.Errorf("inflated %d bytes, more than the limit %d", inflated, limit)
 	}
 	t.Logf("bomb of %d bytes: read %d, inflated %d", len(bomb), counted.n, len(sc.peek.buf))
+}
+
+// The parts of a compressed MTOM message before its root are inflated to be
+// skipped, never reaching the scan's own count: they count against the limit
+// too, so that an attachment that is a bomb costs no more than one in the
+// envelope (it cost a thousand times the limit, 66 MB inflated for 64 KiB).
+func TestBodyScannerBoundsABombInAnMTOMAttachment(t *testing.T) {
+	const limit = 64 << 10
+	env := envelopeWith(`<t:ID xmlns:t="`+testNS+`">after-bomb</t:ID>`, 10)
+	ct, _ := mtom(env, true)
+	for _, tc := range []struct{ name, header string }{
+		{"gzip", "gzip"}, {"deflate", "deflate"}, {"raw deflate", "deflate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// An attachment of twice the limit in zeros compresses to far
+			// less than the limit.
+			att := "--MIMEBoundary\r\nContent-Type: application/octet-stream\r\nContent-ID: <att@cxf.apache.org>\r\n\r\n" +
+				strings.Repeat("\x00", 2*limit) + "\r\n"
+			_, root := mtom(env, false)
+			body := compress(t, tc.name, []byte(att+root))
+			if len(body) >= limit/4 {
+				t.Fatalf("the compressed message is %d bytes; want it well within the limit", len(body))
+			}
+			sc := newBodyScanner(bytes.NewReader(body), ct, tc.header, limit)
+			id, err := firstBlockText(sc)
+			if !errors.Is(err, ErrOverLimit) || id != "" {
+				t.Fatalf("id %q, err %v; want ErrOverLimit: the root comes after %d bytes inflated", id, err, 2*limit)
+			}
+			if !bytes.HasPrefix(body, sc.Peeked()) {
+				t.Fatal("peeked bytes are not a prefix of the body")
+			}
+		})
+	}
 }
 
 type countingReader struct {
@@ -214,4 +248,49 @@ func TestReplyToParameter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzPeekBlockEncoded: for an envelope sent gzip, deflate or raw deflate
+// compressed, as the root part of an MTOM message after an attachment, or
+// both, PeekBlock reads no more than the limit, gives the body back byte for
+// byte, and what it finds is what a scan of the envelope sent plain finds.
+func FuzzPeekBlockEncoded(f *testing.F) {
+	env := envelopeWith(`<t:ID xmlns:t="`+testNS+`">x</t:ID>`, 10)
+	for form := range uint8(8) {
+		f.Add([]byte(env), []byte("\x89PNG\x00\xff"), form, uint16(64<<10-1))
+		f.Add([]byte(env), bytes.Repeat([]byte{0}, 4000), form, uint16(1<<10))
+	}
+	f.Add([]byte(`<?xml version="1.0" encoding="ISO-8859-1"?>`+env), []byte(""), uint8(5), uint16(300))
+	f.Add([]byte(`<e:Envelope xmlns:e="`+Namespace11+`"><e:Header><!--`), []byte("--MIMEBoundary"), uint8(6), uint16(100))
+	const boundary = "MIMEBoundary"
+	encodings := [...]struct{ name, header string }{{"", ""}, {"gzip", "gzip"}, {"deflate", "deflate"}, {"raw deflate", "deflate"}}
+	f.Fuzz(func(t *testing.T, envelope, attachment []byte, form uint8, limit uint16) {
+		lim := int(limit) + 1
+		enc, mtom := encodings[form%4], form&4 != 0
+		contentType, body := "text/xml", envelope
+		if mtom {
+			contentType = `multipart/related; type="application/xop+xml"; boundary="` + boundary + `"; start="<root>"`
+			body = slices.Concat([]byte("--"+boundary+"\r\nContent-ID: <att>\r\n\r\n"), attachment,
+				[]byte("\r\n--"+boundary+"\r\nContent-ID: <root>\r\n\r\n"), envelope, []byte("\r\n--"+boundary+"--\r\n"))
+		}
+		if enc.name != "" {
+			body = compress(t, enc.name, body)
+		}
+		counted := &countingReader{r: bytes.NewReader(body)}
+		text, found, replay, _ := PeekBlock(io.NopCloser(counted), int64(len(body)), contentType, enc.header, lim, testBlock)
+		if counted.n > lim {
+			t.Fatalf("read %d bytes of the body, limit %d", counted.n, lim)
+		}
+		got, err := io.ReadAll(replay)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("replay: %d bytes, err %v; want the %d bytes sent", len(got), err, len(body))
+		}
+		if !found || bytes.Contains(envelope, []byte(boundary)) || bytes.Contains(attachment, []byte(boundary)) {
+			return
+		}
+		plainText, plainFound, _, _ := PeekBlock(io.NopCloser(bytes.NewReader(envelope)), int64(len(envelope)), "text/xml", "", len(envelope)+1, testBlock)
+		if !plainFound || !bytes.Equal(plainText, text) {
+			t.Fatalf("encoded (form %d) found %q; plain found %q (%v)", form, text, plainText, plainFound)
+		}
+	})
 }
