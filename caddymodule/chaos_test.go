@@ -81,15 +81,19 @@ func TestChaosUnderLoad(t *testing.T) {
 	forgetReceived(bs)
 	heapBefore := heapInUse()
 
-	step := func(pause time.Duration, what string, do func()) time.Time {
+	// step returns when it began and ended: a busy machine can leave the
+	// test's goroutine between the two long enough for clients to send
+	// requests that the step then catches in flight.
+	step := func(pause time.Duration, what string, do func()) span {
 		time.Sleep(pause)
-		at := time.Now()
+		at := span{from: time.Now()}
 		do()
-		t.Logf("%s at %s", what, at.Format("15:04:05.000"))
+		at.to = time.Now()
+		t.Logf("%s at %s (took %s)", what, at.from.Format("15:04:05.000"), at.to.Sub(at.from))
 		return at
 	}
-	killAt := step(0, "killed "+killed.name, killed.Stop)
-	reloads := []time.Time{step(5*time.Second, "reloaded the same config", func() { tester.InitServer(config(3), "caddyfile") })}
+	kill := step(0, "killed "+killed.name, killed.Stop)
+	reloads := []span{step(5*time.Second, "reloaded the same config", func() { tester.InitServer(config(3), "caddyfile") })}
 	step(4*time.Second, "restarted "+killed.name, killed.Start)
 	reloads = append(reloads, step(4*time.Second, "reloaded with a fourth upstream", func() { tester.InitServer(config(4), "caddyfile") }))
 	time.Sleep(6 * time.Second)
@@ -112,7 +116,7 @@ func TestChaosUnderLoad(t *testing.T) {
 			return false
 		}
 		for _, at := range reloads {
-			if ex.end.After(at) && ex.start.Before(at.Add(2*time.Second)) {
+			if ex.end.After(at.from) && ex.start.Before(at.to.Add(2*time.Second)) {
 				return true
 			}
 		}
@@ -127,7 +131,7 @@ func TestChaosUnderLoad(t *testing.T) {
 		for _, ex := range exs {
 			requests++
 			if ex.status != http.StatusOK {
-				if ex.start.Before(killAt) && ex.end.After(killAt) {
+				if ex.start.Before(kill.to) && ex.end.After(kill.from) {
 					lostAtKill++ // in flight when the upstream died: sent, so not retryable
 					continue
 				}
@@ -152,7 +156,7 @@ func TestChaosUnderLoad(t *testing.T) {
 			case moved[ex.session] && ex.backend == killed.name:
 				flaps++
 				t.Errorf("session %d flapped back to %s", ex.session, ex.backend)
-			case prev != killed.name || ex.end.Before(killAt) || moved[ex.session]: // a request under way at the kill may move
+			case prev != killed.name || ex.end.Before(kill.from) || moved[ex.session]: // a request under way at the kill may move
 				violations++
 				if violations <= 5 {
 					t.Errorf("session %d moved from %s to %s at %s", ex.session, prev, ex.backend, ex.start.Format("15:04:05.000"))
@@ -209,6 +213,9 @@ func TestChaosUnderLoad(t *testing.T) {
 		t.Errorf("heap grew from %.1f MB to %.1f MB", mb(heapBefore), mb(heapAfter))
 	}
 }
+
+// span is when a step of the chaos test began and ended.
+type span struct{ from, to time.Time }
 
 // settledGoroutines waits up to 5 s for the goroutine count to drop to want
 // (0: just let things settle a moment) and returns it.
