@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,6 +50,7 @@ func TestChaosUnderLoad(t *testing.T) {
 		warm      sync.WaitGroup // each client has sent each of its sessions once
 		done      sync.WaitGroup
 		perClient = make([][]exchange, clients)
+		rounds    [clients]atomic.Int64 // each client's rounds over its sessions, done
 	)
 	warm.Add(clients)
 	done.Add(clients)
@@ -69,6 +71,7 @@ func TestChaosUnderLoad(t *testing.T) {
 					ex.end, ex.err, ex.status, ex.backend = time.Now(), err, rep.status, rep.backend
 					perClient[k] = append(perClient[k], ex)
 				}
+				rounds[k].Add(1)
 				if round == 0 {
 					warm.Done()
 				}
@@ -93,10 +96,27 @@ func TestChaosUnderLoad(t *testing.T) {
 		return at
 	}
 	kill := step(0, "killed "+killed.name, killed.Stop)
+	var roundsAtKill [clients]int64
+	for k := range clients {
+		roundsAtKill[k] = rounds[k].Load()
+	}
 	reloads := []span{step(5*time.Second, "reloaded the same config", func() { tester.InitServer(config(3), "caddyfile") })}
 	step(4*time.Second, "restarted "+killed.name, killed.Start)
 	reloads = append(reloads, step(4*time.Second, "reloaded with a fourth upstream", func() { tester.InitServer(config(4), "caddyfile") }))
 	time.Sleep(6 * time.Second)
+	// Every session has been sent since the kill, so that the killed
+	// upstream's have all moved: a round under way at the kill and a whole
+	// one after it. That takes the load a few seconds; a busy machine under
+	// -race took more than the 19s of steps (73 sessions not sent again).
+	deadline := time.Now().Add(time.Minute)
+	for k := range clients {
+		for ; rounds[k].Load() < roundsAtKill[k]+2; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("client %d has not sent each of its sessions since the kill, a minute after the last step", k)
+				break
+			}
+		}
+	}
 	close(stop)
 	done.Wait()
 
