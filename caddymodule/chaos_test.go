@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,6 +50,7 @@ func TestChaosUnderLoad(t *testing.T) {
 		warm      sync.WaitGroup // each client has sent each of its sessions once
 		done      sync.WaitGroup
 		perClient = make([][]exchange, clients)
+		rounds    [clients]atomic.Int64 // each client's rounds over its sessions, done
 	)
 	warm.Add(clients)
 	done.Add(clients)
@@ -69,6 +71,7 @@ func TestChaosUnderLoad(t *testing.T) {
 					ex.end, ex.err, ex.status, ex.backend = time.Now(), err, rep.status, rep.backend
 					perClient[k] = append(perClient[k], ex)
 				}
+				rounds[k].Add(1)
 				if round == 0 {
 					warm.Done()
 				}
@@ -81,15 +84,39 @@ func TestChaosUnderLoad(t *testing.T) {
 	forgetReceived(bs)
 	heapBefore := heapInUse()
 
-	step := func(pause time.Duration, what string, do func()) time.Time {
+	// step returns when it began and ended: a busy machine can leave the
+	// test's goroutine between the two long enough for clients to send
+	// requests that the step then catches in flight.
+	step := func(pause time.Duration, what string, do func()) span {
 		time.Sleep(pause)
-		at := time.Now()
+		at := span{from: time.Now()}
 		do()
-		t.Logf("%s at %s", what, at.Format("15:04:05.000"))
+		at.to = time.Now()
+		t.Logf("%s at %s (took %s)", what, at.from.Format("15:04:05.000"), at.to.Sub(at.from))
 		return at
 	}
-	killAt := step(0, "killed "+killed.name, killed.Stop)
-	reloads := []time.Time{step(5*time.Second, "reloaded the same config", func() { tester.InitServer(config(3), "caddyfile") })}
+	kill := step(0, "killed "+killed.name, killed.Stop)
+	var roundsAtKill [clients]int64
+	for k := range clients {
+		roundsAtKill[k] = rounds[k].Load()
+	}
+	reloads := []span{step(5*time.Second, "reloaded the same config", func() { tester.InitServer(config(3), "caddyfile") })}
+	// Before the killed upstream is back, every session has been sent since
+	// the kill (a round under way then and a whole one after it), so that
+	// all of the killed upstream's sessions move: a reload forgets Caddy's
+	// count of the upstream's failures, and a session first sent after the
+	// restart may stay. That takes the load a few seconds; on a busy machine
+	// under -race a round took longer than the 9s of steps, and 73 sessions
+	// were still on the killed upstream at the end.
+	deadline := time.Now().Add(time.Minute)
+	for k := range clients {
+		for ; rounds[k].Load() < roundsAtKill[k]+2; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("client %d has not sent each of its sessions since the kill, a minute after it", k)
+				break
+			}
+		}
+	}
 	step(4*time.Second, "restarted "+killed.name, killed.Start)
 	reloads = append(reloads, step(4*time.Second, "reloaded with a fourth upstream", func() { tester.InitServer(config(4), "caddyfile") }))
 	time.Sleep(6 * time.Second)
@@ -112,7 +139,7 @@ func TestChaosUnderLoad(t *testing.T) {
 			return false
 		}
 		for _, at := range reloads {
-			if ex.end.After(at) && ex.start.Before(at.Add(2*time.Second)) {
+			if ex.end.After(at.from) && ex.start.Before(at.to.Add(2*time.Second)) {
 				return true
 			}
 		}
@@ -127,7 +154,7 @@ func TestChaosUnderLoad(t *testing.T) {
 		for _, ex := range exs {
 			requests++
 			if ex.status != http.StatusOK {
-				if ex.start.Before(killAt) && ex.end.After(killAt) {
+				if ex.start.Before(kill.to) && ex.end.After(kill.from) {
 					lostAtKill++ // in flight when the upstream died: sent, so not retryable
 					continue
 				}
@@ -152,7 +179,7 @@ func TestChaosUnderLoad(t *testing.T) {
 			case moved[ex.session] && ex.backend == killed.name:
 				flaps++
 				t.Errorf("session %d flapped back to %s", ex.session, ex.backend)
-			case prev != killed.name || ex.end.Before(killAt) || moved[ex.session]: // a request under way at the kill may move
+			case prev != killed.name || ex.end.Before(kill.from) || moved[ex.session]: // a request under way at the kill may move
 				violations++
 				if violations <= 5 {
 					t.Errorf("session %d moved from %s to %s at %s", ex.session, prev, ex.backend, ex.start.Format("15:04:05.000"))
@@ -209,6 +236,9 @@ func TestChaosUnderLoad(t *testing.T) {
 		t.Errorf("heap grew from %.1f MB to %.1f MB", mb(heapBefore), mb(heapAfter))
 	}
 }
+
+// span is when a step of the chaos test began and ended.
+type span struct{ from, to time.Time }
 
 // settledGoroutines waits up to 5 s for the goroutine count to drop to want
 // (0: just let things settle a moment) and returns it.

@@ -232,21 +232,24 @@ func TestRetryAfterDialErrorSendsWholeSOAPBody(t *testing.T) {
 
 func TestSessionsExpireAfterIdleTimeout(t *testing.T) {
 	bs := startBackends(t, 2)
+	// A timeout five times the gap between uses, so that a slow request or a
+	// late wakeup on a busy machine does not expire a session in use (a 1s
+	// timeout left it 600ms).
 	initCaddy(t, proxyConfig(bs, `{
-			timeout 1s
+			timeout 2s
 		}`, ""))
 
 	// Round robin alternates b1, b2. A session bound on one pick and then
 	// asked for again after it expired is placed by the next pick: the other one.
 	home := servedBy(t, withSession("idle"), 1)[0]
 	// Sliding: kept alive by use for longer than the timeout.
-	for range 4 {
+	for range 7 {
 		time.Sleep(400 * time.Millisecond)
 		if got := servedBy(t, withSession("idle"), 1)[0]; got != home {
 			t.Fatalf("a session in use moved from %s to %s", home, got)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	if got := servedBy(t, withSession("idle"), 1)[0]; got == home {
 		t.Fatalf("the idle session still went to %s after its timeout; want it placed anew on the other backend", home)
 	}

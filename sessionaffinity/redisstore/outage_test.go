@@ -16,6 +16,7 @@ func TestOutage(t *testing.T) {
 	a.Bind("known", "u1")
 
 	srv.Stop()
+	outage := time.Now()
 	for i := range 50 {
 		start := time.Now()
 		if up, ok := a.Lookup("known"); !ok || up != "u1" {
@@ -33,9 +34,12 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("downs %d, errors %d, ups %d: want one outage reported, errors counted",
 			a.out.downs.Load(), a.out.errors.Load(), a.out.ups.Load())
 	}
-	// The backoff keeps most requests away from the dead Redis.
-	if e := a.out.errors.Load(); e > 10 {
-		t.Fatalf("%d failed redis commands in 100 requests over ~0.5s; the backoff should keep it to a few", e)
+	// The backoff keeps most requests away from the dead Redis: one probe per
+	// backoff, counted over the time the loop took (on a busy machine, many
+	// times its 0.5s of sleeps), and the failure that began the outage.
+	elapsed := time.Since(outage)
+	if e, most := a.out.errors.Load(), 2+int64(elapsed/(200*time.Millisecond)); e > most {
+		t.Fatalf("%d failed redis commands in 100 requests over %s; the backoff should keep it to %d", e, elapsed, most)
 	}
 
 	srv.Restart() // empty: it lost everything
@@ -159,14 +163,20 @@ func TestSlowRedis(t *testing.T) {
 	// Drop b's cached copy: the next lookup must go to Redis.
 	a.client.Close()
 	a.client = mustClient(t, on(srv))
-	// DEBUG SLEEP blocks the server, as an overloaded Redis would.
-	go srv.Do("DEBUG", "SLEEP", "1")
-	time.Sleep(50 * time.Millisecond)
+	// CLIENT PAUSE leaves every command unanswered, as an overloaded Redis
+	// would, and is in force once it is answered (a DEBUG SLEEP sent from a
+	// goroutine might not have reached Redis yet on a busy machine, and the
+	// lookup would be answered).
+	if reply, err := srv.Do("CLIENT", "PAUSE", "5000", "ALL"); reply != "OK" || err != nil {
+		t.Fatalf("CLIENT PAUSE = %q, %v", reply, err)
+	}
 	start := time.Now()
 	if up, ok := a.Lookup("s"); !ok || up != "u1" {
 		t.Fatalf("Lookup on a slow redis = %q, %v; want the local u1", up, ok)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	// Well under the pause, which a lookup without the timeout would wait
+	// out; well over the timeout, which a busy machine can overrun.
+	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Lookup waited %s for a slow redis; the command timeout is 50ms", d)
 	}
 	if a.out.downs.Load() != 1 {

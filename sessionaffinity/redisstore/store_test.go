@@ -234,7 +234,10 @@ func TestFailoverSeenAtOnce(t *testing.T) {
 			t.Fatalf("a.Rebind = %q, %v", got, moved)
 		}
 		start := time.Now()
-		redistest.Eventually(t, 100*time.Millisecond, "b to see a's failover", func() bool {
+		// Without the push, b would keep its cached u1 for minutes (as long
+		// as the key lives); a second is far from that, and leaves a busy
+		// machine time to run b's reader of the push.
+		redistest.Eventually(t, time.Second, "b to see a's failover", func() bool {
 			up, _ := b.Lookup(id)
 			return up == "u2"
 		})
