@@ -102,8 +102,12 @@ func TestCluster(t *testing.T) {
 	masters := redistest.StartCluster(t, 3)
 	opts := ClientOptions{Addresses: []string{masters[0].Addr, masters[1].Addr}}
 	// The count sets are asked for, and left out: a script may touch no
-	// other key than its session's there.
-	cfg := Config{Backoff: 100 * time.Millisecond, CountSets: "test#sessions:"}
+	// other key than its session's there. A 5s command timeout: a busy
+	// machine can keep a new Cluster client's first command (it reads the
+	// slots first) past the default second, and the binds made during the
+	// backoff that follows stay local, so that no master holds a key (a run
+	// under load failed so); the restart below fails commands at once.
+	cfg := Config{Backoff: 100 * time.Millisecond, CountSets: "test#sessions:", CommandTimeout: 5 * time.Second}
 	a := newNode(t, opts, twoMinutes, cfg)
 	home := map[string]string{}
 	for i := range 300 {
