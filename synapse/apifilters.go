@@ -43,17 +43,53 @@ func (c *compiler) resourceFilters(r *etree.Element) (filters, error) {
 	}
 	f.contentType = r.SelectAttrValue("content-type", "")
 	if ua := r.SelectAttrValue("user-agent", ""); ua != "" {
-		// String.matches: the whole User-Agent.
-		f.userAgent = "^(?:" + ua + ")$"
-		if _, err := syntax.Parse(ua, syntax.Perl); err != nil || strings.Contains(ua, "&&") {
-			why := "Java's class intersection (&&), which RE2 reads as characters"
-			if err != nil {
-				why = err.Error()
-			}
+		why := javaOnlyClass(ua)
+		if _, err := syntax.Parse(ua, syntax.Perl); err != nil {
+			why = err.Error()
+		}
+		if why != "" {
 			return f, c.errorf(r, "user-agent %q is a Java regular expression that Caddy's RE2 cannot match alike: %s", ua, why)
 		}
+		f.userAgent = "^(?:" + ua + ")$" // String.matches: the whole User-Agent
 	}
 	return f, nil
+}
+
+// javaOnlyClass says what in the character classes of a Java regular
+// expression RE2 compiles but reads otherwise: a class nested in a class
+// (Java's union; RE2 takes the "[" as a character, and "[:alpha:]" as a
+// POSIX class) and "&&" (Java's intersection; RE2 takes the characters);
+// "" when there is neither.
+func javaOnlyClass(re string) string {
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		switch {
+		case strings.HasPrefix(re[i:], `\Q`): // quoted up to \E
+			end := strings.Index(re[i+2:], `\E`)
+			if end < 0 {
+				return ""
+			}
+			i += 2 + end + 1
+		case re[i] == '\\':
+			i++
+		case inClass && re[i] == '[':
+			return "a character class nested in one (Java's union), which RE2 reads as a \"[\" or a POSIX class"
+		case inClass && strings.HasPrefix(re[i:], "&&"):
+			return "Java's class intersection (&&), which RE2 reads as characters"
+		case inClass && re[i] == ']':
+			inClass = false
+		case !inClass && re[i] == '[':
+			inClass = true
+			// A "]" or "^]" right after the "[" is a character of the class.
+			if strings.HasPrefix(re[i+1:], "^") {
+				i++
+			}
+			if strings.HasPrefix(re[i+1:], "]") {
+				i++
+			}
+		}
+	}
+	return ""
 }
 
 // accepts are the requests, path apart, that a resource with these methods

@@ -47,7 +47,7 @@ var hints = []hint{
 	{"", "expression=", "give a literal value: an expression evaluated on each message stays in MI, or in a handler in front of Caddy"},
 	{"", "dynamic sequence key", "name the sequence literally; choosing it per message is a route: " + hintRoute},
 	{"", "key-expression", "name the endpoint with key; choosing it per message is a route: " + hintRoute},
-	{"resource", "RE2 cannot match alike", "write the same match in RE2 syntax (no lookaround, backreferences, possessive or atomic groups, class intersection), or match the User-Agent in a Caddy route in front of the adapted API's"},
+	{"resource", "RE2 cannot match alike", "write the same match in RE2 syntax (no lookaround, backreferences, possessive or atomic groups, nested classes or class intersection), or match the User-Agent in a Caddy route in front of the adapted API's"},
 	{"resource", "is not a protocol", hintMalformed},
 	{"sequence", "that no resource takes", "answer those requests in a Caddy route after the adapted API's (the adapter answers them 404 or 405 with no body, as Synapse does without the sequence)"},
 	{"", "no sequence named", hintMissing},
