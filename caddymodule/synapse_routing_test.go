@@ -440,19 +440,11 @@ type filteredAnswer struct {
 // takes gets 400 on a path whose resource has its method, 405 on one
 // without it, 404 elsewhere, as API.process answers.
 func TestSynapseAPIResourceFilters(t *testing.T) {
-	serveGolden(t, "api-resource-filters", "9001", "9002")
-	typed := func(method, path, contentType, body string) request {
-		req := request{method: method, path: path, header: map[string]string{"Content-Type": contentType}}
-		if body != "" {
-			req.body = []byte(body)
-		}
-		return req
-	}
 	agent := func(path, ua string) request {
 		return request{method: http.MethodGet, path: path, header: map[string]string{"User-Agent": ua}}
 	}
 	get := func(path string) request { return request{method: http.MethodGet, path: path} }
-	for _, c := range []filteredAnswer{
+	checkFilteredAnswers(t, "api-resource-filters", []string{"9001", "9002"}, []filteredAnswer{
 		{req: typed(http.MethodPost, "/f/in", "application/json", `{"a":1}`), status: http.StatusOK, uri: "/json/in"},
 		{req: typed(http.MethodPost, "/f/in", "text/xml", "<a/>"), status: http.StatusOK, uri: "/xml/in"},
 		{req: typed(http.MethodPost, "/f/in", "application/json; charset=UTF-8", `{"a":1}`), status: http.StatusBadRequest},
@@ -475,7 +467,44 @@ func TestSynapseAPIResourceFilters(t *testing.T) {
 		{req: get("/p/secure"), status: http.StatusBadRequest},
 		{req: get("/p/secure"), https: true, status: http.StatusOK, uri: "/secure/secure"},
 		{req: get("/h/plain"), https: true, status: http.StatusBadRequest},
-	} {
+	})
+}
+
+// A resource without methods, with a content-type and a user-agent: the
+// type on the methods MI reads a body of (DELETE too, without one), the
+// agent on all but OPTIONS, which it answers whatever the headers; what it
+// leaves gets 400, never 405.
+func TestSynapseAPIResourceAnyMethodFilter(t *testing.T) {
+	with := func(method, contentType, ua, body string) request {
+		req := typed(method, "/any/x", contentType, body)
+		req.header["User-Agent"] = ua
+		return req
+	}
+	checkFilteredAnswers(t, "api-resource-any-method-filter", []string{"9001"}, []filteredAnswer{
+		{req: with(http.MethodPost, "application/json", "a", "{}"), status: http.StatusOK, uri: "/any/x"},
+		{req: with(http.MethodPost, "text/plain", "a", "a"), status: http.StatusBadRequest},
+		{req: with(http.MethodDelete, "text/plain", "a", ""), status: http.StatusBadRequest},
+		{req: with(http.MethodGet, "text/plain", "a", ""), status: http.StatusOK, uri: "/any/x"},
+		{req: with(http.MethodGet, "application/json", "a b", ""), status: http.StatusBadRequest},
+		{req: with(http.MethodOptions, "text/plain", "a b", ""), status: http.StatusOK},
+	})
+}
+
+// typed is a request with a Content-Type, and body if not empty.
+func typed(method, path, contentType, body string) request {
+	req := request{method: method, path: path, header: map[string]string{"Content-Type": contentType}}
+	if body != "" {
+		req.body = []byte(body)
+	}
+	return req
+}
+
+// checkFilteredAnswers serves the golden input name (see serveGolden) and
+// checks the answers.
+func checkFilteredAnswers(t *testing.T, name string, ports []string, answers []filteredAnswer) {
+	t.Helper()
+	serveGolden(t, name, ports...)
+	for _, c := range answers {
 		var rep reply
 		if c.https {
 			rep = sendHTTPS(t, c.req)
@@ -483,7 +512,7 @@ func TestSynapseAPIResourceFilters(t *testing.T) {
 			rep = send(t, c.req)
 		}
 		if rep.status != c.status || c.uri != "" && (rep.backend == "" || rep.body != c.uri) || c.uri == "" && (rep.backend != "" || rep.body != "") {
-			t.Errorf("%s %s (%v, https %t): %d from %q, body %q; want %d, backend URI %q", c.req.method, c.req.path, c.req.header, c.https, rep.status, rep.backend, rep.body, c.status, c.uri)
+			t.Errorf("%s: %s %s (%v, https %t): %d from %q, body %q; want %d, backend URI %q", name, c.req.method, c.req.path, c.req.header, c.https, rep.status, rep.backend, rep.body, c.status, c.uri)
 		}
 	}
 }
