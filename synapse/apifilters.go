@@ -135,12 +135,12 @@ func (f filters) accepts(methods []string) []requestMatch {
 	return sets
 }
 
-// takenByNone are the requests, path apart, that some resource of the API
+// takenByAny are the requests, path apart, that some resource of the API
 // takes (ApiUtils.getAcceptableResources finds one): a request that meets
 // none of them falls to Synapse's search by path alone. The sets on methods
 // alone are merged into one, OPTIONS first; every is set when a resource
 // takes every request, which then leaves no such search.
-func takenByNone(resources []*route) (taken []requestMatch, every bool) {
+func takenByAny(resources []*route) (taken []requestMatch, every bool) {
 	methodsOnly := []string{}
 	var others []requestMatch
 	add := func(m requestMatch) {

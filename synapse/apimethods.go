@@ -108,7 +108,8 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // unmatchedResourceRoutes answer the requests under an API's context that
 // none of its resources takes, as Synapse's API.process does (the API
 // takes every request under its context, so main never sees them), each an
-// acknowledgement with no body and none of the request's headers. Only
+// acknowledgement with no body and none of the request's headers (Synapse's
+// 400 carries them back, as the message it acknowledges keeps them). Only
 // when no resource takes the request (ApiUtils.getAcceptableResources is
 // empty: by its method or, for a resource with filters, by those) does
 // Synapse search the resources again by path alone, in the order its
@@ -121,7 +122,7 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // answer instead: see checkNoMismatchHandlers.
 func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
 	var routes []*route
-	if taken, every := takenByNone(resources); !every {
+	if taken, every := takenByAny(resources); !every {
 		for _, r := range resources {
 			if r.filters != (filters{}) {
 				// Resource.hasMatchingMethod: OPTIONS always.
