@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/soap-affinity/caddy-soap-affinity/synapse"
 )
@@ -418,4 +420,123 @@ func TestSynapseDocContentBasedRouting(t *testing.T) {
 		sendTo(t, d.plain, getQuoteRequest(version, "MSFT"), d.plain[1].name)
 		sendTo(t, d.plain, getQuoteRequest(version, "ORCL"), d.plain[2].name)
 	}
+}
+
+// filteredAnswer is what a request to an API whose resources filter by
+// content-type, user-agent or protocol must get: the status, and the URI
+// the backend got ("": the adapted routes answered, with no body).
+type filteredAnswer struct {
+	req    request
+	https  bool
+	status int
+	uri    string
+}
+
+// A resource's content-type, user-agent and protocol take or leave a
+// request as Synapse's Resource.canProcess does: the exact Content-Type of
+// a request MI reads a body of (POST, whatever its length; not GET), the
+// whole User-Agent by the regexp, the protocol by the server. Another
+// resource on the path takes what one leaves; a request that no resource
+// takes gets 400 on a path whose resource has its method, 405 on one
+// without it, 404 elsewhere, as API.process answers.
+func TestSynapseAPIResourceFilters(t *testing.T) {
+	agent := func(path, ua string) request {
+		return request{method: http.MethodGet, path: path, header: map[string]string{"User-Agent": ua}}
+	}
+	get := func(path string) request { return request{method: http.MethodGet, path: path} }
+	checkFilteredAnswers(t, "api-resource-filters", []string{"9001", "9002"}, []filteredAnswer{
+		{req: typed(http.MethodPost, "/f/in", "application/json", `{"a":1}`), status: http.StatusOK, uri: "/json/in"},
+		{req: typed(http.MethodPost, "/f/in", "text/xml", "<a/>"), status: http.StatusOK, uri: "/xml/in"},
+		{req: typed(http.MethodPost, "/f/in", "application/json; charset=UTF-8", `{"a":1}`), status: http.StatusBadRequest},
+		{req: typed(http.MethodPost, "/f/in", "text/plain", "a"), status: http.StatusBadRequest},
+		{req: typed(http.MethodPost, "/f/in", "text/plain", ""), status: http.StatusBadRequest},
+		{req: typed(http.MethodGet, "/f/in", "text/plain", ""), status: http.StatusOK, uri: "/json/in"},
+		{req: typed(http.MethodPut, "/f/in", "application/json", "{}"), status: http.StatusMethodNotAllowed},
+		{req: typed(http.MethodPost, "/f/other", "application/json", "{}"), status: http.StatusNotFound},
+		{req: typed(http.MethodGet, "/f/other", "text/plain", ""), status: http.StatusNotFound},
+		{req: typed(http.MethodOptions, "/f/in", "text/plain", ""), status: http.StatusOK},
+		{req: agent("/ua/agent", "curl/8.5.0"), status: http.StatusOK, uri: "/agent/agent"},
+		{req: agent("/ua/agent", "curl/8.5.0 (x86_64-pc-linux-gnu)"), status: http.StatusOK, uri: "/agent/agent"},
+		{req: agent("/ua/agent", "Wget/1.21"), status: http.StatusBadRequest},
+		{req: agent("/ua/agent", "xcurl/8.5"), status: http.StatusBadRequest},
+		{req: agent("/ua/agent", ""), status: http.StatusBadRequest},
+		{req: request{method: http.MethodPost, path: "/ua/agent"}, status: http.StatusMethodNotAllowed},
+		{req: agent("/ua/other", "curl/8.5.0"), status: http.StatusNotFound},
+		{req: agent("/ua/other", "Wget/1.21"), status: http.StatusNotFound},
+		{req: get("/h/plain"), status: http.StatusOK, uri: "/plain/plain"},
+		{req: get("/p/secure"), status: http.StatusBadRequest},
+		{req: get("/p/secure"), https: true, status: http.StatusOK, uri: "/secure/secure"},
+		{req: get("/h/plain"), https: true, status: http.StatusBadRequest},
+	})
+}
+
+// A resource without methods, with a content-type and a user-agent: the
+// type on the methods MI reads a body of (DELETE too, without one), the
+// agent on all but OPTIONS, which it answers whatever the headers; what it
+// leaves gets 400, never 405.
+func TestSynapseAPIResourceAnyMethodFilter(t *testing.T) {
+	with := func(method, contentType, ua, body string) request {
+		req := typed(method, "/any/x", contentType, body)
+		req.header["User-Agent"] = ua
+		return req
+	}
+	checkFilteredAnswers(t, "api-resource-any-method-filter", []string{"9001"}, []filteredAnswer{
+		{req: with(http.MethodPost, "application/json", "a", "{}"), status: http.StatusOK, uri: "/any/x"},
+		{req: with(http.MethodPost, "text/plain", "a", "a"), status: http.StatusBadRequest},
+		{req: with(http.MethodDelete, "text/plain", "a", ""), status: http.StatusBadRequest},
+		{req: with(http.MethodGet, "text/plain", "a", ""), status: http.StatusOK, uri: "/any/x"},
+		{req: with(http.MethodGet, "application/json", "a b", ""), status: http.StatusBadRequest},
+		{req: with(http.MethodOptions, "text/plain", "a b", ""), status: http.StatusOK},
+	})
+}
+
+// typed is a request with a Content-Type, and body if not empty.
+func typed(method, path, contentType, body string) request {
+	req := request{method: method, path: path, header: map[string]string{"Content-Type": contentType}}
+	if body != "" {
+		req.body = []byte(body)
+	}
+	return req
+}
+
+// checkFilteredAnswers serves the golden input name (see serveGolden) and
+// checks the answers.
+func checkFilteredAnswers(t *testing.T, name string, ports []string, answers []filteredAnswer) {
+	t.Helper()
+	serveGolden(t, name, ports...)
+	for _, c := range answers {
+		var rep reply
+		if c.https {
+			rep = sendHTTPS(t, c.req)
+		} else {
+			rep = send(t, c.req)
+		}
+		if rep.status != c.status || c.uri != "" && (rep.backend == "" || rep.body != c.uri) || c.uri == "" && (rep.backend != "" || rep.body != "") {
+			t.Errorf("%s: %s %s (%v, https %t): %d from %q, body %q; want %d, backend URI %q", name, c.req.method, c.req.path, c.req.header, c.https, rep.status, rep.backend, rep.body, c.status, c.uri)
+		}
+	}
+}
+
+// sendHTTPS sends req to the test Caddy's HTTPS server, whose certificate
+// its internal CA issues.
+func sendHTTPS(t *testing.T, req request) reply {
+	t.Helper()
+	r, err := http.NewRequest(req.method, fmt.Sprintf("https://localhost:%d%s", httpPort+1, req.path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the test CA is Caddy's own
+	}}
+	resp, err := client.Do(r)
+	if err != nil {
+		t.Fatalf("request to the HTTPS server: %v", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, backend: resp.Header.Get("X-Backend"), body: string(data), header: resp.Header}
 }

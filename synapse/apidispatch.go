@@ -34,11 +34,17 @@ type resourceRoute struct {
 // inDispatchOrder sorts the resources' routes as Synapse looks for them.
 // Caddy takes the first route whose path and method match, which is then
 // the resource Synapse finds: of those that take the method, the first its
-// dispatchers reach.
-func inDispatchOrder(resources []resourceRoute) []*route {
+// dispatchers reach. Among the resources that take the request, those
+// taking OPTIONS only come first (optionsFirst); the search by path alone
+// of a request that none takes goes over the resources as written.
+func inDispatchOrder(resources []resourceRoute, optionsFirst bool) []*route {
+	resources = slices.Clone(resources)
 	slices.SortStableFunc(resources, func(a, b resourceRoute) int {
-		return cmp.Or(cmp.Compare(a.dispatch.kind, b.dispatch.kind), cmp.Compare(b.dispatch.prefix, a.dispatch.prefix),
-			cmp.Compare(cond(optionsOnly(a.route), 0, 1), cond(optionsOnly(b.route), 0, 1)))
+		c := cmp.Or(cmp.Compare(a.dispatch.kind, b.dispatch.kind), cmp.Compare(b.dispatch.prefix, a.dispatch.prefix))
+		if c != 0 || !optionsFirst {
+			return c
+		}
+		return cmp.Compare(cond(optionsOnly(a.route), 0, 1), cond(optionsOnly(b.route), 0, 1))
 	})
 	routes := make([]*route, len(resources))
 	for i, r := range resources {

@@ -19,16 +19,8 @@ var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS
 const allSupportedMethods = "GET, POST, PUT, DELETE"
 
 // resourceMethods are the methods of a resource, in the order a Java
-// HashSet holds them, as Resource does: its Allow lists them so. The
-// filters Resource.canProcess applies besides (protocol, content-type,
-// user-agent) are refused: a request failing them on a resource's path gets
-// 400, and those resources are not mapped.
+// HashSet holds them, as Resource does: its Allow lists them so.
 func (c *compiler) resourceMethods(r *etree.Element) ([]string, error) {
-	for _, attr := range []string{"protocol", "content-type", "user-agent"} {
-		if v := r.SelectAttrValue(attr, ""); v != "" {
-			return nil, c.errorf(r, "%s=%q is not supported: remove it, the resource then takes every request on its path and methods", attr, v)
-		}
-	}
 	var list []string
 	for _, m := range strings.Fields(r.SelectAttrValue("methods", "")) {
 		if !slices.Contains(methods, m) {
@@ -82,13 +74,14 @@ func utf16Units(s string) []uint16 {
 // resource's own route: Resource.canProcess takes OPTIONS whatever the
 // methods, and Resource.sendOptions answers it, 200 with the methods but
 // OPTIONS in Allow, unless the resource lists OPTIONS; then the resource
-// mediates it, and answers only one whose Max-Forwards is 0.
+// mediates it, and answers only one whose Max-Forwards is 0. Only the
+// resource's protocol applies to OPTIONS, not its headers.
 func optionsRoute(r *route) *route {
 	allow := strings.Join(slices.DeleteFunc(slices.Clone(r.methods), func(m string) bool { return m == http.MethodOptions }), ", ")
 	if len(r.methods) == 0 {
 		allow = allSupportedMethods
 	}
-	options := &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions},
+	options := &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: []string{http.MethodOptions}, filters: filters{protocol: r.filters.protocol},
 		ways: []*way{{flow: &flow{ack: http.StatusOK, allow: &allow}}}}
 	if slices.Contains(r.methods, http.MethodOptions) {
 		options.header = map[string][]string{"Max-Forwards": {"0"}}
@@ -115,31 +108,35 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // unmatchedResourceRoutes answer the requests under an API's context that
 // none of its resources takes, as Synapse's API.process does (the API
 // takes every request under its context, so main never sees them), each an
-// acknowledgement with no body and none of the request's headers. Only
-// when no resource takes the request's method
-// (ApiUtils.getAcceptableResources is empty) does a resource's path give
-// 405 (handleMethodNotAllowed); otherwise, and on any other path, it is 404
-// (handleResourceNotFound). So a resource without methods, which takes
-// them all, leaves no 405. A sequence named _resource_mismatch_handler_ or
-// _method_not_allowed_handler_ would answer instead: see
-// checkNoMismatchHandlers.
+// acknowledgement with no body and none of the request's headers (Synapse's
+// 400 carries them back, as the message it acknowledges keeps them). Only
+// when no resource takes the request (ApiUtils.getAcceptableResources is
+// empty: by its method or, for a resource with filters, by those) does
+// Synapse search the resources again by path alone, in the order its
+// dispatchers look (resources, here), and the first whose path matches
+// answers: 400 if it has the method (it has filters the request fails),
+// else 405 (handleMethodNotAllowed). Otherwise, and on any other path, it
+// is 404 (handleResourceNotFound). So a resource without methods or
+// filters, which takes every request, leaves no 400 or 405. A sequence
+// named _resource_mismatch_handler_ or _method_not_allowed_handler_ would
+// answer instead: see checkNoMismatchHandlers.
 func unmatchedResourceRoutes(resources []*route, ctx string) []*route {
-	taken := []string{http.MethodOptions} // Resource.canProcess takes it always
-	for _, r := range resources {
-		if len(r.methods) == 0 {
-			taken = nil
-			break
-		}
-		for _, m := range r.methods {
-			if !slices.Contains(taken, m) {
-				taken = append(taken, m)
-			}
-		}
-	}
 	var routes []*route
-	if taken != nil {
+	if taken, every := takenByAny(resources); !every {
 		for _, r := range resources {
-			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, notMethods: taken,
+			if r.filters != (filters{}) {
+				// Resource.hasMatchingMethod: OPTIONS always.
+				methods := r.methods
+				if len(methods) > 0 && !slices.Contains(methods, http.MethodOptions) {
+					methods = append(slices.Clone(methods), http.MethodOptions)
+				}
+				routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, methods: methods, not: taken,
+					ways: []*way{{flow: &flow{ack: http.StatusBadRequest}}}})
+				if len(methods) == 0 {
+					continue
+				}
+			}
+			routes = append(routes, &route{paths: r.paths, pathRegexp: r.pathRegexp, not: taken,
 				ways: []*way{{flow: &flow{ack: http.StatusMethodNotAllowed}}}})
 		}
 	}

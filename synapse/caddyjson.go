@@ -2,8 +2,10 @@ package synapse
 
 import (
 	"cmp"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,31 +73,56 @@ func cmpPort(p, def int) int {
 }
 
 func routeJSON(r *route, opts Options) object {
-	match := object{}
+	base := object{}
 	switch {
 	case r.pathRegexp != "":
-		match["path_regexp"] = object{"pattern": r.pathRegexp}
+		base["path_regexp"] = object{"pattern": r.pathRegexp}
 	case len(r.paths) > 0:
-		match["path"] = strings2any(r.paths)
+		base["path"] = strings2any(r.paths)
 	}
-	if len(r.methods) > 0 {
-		match["method"] = strings2any(r.methods)
-	}
-	if len(r.notMethods) > 0 {
-		match["not"] = []any{object{"method": strings2any(r.notMethods)}}
+	if len(r.not) > 0 {
+		not := make([]any, len(r.not))
+		for i, m := range r.not {
+			not[i] = requestMatchJSON(m, object{})
+		}
+		base["not"] = not
 	}
 	if len(r.header) > 0 {
 		header := object{}
 		for name, values := range r.header {
 			header[name] = strings2any(values)
 		}
-		match["header"] = header
+		base["header"] = header
+	}
+	var match []any
+	for _, m := range r.filters.accepts(r.methods) {
+		if set := requestMatchJSON(m, maps.Clone(base)); len(set) > 0 {
+			match = append(match, set)
+		}
 	}
 	rt := object{"handle": waysJSON(r.ways, opts), "terminal": true}
 	if len(match) > 0 {
-		rt["match"] = []any{match}
+		rt["match"] = match
 	}
 	return rt
+}
+
+// requestMatchJSON adds m's matchers to the matcher set set.
+func requestMatchJSON(m requestMatch, set object) object {
+	if len(m.methods) > 0 {
+		set["method"] = strings2any(m.methods)
+	}
+	if len(m.notMethods) > 0 {
+		not, _ := set["not"].([]any)
+		set["not"] = append(slices.Clone(not), object{"method": strings2any(m.notMethods)})
+	}
+	if m.protocol != "" {
+		set["protocol"] = m.protocol
+	}
+	if len(m.headers) > 0 {
+		set["header_regexp"] = regexpsJSON(m.headers)
+	}
+	return set
 }
 
 // waysJSON is the handlers of a route: those of its one flow, or a

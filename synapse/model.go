@@ -24,9 +24,19 @@ type route struct {
 	paths      []string            // Caddy path matcher (exact or with *)
 	pathRegexp string              // instead of paths, for uri-templates with variables
 	methods    []string            // empty: any
-	notMethods []string            // none of these methods
+	filters    filters             // a resource's, besides its methods
+	not        []requestMatch      // none of these
 	header     map[string][]string // Caddy header matcher
 	ways       []*way              // tried in order; the first whose conditions hold is taken
+}
+
+// requestMatch is a condition on a request besides its path: one Caddy
+// matcher set.
+type requestMatch struct {
+	methods    []string          // empty: any
+	notMethods []string          // none of these methods
+	protocol   string            // "http" or "https"; "": either
+	headers    map[string]string // header name to an anchored regexp (header_regexp)
 }
 
 // way is one way through a flow: the conditions of the filter and switch

@@ -109,6 +109,9 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 		if rt.methods, err = c.resourceMethods(r); err != nil {
 			return nil, err
 		}
+		if rt.filters, err = c.resourceFilters(r); err != nil {
+			return nil, err
+		}
 		c.serving, c.methods, c.vars = "api", rt.methods, nil
 		d, err := c.resourcePath(r, ctx, rt)
 		if err != nil {
@@ -125,11 +128,10 @@ func (c *compiler) api(a *etree.Element) (*service, error) {
 	if err := c.checkNoMismatchHandlers(); err != nil {
 		return nil, err
 	}
-	ordered := inDispatchOrder(resources)
-	for _, rt := range ordered {
+	for _, rt := range inDispatchOrder(resources, true) {
 		s.routes = append(s.routes, optionsRoute(rt), rt)
 	}
-	s.routes = append(s.routes, unmatchedResourceRoutes(ordered, ctx)...)
+	s.routes = append(s.routes, unmatchedResourceRoutes(inDispatchOrder(resources, false), ctx)...)
 	return s, nil
 }
 
