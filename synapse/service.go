@@ -44,7 +44,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	}
 	switch {
 	case len(transports) == 0:
-		return nil, c.errorf(p, "no transport")
+		return nil, c.errorf(p, "transports %q names no transport", list)
 	case !s.http && !s.https:
 		return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", outside[0])
 	}
