@@ -253,13 +253,16 @@ func (t *Table) Lookup(id string) (upstream string, found bool) {
 }
 
 // Bind binds id to upstream unless it is bound already, and returns the
-// upstream the session is bound to afterwards (the first binder wins). The
-// table keeps id as it is, without a copy: pass a string of its own, not a
-// slice of a larger one.
+// upstream the session is bound to afterwards (the first binder wins) and
+// whether this call made the binding (false: a concurrent request bound it
+// first). The table keeps id as it is, without a copy: pass a string of its
+// own, not a slice of a larger one.
 func (t *Table) Bind(id, upstream string) (bound string, made bool) {
 	u, ok := t.upstreams.intern(upstream)
 	if !ok {
-		return upstream, true // too many upstream keys to store another: unbound
+		// Too many upstream keys to store another: the session stays
+		// unbound, but this call placed it, so it counts as made.
+		return upstream, true
 	}
 	s, h, now, ref := t.lockLive(id)
 	defer s.mu.Unlock()

@@ -44,30 +44,17 @@ func javaHashSetOrder(added []string) []string {
 		table *= 2
 	}
 	bucket := func(s string) int32 {
+		// String.hashCode sums UTF-16 units: the bytes, for the ASCII
+		// names of methods, the only strings resourceMethods passes.
 		var h int32
-		for _, u := range utf16Units(s) {
-			h = 31*h + int32(u)
+		for i := range len(s) {
+			h = 31*h + int32(s[i])
 		}
 		return (h ^ int32(uint32(h)>>16)) & int32(table-1)
 	}
 	ordered := slices.Clone(added)
 	slices.SortStableFunc(ordered, func(a, b string) int { return int(bucket(a) - bucket(b)) })
 	return ordered
-}
-
-// utf16Units are the UTF-16 code units of s, which Java's String.hashCode
-// sums (the method names are ASCII, where they are the bytes).
-func utf16Units(s string) []uint16 {
-	units := make([]uint16, 0, len(s))
-	for _, r := range s {
-		if r >= 0x10000 {
-			r -= 0x10000
-			units = append(units, uint16(0xD800+(r>>10)), uint16(0xDC00+(r&0x3FF)))
-			continue
-		}
-		units = append(units, uint16(r))
-	}
-	return units
 }
 
 // optionsRoute answers an OPTIONS request on the resource's path before the

@@ -10,8 +10,8 @@ import (
 // and a drop) and setDefaultFaultSequence (a full log of the error's code
 // and message, and a drop).
 
-// defaultSequenceElement is Synapse's default sequence key, "main" or
-// "fault", as XML.
+// defaultSequenceElement is Synapse's default sequence named key, "main"
+// or "fault", as XML.
 func defaultSequenceElement(key string) *etree.Element {
 	seq := etree.NewElement("sequence")
 	seq.CreateAttr("name", key)
@@ -48,10 +48,11 @@ func (c *compiler) defaultSequence(at *etree.Element, key string) *etree.Element
 }
 
 // defaultMain is the main sequence of a whole deployment that defines none
-// (in a file or a local entry): Synapse's default, which SynapseConfigurationBuilder.getConfiguration adds
-// after reading the deployment folder, so that what no proxy or API takes
-// is logged and dropped, which the pass-through transport acknowledges
-// with 202 and no body. It has no file: its warnings have no position.
+// (in a file or a local entry): Synapse's default, which
+// SynapseConfigurationBuilder.getConfiguration adds after reading the
+// deployment folder, so that what no proxy or API takes is logged and
+// dropped, which the pass-through transport acknowledges with 202 and no
+// body. It has no file: its warnings have no position.
 func (c *compiler) defaultMain() *etree.Element {
 	seq := defaultSequenceElement("main")
 	c.warnf(seq, "no sequence named \"main\" in the deployment: Synapse's default one (a log and a drop, SynapseConfigurationBuilder) takes what no proxy or API takes, answered 202 with no body")

@@ -32,6 +32,7 @@ type hint struct {
 
 var hints = []hint{
 	// Transports, schemes and attributes.
+	{"proxy", "names no transport", "list http, https or both in transports"},
 	{"proxy", "transport", hintOutside},
 	{"address", "scheme", hintOutside},
 	{"address", "not an http or https URL", hintOutside},
@@ -155,7 +156,6 @@ var hints = []hint{
 	{"", "sending to an endpoint from the", "call the endpoint from the inSequence; calling another one with the response is orchestration: keep it in MI"},
 	{"", "not a proxy service name", "name the proxy with letters, digits, - and _: its name is its path, /services/NAME"},
 	{"", "no target", "give the proxy a <target> with an endpoint"},
-	{"", "no transport", "list http, https or both in transports"},
 	{"", "a top-level", "name it, as Synapse requires (it refuses the definition too); a resource of MI's registry, which has no name, is read where a key names it: give its registry folder to the adapter (--registry DIR) instead of adapting the file alone"},
 	{"", "needs a", "give it what the message names, as Synapse requires"},
 	{"", "more than", "inline fewer sequences: these call each other so often that the mapped flow would be too large"},

@@ -60,6 +60,9 @@ func (e *Error) Hint() string { return hintFor(e.Element, e.Message) }
 // Warning is a construct adapted with a difference worth knowing, or
 // ignored because it has no effect in Caddy.
 type Warning struct {
+	// File, Line and Col are where the construct is; File is "" (and Line
+	// and Col 0) for what Synapse adds to a deployment, in no file (its
+	// default main, with Options.Deployment).
 	File      string
 	Line, Col int
 	Element   string

@@ -44,7 +44,7 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	}
 	switch {
 	case len(transports) == 0:
-		return nil, c.errorf(p, "no transport")
+		return nil, c.errorf(p, "transports %q names no transport", list)
 	case !s.http && !s.https:
 		return nil, c.errorf(p, "transport %q is not supported (supported: http, https)", outside[0])
 	}
@@ -79,8 +79,11 @@ func (c *compiler) proxy(p *etree.Element) (*service, error) {
 	return s, nil
 }
 
-// api maps an API: each resource is a route under the API's context, on
-// both transports, as MI serves APIs.
+// api maps an API, on both transports as MI serves APIs: each resource is a
+// route under the API's context, after one answering its OPTIONS (see
+// optionsRoute), in the order Synapse's dispatchers look for a resource (see
+// inDispatchOrder); then the routes that answer what no resource takes (see
+// unmatchedResourceRoutes).
 func (c *compiler) api(a *etree.Element) (*service, error) {
 	name := a.SelectAttrValue("name", "")
 	if name == "" {

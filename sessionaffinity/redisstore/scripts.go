@@ -17,9 +17,9 @@ import "github.com/redis/rueidis"
 // key, KEYS[2], beside the binding's (see lifetimeKey): it lives for the
 // lifetime from the first binding, so that its remaining ms are what is left
 // of the session's life, and the binding's own timeout never outlasts it. The
-// scripts then answer a third value, the lifetime key's remaining ms (-2 when
-// it is gone). The flag comes before the times so that a missing third one
-// (nil, which ends a Lua array) cannot take it away.
+// scripts then answer a fourth value, the lifetime key's remaining ms (-2 when
+// it is gone). The flag comes before the times so that a missing lifetime
+// (nil without KEYS[2], which ends a Lua array) cannot take it away.
 
 // bindScript binds KEYS[1] to ARGV[1] for ARGV[2] ms unless it is bound, and
 // returns {binding, bound by this call, its remaining ms}; a new binding's
