@@ -76,6 +76,12 @@ func utf16Units(s string) []uint16 {
 // OPTIONS in Allow, unless the resource lists OPTIONS; then the resource
 // mediates it, and answers only one whose Max-Forwards is 0. Only the
 // resource's protocol applies to OPTIONS, not its headers.
+//
+// An OPTIONS that such a resource sends on has its Max-Forwards lowered by
+// one in Synapse (Resource.process calls sendOptions, which puts
+// Integer.parseInt(Max-Forwards) - 1 back into the transport headers that
+// the send forwards). Caddy's placeholders cannot subtract, so the route
+// sends it on as it came (a difference docs/synapse.md states).
 func optionsRoute(r *route) *route {
 	allow := strings.Join(slices.DeleteFunc(slices.Clone(r.methods), func(m string) bool { return m == http.MethodOptions }), ", ")
 	if len(r.methods) == 0 {
