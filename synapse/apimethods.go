@@ -114,8 +114,15 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // unmatchedResourceRoutes answer the requests under an API's context that
 // none of its resources takes, as Synapse's API.process does (the API
 // takes every request under its context, so main never sees them), each an
-// acknowledgement with no body and none of the request's headers (Synapse's
-// 400 carries them back, as the message it acknowledges keeps them). Only
+// acknowledgement with no body and none of the request's headers. Synapse's
+// 400 carries them back: API.process removes the message's
+// TRANSPORT_HEADERS for 404 and 405 only, and the pass-through
+// ServerWorker writes the acknowledgement NIO-ACK-Requested asks for with
+// SourceResponseFactory.create, which puts TRANSPORT_HEADERS (the
+// request's, first values) and EXCESS_TRANSPORT_HEADERS (their repeats) on
+// the response. No Caddy handler copies every request header to a response
+// (a list of names would copy some only), so the 400 has none, a
+// difference docs/synapse.md states. Only
 // when no resource takes the request (ApiUtils.getAcceptableResources is
 // empty: by its method or, for a resource with filters, by those) does
 // Synapse search the resources again by path alone, in the order its
