@@ -244,11 +244,17 @@ type apiAnswer struct {
 // order) moved to backends b1, b2, ... that answer with the request URI.
 func serveGolden(t *testing.T, name string, ports ...string) {
 	t.Helper()
+	serveGoldenOn(t, name, uriBackends(t, len(ports)), ports...)
+}
+
+// serveGoldenOn serves the golden input name, its addresses at ports (in
+// order) moved to bs.
+func serveGoldenOn(t *testing.T, name string, bs []*backend, ports ...string) {
+	t.Helper()
 	xml, err := os.ReadFile("../synapse/testdata/adapt/" + name + ".xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := uriBackends(t, len(ports))
 	var moves []string
 	for i, port := range ports {
 		moves = append(moves, "localhost:"+port, bs[i].addr)
@@ -312,6 +318,21 @@ func TestSynapseAPIMethods(t *testing.T) {
 		{http.MethodOptions, "/shop/nothing", "", http.StatusNotFound, "", ""},
 		{http.MethodHead, "/shop/nothing", "", http.StatusNotFound, "", ""},
 	})
+}
+
+// An OPTIONS that a resource listing OPTIONS sends on reaches the backend
+// with the Max-Forwards it came with: Synapse lowers it by one
+// (Resource.sendOptions), which Caddy cannot express, as docs/synapse.md
+// says.
+func TestSynapseAPIOptionsMaxForwardsAsItCame(t *testing.T) {
+	echo := newBackendWith(t, "b1", func(_ *backend, w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Join(r.Header.Values("Max-Forwards"), ","))
+	})
+	serveGoldenOn(t, "api-methods-dispatch", []*backend{echo, echo}, "9001", "9002")
+	rep := send(t, request{method: http.MethodOptions, path: "/shop/status", header: map[string]string{"Max-Forwards": "3"}})
+	if rep.status != http.StatusOK || rep.backend != "b1" || rep.body != "3" {
+		t.Errorf("OPTIONS /shop/status, Max-Forwards 3: %d from %q, the backend saw Max-Forwards %q; want 200 from b1, which sees 3", rep.status, rep.backend, rep.body)
+	}
 }
 
 // A request goes to the resource Synapse's dispatchers find first, whatever
@@ -468,6 +489,18 @@ func TestSynapseAPIResourceFilters(t *testing.T) {
 		{req: get("/p/secure"), https: true, status: http.StatusOK, uri: "/secure/secure"},
 		{req: get("/h/plain"), https: true, status: http.StatusBadRequest},
 	})
+}
+
+// The 400 for a request whose resource has its method but not its filters
+// carries none of the request's headers back: Synapse's does (API.process
+// keeps the message's transport headers, which the acknowledgement is
+// written with), which Caddy cannot express, as docs/synapse.md says.
+func TestSynapseAPIBadRequestWithoutTheRequestHeaders(t *testing.T) {
+	serveGolden(t, "api-resource-filters", "9001", "9002")
+	rep := send(t, request{method: http.MethodGet, path: "/ua/agent", header: map[string]string{"User-Agent": "Wget/1.21", "X-Request-Id": "r1"}})
+	if rep.status != http.StatusBadRequest || rep.header.Get("X-Request-Id") != "" || rep.header.Get("User-Agent") != "" {
+		t.Errorf("GET /ua/agent as Wget: %d, headers %v; want 400 without the request's", rep.status, rep.header)
+	}
 }
 
 // A resource without methods, with a content-type and a user-agent: the

@@ -63,6 +63,12 @@ func javaHashSetOrder(added []string) []string {
 // OPTIONS in Allow, unless the resource lists OPTIONS; then the resource
 // mediates it, and answers only one whose Max-Forwards is 0. Only the
 // resource's protocol applies to OPTIONS, not its headers.
+//
+// An OPTIONS that such a resource sends on has its Max-Forwards lowered by
+// one in Synapse (Resource.process calls sendOptions, which puts
+// Integer.parseInt(Max-Forwards) - 1 back into the transport headers that
+// the send forwards). Caddy's placeholders cannot subtract, so the route
+// sends it on as it came (a difference docs/synapse.md states).
 func optionsRoute(r *route) *route {
 	allow := strings.Join(slices.DeleteFunc(slices.Clone(r.methods), func(m string) bool { return m == http.MethodOptions }), ", ")
 	if len(r.methods) == 0 {
@@ -95,8 +101,15 @@ func (c *compiler) checkNoMismatchHandlers() error {
 // unmatchedResourceRoutes answer the requests under an API's context that
 // none of its resources takes, as Synapse's API.process does (the API
 // takes every request under its context, so main never sees them), each an
-// acknowledgement with no body and none of the request's headers (Synapse's
-// 400 carries them back, as the message it acknowledges keeps them). Only
+// acknowledgement with no body and none of the request's headers. Synapse's
+// 400 carries them back: API.process removes the message's
+// TRANSPORT_HEADERS for 404 and 405 only, and the pass-through
+// ServerWorker writes the acknowledgement NIO-ACK-Requested asks for with
+// SourceResponseFactory.create, which puts TRANSPORT_HEADERS (the
+// request's, first values) and EXCESS_TRANSPORT_HEADERS (their repeats) on
+// the response. No Caddy handler copies every request header to a response
+// (a list of names would copy some only), so the 400 has none, a
+// difference docs/synapse.md states. Only
 // when no resource takes the request (ApiUtils.getAcceptableResources is
 // empty: by its method or, for a resource with filters, by those) does
 // Synapse search the resources again by path alone, in the order its

@@ -21,7 +21,7 @@ type Report struct {
 // Artifact is one top-level artifact (a proxy, an API, a sequence, an
 // endpoint, ...) of a report, or a whole file when the file does not parse.
 type Artifact struct {
-	File      string
+	File      string // "" for what Synapse adds to a deployment, at no position
 	Line, Col int
 	Kind      string // the artifact's element; "" for a file that does not parse
 	Name      string // its name, or the key of a local entry
@@ -76,7 +76,18 @@ func NewReport(files []File, opts Options) (*Report, error) {
 		blamed.Refused = e
 		dropped[position{file: blamed.File, line: blamed.Line, col: blamed.Col}] = true
 	}
+	var added *Artifact
 	for _, w := range warnings {
+		if w.File == "" {
+			// The only artifact in no file is Synapse's default main, which
+			// adapt adds to a deployment that defines none (defaultMain).
+			if added == nil {
+				added = &Artifact{Kind: "sequence", Name: "main"}
+				artifacts = append(artifacts, added)
+			}
+			added.Warnings = append(added.Warnings, w)
+			continue
+		}
 		if a := containing(artifacts, w.File, w.Line, w.Col); a != nil && a.Refused == nil {
 			a.Warnings = append(a.Warnings, w)
 		}
@@ -128,7 +139,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	for i, a := range r.Artifacts {
 		if i == 0 || a.File != file {
 			file = a.File
-			ew.printf("%s\n", file)
+			ew.printf("%s\n", cmp.Or(file, "in no file: what Synapse adds to the deployment"))
+		}
+		at := ""
+		if a.File != "" {
+			at = fmt.Sprintf(" at %d:%d", a.Line, a.Col)
 		}
 		what := "the file"
 		if a.Kind != "" {
@@ -139,18 +154,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		switch {
 		case a.Refused != nil:
-			ew.printf("  %s at %d:%d: refused\n", what, a.Line, a.Col)
+			ew.printf("  %s%s: refused\n", what, at)
 			e := a.Refused
 			ew.printf("    %d:%d: %s\n", e.Line, e.Col, elementMessage(e.Element, e.Message))
 			if h := e.Hint(); h != "" {
 				ew.printf("    hint: %s\n", h)
 			}
 		case len(a.Warnings) > 0:
-			ew.printf("  %s at %d:%d: adapts, with %s\n", what, a.Line, a.Col, counted(len(a.Warnings), "warning"))
+			ew.printf("  %s%s: adapts, with %s\n", what, at, counted(len(a.Warnings), "warning"))
 		default:
-			ew.printf("  %s at %d:%d: adapts\n", what, a.Line, a.Col)
+			ew.printf("  %s%s: adapts\n", what, at)
 		}
 		for _, wn := range a.Warnings {
+			if wn.File == "" {
+				ew.printf("    warning: %s\n", elementMessage(wn.Element, wn.Message))
+				continue
+			}
 			ew.printf("    warning %d:%d: %s\n", wn.Line, wn.Col, elementMessage(wn.Element, wn.Message))
 		}
 	}

@@ -67,3 +67,51 @@ synapse-configs/default/tasks/T.xml
 		t.Errorf("an empty folder: %v", err)
 	}
 }
+
+// TestReportOfAFolderWithoutMain: reporting a whole deployment that defines
+// no main sequence, as `caddy synapse --report` does, shows the default one
+// that Synapse adds and `caddy synapse --dir` maps, with its warnings and no
+// file or position; a folder with its own main shows only that.
+func TestReportOfAFolderWithoutMain(t *testing.T) {
+	folder := map[string]string{
+		"synapse-configs/default/proxy-services/P.xml": deployedProxy,
+		"synapse-configs/default/endpoints/E.xml":      deployedEndpoint,
+		"synapse-configs/default/sequences/F.xml":      deployedFault,
+	}
+	report := func() string {
+		t.Helper()
+		files, err := ReadFolder(writeDeployment(t, folder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReport(files, Options{Deployment: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		if err := r.WriteText(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got.String()
+	}
+	const want = `in no file: what Synapse adds to the deployment
+  <sequence> "main": adapts, with 2 warnings
+    warning: <sequence>: no sequence named "main" in the deployment: Synapse's default one (a log and a drop, SynapseConfigurationBuilder) takes what no proxy or API takes, answered 202 with no body
+    warning: <log>: not mapped: use Caddy's access logs
+synapse-configs/default/endpoints/E.xml
+  <endpoint> "E" at 1:1: adapts
+synapse-configs/default/proxy-services/P.xml
+  <proxy> "P" at 1:1: adapts
+synapse-configs/default/sequences/F.xml
+  <sequence> "F" at 1:1: adapts
+
+4 artifacts: 4 adapt (1 of them with warnings), 0 refused
+`
+	if got := report(); got != want {
+		t.Errorf("report:\n%s\nwant:\n%s", got, want)
+	}
+	folder["synapse-configs/default/sequences/main.xml"] = "<sequence xmlns=\"http://ws.apache.org/ns/synapse\" name=\"main\"><in><respond/></in></sequence>\n"
+	if got := report(); strings.Contains(got, "in no file") || !strings.Contains(got, "<sequence> \"main\" at 1:1: adapts\n") {
+		t.Errorf("a folder with its own main:\n%s", got)
+	}
+}

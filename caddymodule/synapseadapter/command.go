@@ -40,7 +40,8 @@ MI's registry folder, holding config, governance and local.
 With --report, it reads every XML file of the folder instead and prints,
 artifact by artifact, what maps, what is warned about and what is refused
 (element, line and column, and what to do instead): the migration at a
-glance. Refusals are the report's content: it exits non-zero only when the
+glance; Synapse's default main, for a folder without one, is listed as
+in no file. Refusals are the report's content: it exits non-zero only when the
 folder cannot be read.
 
 A <send/> without an endpoint (Synapse sends to the message's To address)
@@ -117,6 +118,7 @@ func synapseReport(fl caddycmd.Flags, dir string) (int, error) {
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
+	opts.Deployment = true // as --dir: a folder without a main gets Synapse's, which the report shows
 	r, err := synapse.NewReport(files, opts)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
