@@ -255,8 +255,11 @@ func (s *Store) Lookup(id string) (string, bool) {
 // created tells when the session id, bound in Redis until expires, was
 // first bound, for this node's copy: counted back from its lifetime key's
 // remaining time with max_lifetime (which costs a round trip, once per
-// session and node), else from expires as a new binding's. It errs early,
-// never late, so that the copy never outlives the session in Redis.
+// session and node), else from expires as a new binding's. Counted from
+// before the question, it errs early by the round trip, so that the copy does
+// not outlive the session in Redis, but for Redis's own clock: Redis answers
+// in whole ms, from a time it reads once per turn of its event loop, which a
+// busy server may leave a few ms behind.
 func (s *Store) created(ctx context.Context, conn rueidis.Client, start int64, id string, expires time.Time) time.Time {
 	if s.lifetime == 0 {
 		return expires.Add(-s.keyTTL)
@@ -332,8 +335,9 @@ var errBackingOff = errors.New("redis is left alone after a failure")
 
 // run runs a script that answers {binding, 1 if this call made it else 0,
 // remaining ms[, lifetime's remaining ms]}, copies the binding into the local
-// table, expiring no later than in Redis (counted from sent, the time the
-// script was sent), and returns the binding and whether the call made it.
+// table, expiring no later than in Redis but for Redis's clock (counted from
+// sent, the time the script was sent; see created), and returns the binding
+// and whether the call made it.
 func (s *Store) run(ctx context.Context, conn rueidis.Client, start int64, sent time.Time, script *rueidis.Lua, id string, args ...string) (bound string, made bool, err error) {
 	keys := s.keys(id)
 	reply, err := script.Exec(ctx, conn, keys, append(args, s.setsArg(conn))).ToArray()
